@@ -1,0 +1,20 @@
+namespace Mesh.Balancing;
+
+/// <summary>Weighted random: each pick draws an endpoint with probability weight / total weight.</summary>
+internal sealed class RandomBalancer(EndpointState[] endpoints, MeshRandom random) : ILoadBalancer
+{
+    private readonly WeightTable _weights = new(endpoints);
+
+    public EndpointState Pick(HttpRequestMessage request)
+    {
+        if (_weights.IsUniform)
+        {
+            return endpoints[random.Next(endpoints.Length)];
+        }
+
+        var slot = _weights.Total <= int.MaxValue
+            ? random.Next((int)_weights.Total)
+            : (long)(random.Next(int.MaxValue) / (double)int.MaxValue * _weights.Total);
+        return endpoints[_weights.IndexOf(slot)];
+    }
+}

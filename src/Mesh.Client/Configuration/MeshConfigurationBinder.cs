@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Mesh.Configuration;
+
+/// <summary>
+/// Binds the <c>Mesh</c> configuration section, refusing unknown keys. A binding error is kept on the options for
+/// validation to report instead of thrown, so a bad reload can be refused while the last good options stay.
+/// </summary>
+internal sealed class MeshConfigurationBinder(IConfiguration? configuration = null) : IConfigureOptions<MeshOptions>
+{
+    private static readonly Action<BinderOptions> s_strict = o => o.ErrorOnUnknownConfiguration = true;
+
+    public void Configure(MeshOptions options)
+    {
+        if (configuration is null)
+        {
+            return;
+        }
+
+        try
+        {
+            configuration.GetSection(MeshOptionsValidator.Section).Bind(options, s_strict);
+        }
+        catch (InvalidOperationException ex)
+        {
+            options.BindingError = ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}";
+        }
+    }
+}

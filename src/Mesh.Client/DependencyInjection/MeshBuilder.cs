@@ -1,0 +1,8 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh;
+
+internal sealed class MeshBuilder(IServiceCollection services) : IMeshBuilder
+{
+    public IServiceCollection Services { get; } = services;
+}

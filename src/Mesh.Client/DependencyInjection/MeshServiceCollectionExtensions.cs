@@ -1,0 +1,51 @@
+using Mesh;
+using Mesh.Balancing;
+using Mesh.Configuration;
+using Mesh.Discovery;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the mesh in a service collection.</summary>
+public static class MeshServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the mesh, configured from the <c>Mesh</c> section of the application's configuration. Invalid
+    /// configuration stops the host from starting; an invalid change later is refused and logged, and the last
+    /// good configuration stays in force. Every registration can be replaced.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <returns>A builder for further mesh configuration.</returns>
+    public static IMeshBuilder AddMesh(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        services.AddOptions();
+        services.AddLogging();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshOptions>, MeshConfigurationBinder>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<MeshOptions>, MeshConfigurationChangeTokenSource>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ConfigurationEndpointSource>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartupValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(MeshRandom.Shared);
+        services.TryAddSingleton<MeshOptionsValidator>();
+        services.TryAddSingleton<ServiceCatalog>();
+        return new MeshBuilder(services);
+    }
+
+    /// <summary>
+    /// Adds the mesh, configured from the <c>Mesh</c> configuration section and then by <paramref name="configure"/>.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets options in code; runs after configuration is bound, and again on each reload.</param>
+    /// <returns>A builder for further mesh configuration.</returns>
+    public static IMeshBuilder AddMesh(this IServiceCollection services, Action<MeshOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = services.AddMesh();
+        services.Configure(configure);
+        return builder;
+    }
+}

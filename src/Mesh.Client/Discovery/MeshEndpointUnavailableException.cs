@@ -1,0 +1,35 @@
+namespace Mesh.Discovery;
+
+/// <summary>
+/// No endpoint of a service could be reached: every endpoint tried refused or failed the connection before the
+/// request was sent. Derives from <see cref="HttpRequestException"/>, so code that handles HttpClient failures
+/// handles it too.
+/// </summary>
+public sealed class MeshEndpointUnavailableException : HttpRequestException
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="serviceName">The logical name of the service.</param>
+    /// <param name="endpointsTried">The endpoints tried, in order.</param>
+    /// <param name="innerException">The failure of the last endpoint tried.</param>
+    public MeshEndpointUnavailableException(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException)
+        : base(HttpRequestError.ConnectionError, FormatMessage(serviceName, endpointsTried, innerException), innerException)
+    {
+        ServiceName = serviceName;
+        EndpointsTried = endpointsTried;
+    }
+
+    /// <summary>Gets the logical name of the service.</summary>
+    public string ServiceName { get; }
+
+    /// <summary>Gets the endpoints tried, in order.</summary>
+    public IReadOnlyList<Uri> EndpointsTried { get; }
+
+    private static string FormatMessage(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException)
+    {
+        ArgumentNullException.ThrowIfNull(serviceName);
+        ArgumentNullException.ThrowIfNull(endpointsTried);
+        var tried = string.Join(", ", endpointsTried.Select(e => e.GetLeftPart(UriPartial.Authority)));
+        var reason = innerException is null ? string.Empty : $" Last error: {innerException.Message}";
+        return $"No endpoint of service '{serviceName}' could be reached; tried {endpointsTried.Count}: {tried}.{reason}";
+    }
+}

@@ -1,0 +1,198 @@
+using System.Collections.Frozen;
+using Mesh.Balancing;
+using Mesh.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace Mesh.Discovery;
+
+/// <summary>
+/// The services of the mesh as one immutable snapshot, rebuilt whole when options or an endpoint source change and
+/// swapped atomically. A rebuild that fails validation is refused and logged; the last good snapshot stays in force.
+/// </summary>
+internal sealed partial class ServiceCatalog : IDisposable
+{
+    private readonly IOptionsFactory<MeshOptions> _optionsFactory;
+    private readonly IOptionsChangeTokenSource<MeshOptions>[] _optionsTokens;
+    private readonly IEndpointSource[] _sources;
+    private readonly MeshOptionsValidator _validator;
+    private readonly TimeProvider _time;
+    private readonly MeshRandom _random;
+    private readonly ILogger _logger;
+    private readonly Lock _rebuildLock = new();
+    private readonly IDisposable _subscription;
+    private volatile Snapshot _snapshot;
+    private long _rejectedReloads;
+
+    /// <exception cref="OptionsValidationException">The configuration at startup is invalid.</exception>
+    public ServiceCatalog(
+        IOptionsFactory<MeshOptions> optionsFactory,
+        IEnumerable<IOptionsChangeTokenSource<MeshOptions>> optionsTokens,
+        IEnumerable<IEndpointSource> sources,
+        MeshOptionsValidator validator,
+        TimeProvider time,
+        MeshRandom random,
+        ILogger<ServiceCatalog> logger)
+    {
+        _optionsFactory = optionsFactory;
+        _optionsTokens = [.. optionsTokens];
+        _sources = [.. sources];
+        _validator = validator;
+        _time = time;
+        _random = random;
+        _logger = logger;
+
+        _snapshot = Build(_optionsFactory.Create(Options.DefaultName), previous: null, version: 1, out var failures)
+            ?? throw new OptionsValidationException(Options.DefaultName, typeof(MeshOptions), failures);
+        LogApplied(_logger, _snapshot.Version, _snapshot.Services.Count);
+        _subscription = ChangeToken.OnChange(GetChangeToken, Rebuild);
+    }
+
+    /// <summary>Gets the number of the snapshot in force; it grows by one at each applied change.</summary>
+    public long Version => _snapshot.Version;
+
+    /// <summary>Gets how many changes were refused since start.</summary>
+    public long RejectedReloads => Interlocked.Read(ref _rejectedReloads);
+
+    /// <summary>Gets the names of the services in force.</summary>
+    public IEnumerable<string> ServiceNames => _snapshot.Services.Keys;
+
+    /// <summary>Finds the service a request host names; <see langword="false"/> for a host that is not a service.</summary>
+    public bool TryGetService(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceState? service) =>
+        _snapshot.Services.TryGetValue(host, out service);
+
+    public void Dispose() => _subscription.Dispose();
+
+    private IChangeToken GetChangeToken()
+    {
+        var tokens = new List<IChangeToken>(_optionsTokens.Length + _sources.Length);
+        foreach (var source in _optionsTokens)
+        {
+            tokens.Add(source.GetChangeToken());
+        }
+
+        foreach (var source in _sources)
+        {
+            tokens.Add(source.GetChangeToken());
+        }
+
+        return new CompositeChangeToken(tokens);
+    }
+
+    private void Rebuild()
+    {
+        lock (_rebuildLock)
+        {
+            var current = _snapshot;
+            IReadOnlyList<string> failures;
+            try
+            {
+                var next = Build(_optionsFactory.Create(Options.DefaultName), current, current.Version + 1, out failures);
+                if (next is not null)
+                {
+                    _snapshot = next;
+                    LogApplied(_logger, next.Version, next.Services.Count);
+                    return;
+                }
+            }
+#pragma warning disable CA1031 // Whatever a configure action or a source throws, the last good snapshot must stay.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failures = [ex is OptionsValidationException validation ? validation.Message : $"{ex.GetType().Name}: {ex.Message}"];
+            }
+
+            Interlocked.Increment(ref _rejectedReloads);
+            LogRejected(_logger, current.Version, string.Join(" ", failures));
+        }
+    }
+
+    private Snapshot? Build(MeshOptions options, Snapshot? previous, long version, out IReadOnlyList<string> failures)
+    {
+        var result = _validator.Validate(Options.DefaultName, options);
+        var errors = result.Failed ? new List<string>(result.Failures) : [];
+        var services = new Dictionary<string, ServiceState>(StringComparer.OrdinalIgnoreCase);
+        if (errors.Count == 0)
+        {
+            foreach (var (name, serviceOptions) in options.Services)
+            {
+                if (BuildService(name, serviceOptions, previous, errors) is { } service)
+                {
+                    services[name] = service;
+                }
+            }
+        }
+
+        failures = errors;
+        return errors.Count == 0
+            ? new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version)
+            : null;
+    }
+
+    private ServiceState? BuildService(string name, MeshServiceOptions options, Snapshot? previous, List<string> errors)
+    {
+        IReadOnlyList<MeshEndpoint>? endpoints = null;
+        foreach (var source in _sources)
+        {
+            if (source.TryGetEndpoints(name, options, out var found))
+            {
+                endpoints = found;
+                break;
+            }
+        }
+
+        var path = $"{MeshOptionsValidator.Section}:Services:{name}:Endpoints";
+        if (endpoints is null || endpoints.Count == 0)
+        {
+            errors.Add($"{path}: service '{name}' has no endpoints (none configured, and no endpoint source knows it).");
+            return null;
+        }
+
+        // Keep what the balancers learned of an endpoint that stays.
+        Dictionary<Uri, EndpointState>? known = null;
+        if (previous is not null && previous.Services.TryGetValue(name, out var old))
+        {
+            known = [];
+            foreach (var state in old.Endpoints)
+            {
+                known[state.Endpoint.Address] = state;
+            }
+        }
+
+        var states = new EndpointState[endpoints.Count];
+        var routable = new List<EndpointState>(endpoints.Count);
+        for (var i = 0; i < states.Length; i++)
+        {
+            var endpoint = endpoints[i];
+            states[i] = known is not null && known.TryGetValue(endpoint.Address, out var state) && SameShape(state.Endpoint, endpoint)
+                ? state
+                : new EndpointState(endpoint, _time);
+            if (endpoint.Weight > 0)
+            {
+                routable.Add(states[i]);
+            }
+        }
+
+        if (routable.Count == 0)
+        {
+            errors.Add($"{path}: every endpoint of service '{name}' has weight 0, so none could receive traffic.");
+            return null;
+        }
+
+        var routableArray = routable.ToArray();
+        return new ServiceState(name, options, states, routableArray, LoadBalancerFactory.Create(options, routableArray, _random, _time));
+    }
+
+    private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>
+        a.Weight == b.Weight && a.Zone == b.Zone && a.Labels.Count == b.Labels.Count
+        && a.Labels.All(l => b.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
+
+    private sealed record Snapshot(FrozenDictionary<string, ServiceState> Services, long Version);
+
+    [LoggerMessage(1, LogLevel.Information, "Mesh configuration {Version} applied: {ServiceCount} services.")]
+    private static partial void LogApplied(ILogger logger, long version, int serviceCount);
+
+    [LoggerMessage(2, LogLevel.Error, "Mesh configuration change refused; configuration {Version} stays in force. {Failures}")]
+    private static partial void LogRejected(ILogger logger, long version, string failures);
+}

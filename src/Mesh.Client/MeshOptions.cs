@@ -1,0 +1,19 @@
+namespace Mesh;
+
+/// <summary>
+/// Options of the mesh: the services it can reach, by logical name. Bound from the <c>Mesh</c>
+/// configuration section by <c>AddMesh()</c>, and reloaded without restart when it changes.
+/// </summary>
+public sealed class MeshOptions
+{
+    /// <summary>
+    /// Gets the services of the mesh, keyed by logical name (the host a meshed client calls, such as
+    /// <c>inventory</c> in <c>http://inventory/items/1</c>). Names are case-insensitive.
+    /// </summary>
+    /// <value>Empty by default: a meshed client then passes every request through unchanged.</value>
+    public IDictionary<string, MeshServiceOptions> Services { get; } =
+        new Dictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Why binding the configuration section failed, reported by validation.</summary>
+    internal string? BindingError { get; set; }
+}

@@ -25,12 +25,11 @@ internal sealed class RingHashBalancer : ILoadBalancer
             totalWeight += endpoint.Weight;
         }
 
-        var perWeight = Math.Max(1, (options.MinimumRingSize + totalWeight - 1) / totalWeight);
-        var size = (int)Math.Min(RingHashOptions.MaxRingSize, totalWeight * perWeight);
+        var size = (int)Math.Min(RingHashOptions.MaxRingSize, totalWeight * options.PointsPerWeight);
         var points = new List<(ulong Hash, EndpointState Owner)>(size);
         foreach (var endpoint in endpoints)
         {
-            var count = endpoint.Weight * perWeight;
+            var count = (long)endpoint.Weight * options.PointsPerWeight;
             for (var k = 0; k < count && points.Count < RingHashOptions.MaxRingSize; k++)
             {
                 points.Add((KeyHash.Of($"{endpoint.Authority}#{k}"), endpoint));

@@ -24,7 +24,17 @@ internal sealed class MeshConfigurationBinder(IConfiguration? configuration = nu
         }
         catch (InvalidOperationException ex)
         {
-            options.BindingError = ex.InnerException is null ? ex.Message : $"{ex.Message} {ex.InnerException.Message}";
+            // The binder's innermost InvalidOperationException is the one that names the key and the value.
+            var message = ex.Message;
+            for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+            {
+                if (inner is InvalidOperationException)
+                {
+                    message = inner.Message;
+                }
+            }
+
+            options.BindingError = message;
         }
     }
 }

@@ -47,9 +47,9 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{path}:LoadBalancer: '{service.LoadBalancer}' is not a known load balancer for service '{serviceName}' (known: {string.Join(", ", LoadBalancerNames.All)}).");
         }
 
-        if (service.RingHash.MinimumRingSize is < 1 or > RingHashOptions.MaxRingSize)
+        if (service.RingHash.PointsPerWeight is < 1 or > RingHashOptions.MaxPointsPerWeight)
         {
-            failures.Add($"{path}:RingHash:MinimumRingSize: {service.RingHash.MinimumRingSize} is out of range for service '{serviceName}' (1 to {RingHashOptions.MaxRingSize}).");
+            failures.Add($"{path}:RingHash:PointsPerWeight: {service.RingHash.PointsPerWeight} is out of range for service '{serviceName}' (1 to {RingHashOptions.MaxPointsPerWeight}).");
         }
 
         var positive = false;

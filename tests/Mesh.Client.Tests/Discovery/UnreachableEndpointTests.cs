@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Sockets;
+using Mesh.Balancing;
+using Mesh.Discovery;
+
+namespace Mesh.Client.Tests.Discovery;
+
+/// <summary>Endpoints that refuse connections: requests move to another endpoint, and when none answers the error says which were tried.</summary>
+public sealed class UnreachableEndpointTests
+{
+    [Fact]
+    public async Task When_every_endpoint_refuses_the_error_names_the_service_and_the_endpoints_tried()
+    {
+        Uri[] closed = [ClosedPort(), ClosedPort(), ClosedPort()];
+        var config = new Dictionary<string, string?>();
+        for (var i = 0; i < closed.Length; i++)
+        {
+            config[$"Mesh:Services:inventory:Endpoints:{i}"] = closed[i].ToString();
+        }
+
+        using var host = MeshTestHost.Create(config);
+
+        var error = await Assert.ThrowsAsync<MeshEndpointUnavailableException>(() => host.Client.GetAsync("http://inventory/items"));
+
+        Assert.Equal("inventory", error.ServiceName);
+        Assert.Equal(closed.Select(c => c.ToString()).Order(), error.EndpointsTried.Select(c => c.ToString()).Order());
+        Assert.Contains("'inventory'", error.Message, StringComparison.Ordinal);
+        Assert.All(closed, c => Assert.Contains(c.Authority, error.Message, StringComparison.Ordinal));
+        Assert.Equal(HttpRequestError.ConnectionError, error.HttpRequestError);
+    }
+
+    [Fact]
+    public async Task A_refused_endpoint_costs_no_failed_request_even_for_a_POST()
+    {
+        await using var live = await TestBackend.StartAsync("live");
+        var config = new Dictionary<string, string?>
+        {
+            ["Mesh:Services:payments:LoadBalancer"] = LoadBalancerNames.RoundRobin,
+            ["Mesh:Services:payments:Endpoints:0"] = ClosedPort().ToString(),
+            ["Mesh:Services:payments:Endpoints:1"] = live.Address.ToString(),
+        };
+        using var host = MeshTestHost.Create(config);
+        var client = host.Client;
+
+        var ok = await Load.RunAsync(200, 4, async i =>
+        {
+            using var response = await client.PostAsync("http://payments/charge", new StringContent($"charge {i}"));
+            var echo = await TestBackend.ReadEchoAsync(response);
+            Assert.Equal($"charge {i}", echo.Body);
+        });
+
+        Assert.Equal(200, ok);
+        Assert.Equal(200, live.Requests);
+        Assert.True(host.Catalog.TryGetService("payments", out var service));
+        Assert.All(service.Endpoints, e => Assert.Equal(0, e.InFlight));
+    }
+
+    [Fact]
+    public async Task Leases_are_released_when_the_caller_cancels()
+    {
+        await using var slow = await TestBackend.StartAsync("slow", delay: TimeSpan.FromSeconds(30));
+        using var host = MeshTestHost.Create(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.LeastRequest, [slow]));
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+        using var cancel = new CancellationTokenSource();
+
+        var call = host.Client.GetAsync("http://inventory/slow", cancel.Token);
+        await Eventually.WaitAsync(() => service.Endpoints[0].InFlight == 1, "the request to be in flight");
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.Equal(0, service.Endpoints[0].InFlight);
+    }
+
+    private static Uri ClosedPort()
+    {
+        // A port that was just free; nothing listens on it, so connecting is refused at once.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}");
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net.Http.Json;
+using Mesh.Balancing;
+using Mesh.Pipeline;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.Client.Tests.Pipeline;
+
+/// <summary>How AddMesh() wires the handlers, and what the endpoint handler changes in a request.</summary>
+public sealed class PipelineTests : IAsyncLifetime
+{
+    private TestBackend _backend = null!;
+
+    public async Task InitializeAsync() => _backend = await TestBackend.StartAsync("only");
+
+    public async Task DisposeAsync() => await _backend.DisposeAsync();
+
+    [Fact]
+    public void The_pipeline_stages_are_in_their_one_order()
+    {
+        Assert.Equal(
+            [MeshStage.Telemetry, MeshStage.Routing, MeshStage.Resilience, MeshStage.Endpoint],
+            Enum.GetValues<MeshStage>());
+        var stages = MeshPipeline.Stages.Select(s => s.Stage).ToArray();
+        Assert.Equal(stages.Order(), stages);
+        Assert.Equal(MeshStage.Endpoint, stages[^1]);
+    }
+
+    [Fact]
+    public void Mesh_handlers_sit_where_AddMesh_is_called_in_stage_order()
+    {
+        var services = Services();
+        services.AddHttpClient("ordered")
+            .AddHttpMessageHandler(() => new MarkerHandler("before"))
+            .AddMesh()
+            .AddHttpMessageHandler(() => new MarkerHandler("after"));
+        using var provider = services.BuildServiceProvider();
+
+        var chain = Chain(provider, "ordered");
+
+        var expected = new List<string> { "before" };
+        expected.AddRange(MeshPipeline.Stages.Select(s => s.Create(provider).GetType().Name));
+        expected.Add("after");
+        Assert.Equal(expected, chain);
+    }
+
+    [Fact]
+    public async Task A_typed_client_reaches_the_service()
+    {
+        var services = Services();
+        services.AddHttpClient<InventoryClient>(c => c.BaseAddress = new Uri("http://inventory")).AddMesh();
+        using var provider = services.BuildServiceProvider();
+
+        var echo = await provider.GetRequiredService<InventoryClient>().GetItemAsync(1);
+
+        Assert.Equal("only", echo.Backend);
+        Assert.Equal("/items/1", echo.Path);
+    }
+
+    [Fact]
+    public async Task ConfigureHttpClientDefaults_meshes_every_client_once()
+    {
+        var services = Services();
+        services.ConfigureHttpClientDefaults(b => b.AddMesh());
+        services.AddHttpClient("twice").AddMesh();
+        using var provider = services.BuildServiceProvider();
+
+        using var response = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("any").GetAsync("http://inventory/x");
+
+        Assert.Equal("only", response.Headers.GetValues("x-backend").Single());
+        Assert.Single(Chain(provider, "twice"), n => n == nameof(EndpointHandler));
+    }
+
+    [Fact]
+    public async Task Only_scheme_host_and_port_are_rewritten()
+    {
+        using var host = Host();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "http://inventory/items/42/reserve?count=3&note=a%20b")
+        {
+            Content = JsonContent.Create(new { Sku = "ABC-1" }),
+        };
+        request.Headers.Add("x-custom", "kept");
+
+        using var response = await host.Client.SendAsync(request);
+        var echo = await TestBackend.ReadEchoAsync(response);
+
+        Assert.Equal("POST", echo.Method);
+        Assert.Equal("/items/42/reserve", echo.Path);
+        Assert.Equal("?count=3&note=a%20b", echo.Query);
+        Assert.Equal("kept", echo.Headers["x-custom"]);
+        Assert.Equal("""{"sku":"ABC-1"}""", echo.Body);
+        Assert.Equal(_backend.Address.Authority, echo.Headers["Host"]);
+        Assert.Equal(new Uri("http://inventory/items/42/reserve?count=3&note=a%20b"), response.RequestMessage!.RequestUri);
+    }
+
+    [Fact]
+    public async Task A_host_that_is_not_a_service_passes_through_unchanged()
+    {
+        using var host = Host();
+        await using var other = await TestBackend.StartAsync("elsewhere");
+
+        using var response = await host.Client.GetAsync(new Uri(other.Address, "/direct?x=1"));
+        var echo = await TestBackend.ReadEchoAsync(response);
+
+        Assert.Equal("elsewhere", echo.Backend);
+        Assert.Equal("?x=1", echo.Query);
+        Assert.Equal(0, _backend.Requests);
+    }
+
+    [Fact]
+    public async Task Service_names_match_the_host_whatever_its_case_and_port()
+    {
+        using var host = Host();
+
+        using var response = await host.Client.GetAsync("http://INVENTORY:8080/items");
+
+        Assert.Equal("only", response.Headers.GetValues("x-backend").Single());
+    }
+
+    private MeshTestHost Host() => MeshTestHost.Create(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.PeakEwma, [_backend]));
+
+    private ServiceCollection Services()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder()
+            .AddInMemoryCollection(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.PeakEwma, [_backend]))
+            .Build());
+        services.AddMesh();
+        return services;
+    }
+
+    private static List<string> Chain(IServiceProvider provider, string name)
+    {
+        var names = new List<string>();
+        HttpMessageHandler? handler = provider.GetRequiredService<IHttpMessageHandlerFactory>().CreateHandler(name);
+        while (handler is DelegatingHandler delegating)
+        {
+            if (delegating is MarkerHandler marker)
+            {
+                names.Add(marker.Name);
+            }
+            else if (delegating.GetType().Assembly == typeof(EndpointHandler).Assembly)
+            {
+                names.Add(delegating.GetType().Name);
+            }
+
+            handler = delegating.InnerHandler;
+        }
+
+        return names;
+    }
+
+    private sealed class MarkerHandler(string name) : DelegatingHandler
+    {
+        public string Name { get; } = name;
+    }
+
+    private sealed class InventoryClient(HttpClient client)
+    {
+        public async Task<TestBackend.Echo> GetItemAsync(int id)
+        {
+            using var response = await client.GetAsync(new Uri($"/items/{id}", UriKind.Relative));
+            return await TestBackend.ReadEchoAsync(response);
+        }
+    }
+}

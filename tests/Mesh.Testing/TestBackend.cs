@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Testing;
+
+/// <summary>
+/// A real Kestrel server on 127.0.0.1 with a port of its own. Every request is answered with a JSON echo of what
+/// arrived (backend name, method, path, query, headers, body) and counted. It can be told to answer slower, to answer
+/// with a status code, or to stop.
+/// </summary>
+public sealed class TestBackend : IAsyncDisposable
+{
+    /// <summary>The header a test sets to tag requests; the backend keeps the tags it saw.</summary>
+    public const string TagHeader = "x-test-tag";
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<string> _tags = new();
+    private long _requests;
+    private long _delayTicks;
+    private int _status = 200;
+    private int _stopped;
+
+    private TestBackend(string name, WebApplication app)
+    {
+        Name = name;
+        _app = app;
+    }
+
+    /// <summary>Gets the name the backend reports in its answers.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the address the backend listens on, such as <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>Gets the number of requests that reached the backend.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Gets the values of <see cref="TagHeader"/> seen, in arrival order.</summary>
+    public IReadOnlyCollection<string> Tags => _tags;
+
+    /// <summary>Gets or sets the time the backend waits before answering.</summary>
+    public TimeSpan Delay
+    {
+        get => TimeSpan.FromTicks(Interlocked.Read(ref _delayTicks));
+        set => Interlocked.Exchange(ref _delayTicks, value.Ticks);
+    }
+
+    /// <summary>Gets or sets the status code of every answer.</summary>
+    public HttpStatusCode Status
+    {
+        get => (HttpStatusCode)Volatile.Read(ref _status);
+        set => Volatile.Write(ref _status, (int)value);
+    }
+
+    /// <summary>Starts a backend on 127.0.0.1 with a port picked by the system.</summary>
+    public static async Task<TestBackend> StartAsync(string name, TimeSpan delay = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var backend = new TestBackend(name, app) { Delay = delay };
+        app.Run(backend.HandleAsync);
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        backend.Address = new Uri(address);
+        return backend;
+    }
+
+    /// <summary>Starts several backends named <c>{prefix}0</c>, <c>{prefix}1</c>, ….</summary>
+    public static async Task<TestBackend[]> StartManyAsync(int count, string prefix = "b")
+    {
+        var backends = new TestBackend[count];
+        for (var i = 0; i < count; i++)
+        {
+            backends[i] = await StartAsync(prefix + i).ConfigureAwait(false);
+        }
+
+        return backends;
+    }
+
+    /// <summary>Stops the backend; its port then refuses connections.</summary>
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            await _app.StopAsync().ConfigureAwait(false);
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => new(StopAsync());
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _requests);
+        var request = context.Request;
+        if (request.Headers.TryGetValue(TagHeader, out var tag))
+        {
+            _tags.Enqueue(tag.ToString());
+        }
+
+        using var reader = new StreamReader(request.Body);
+        var body = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+        var delay = Delay;
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, context.RequestAborted).ConfigureAwait(false);
+        }
+
+        var echo = new Echo(
+            Name,
+            request.Method,
+            request.Path.Value ?? string.Empty,
+            request.QueryString.Value ?? string.Empty,
+            request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+            body);
+        context.Response.StatusCode = (int)Status;
+        context.Response.Headers["x-backend"] = Name;
+        await context.Response.WriteAsJsonAsync(echo, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the echo of a backend's answer.</summary>
+    public static async Task<Echo> ReadEchoAsync(HttpResponseMessage response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+        return JsonSerializer.Deserialize<Echo>(text, JsonSerializerOptions.Web)!;
+    }
+
+    /// <summary>What a backend saw of a request.</summary>
+    public sealed record Echo(string Backend, string Method, string Path, string Query, Dictionary<string, string> Headers, string Body);
+}

@@ -17,14 +17,19 @@ internal sealed partial class EndpointHandler(ServiceCatalog catalog, TimeProvid
     /// <summary>The most endpoints one request tries when connections fail.</summary>
     internal const int MaxEndpointsTried = 3;
 
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    // The path and query come from a parsed Uri, so they are already canonical: parsing them again is wasted work.
+    private static readonly UriCreationOptions s_canonical = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var logical = request.RequestUri;
-        if (logical is null || !logical.IsAbsoluteUri || !catalog.TryGetService(logical.Host, out var service))
-        {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        }
+        return logical is not null && logical.IsAbsoluteUri && catalog.TryGetService(logical.Host, out var service)
+            ? SendToServiceAsync(request, logical, service, cancellationToken)
+            : base.SendAsync(request, cancellationToken);
+    }
 
+    private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, Uri logical, ServiceState service, CancellationToken cancellationToken)
+    {
         var pathAndQuery = logical.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped);
         List<EndpointState>? tried = null;
         try
@@ -37,7 +42,7 @@ internal sealed partial class EndpointHandler(ServiceCatalog catalog, TimeProvid
                     throw Unavailable(service, tried!, innerException: null);
                 }
 
-                request.RequestUri = new Uri(endpoint.Authority + pathAndQuery, UriKind.Absolute);
+                request.RequestUri = new Uri(endpoint.Authority + pathAndQuery, in s_canonical);
                 var lease = endpoint.Acquire(time.GetTimestamp());
                 var outcome = EndpointOutcome.Failure;
                 try

@@ -1,5 +1,10 @@
 using Mesh.Balancing;
+using Mesh.CircuitBreaking;
 using Mesh.Discovery;
+using Mesh.Hedging;
+using Mesh.Outliers;
+using Mesh.RateLimiting;
+using Mesh.Retry;
 
 namespace Mesh;
 
@@ -27,4 +32,32 @@ public sealed class MeshServiceOptions
     /// <summary>Gets the options of the <see cref="LoadBalancerNames.RingHash"/> balancer.</summary>
     /// <value>Used only when <see cref="LoadBalancer"/> is <see cref="LoadBalancerNames.RingHash"/>.</value>
     public RingHashOptions RingHash { get; } = new();
+
+    /// <summary>
+    /// Gets or sets the most time one call may take, every attempt, backoff and hedge included. When the call is made
+    /// within a <see cref="Resilience.MeshDeadline"/> scope (such as an inbound request's deadline), the sooner of the two applies.
+    /// </summary>
+    /// <value>10 seconds by default; more than 0 and at most 1 day.</value>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets the most time one attempt may take before it is abandoned (and retried, as a 504 would be).</summary>
+    /// <value><see langword="null"/> by default: an attempt is bounded by <see cref="Timeout"/> only.</value>
+    public TimeSpan? AttemptTimeout { get; set; }
+
+    /// <summary>Gets the retry settings.</summary>
+    public RetryOptions Retry { get; } = new();
+
+    /// <summary>Gets the settings that eject failing endpoints.</summary>
+    public OutlierDetectionOptions OutlierDetection { get; } = new();
+
+    /// <summary>Gets the settings of the service's circuit breaker.</summary>
+    public CircuitBreakerOptions CircuitBreaker { get; } = new();
+
+    /// <summary>Gets or sets the hedging settings.</summary>
+    /// <value><see langword="null"/> by default: no hedging.</value>
+    public HedgingOptions? Hedging { get; set; }
+
+    /// <summary>Gets or sets the client-side rate limit.</summary>
+    /// <value><see langword="null"/> by default: no limit.</value>
+    public RateLimitOptions? RateLimit { get; set; }
 }

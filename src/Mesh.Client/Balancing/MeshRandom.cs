@@ -12,6 +12,9 @@ internal abstract class MeshRandom
     /// <summary>Returns a number in [0, <paramref name="maxExclusive"/>).</summary>
     public abstract int Next(int maxExclusive);
 
+    /// <summary>Returns a number in [0, 1).</summary>
+    public double NextDouble() => Next(int.MaxValue) / (double)int.MaxValue;
+
     private sealed class SharedRandom : MeshRandom
     {
         public override int Next(int maxExclusive) => Random.Shared.Next(maxExclusive);

@@ -1,5 +1,6 @@
 using Mesh.Balancing;
 using Mesh.Discovery;
+using Mesh.Retry;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Configuration;
@@ -52,6 +53,8 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{path}:RingHash:PointsPerWeight: {service.RingHash.PointsPerWeight} is out of range for service '{serviceName}' (1 to {RingHashOptions.MaxPointsPerWeight}).");
         }
 
+        ValidateResilience(path, serviceName, service, failures);
+
         var positive = false;
         var addresses = new HashSet<Uri>();
         for (var i = 0; i < service.Endpoints.Count; i++)
@@ -87,6 +90,71 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{path}:Endpoints: every endpoint of service '{serviceName}' has weight 0, so none could receive traffic.");
         }
     }
+
+    private static void ValidateResilience(string path, string serviceName, MeshServiceOptions service, List<string> failures)
+    {
+        void Check(bool valid, string field, object? value, string rule)
+        {
+            if (!valid)
+            {
+                failures.Add($"{path}:{field}: {Format(value)} is out of range for service '{serviceName}' ({rule}).");
+            }
+        }
+
+        Check(service.Timeout > TimeSpan.Zero && service.Timeout <= TimeSpan.FromDays(1), "Timeout", service.Timeout, "more than 0, at most 1 day");
+        if (service.AttemptTimeout is { } attempt)
+        {
+            Check(attempt > TimeSpan.Zero && attempt <= service.Timeout, "AttemptTimeout", attempt, "more than 0, at most Timeout");
+        }
+
+        var retry = service.Retry;
+        Check(retry.MaxAttempts is >= 1 and <= 10, "Retry:MaxAttempts", retry.MaxAttempts, "1 to 10");
+        Check(retry.Backoff >= TimeSpan.Zero, "Retry:Backoff", retry.Backoff, "0 or more");
+        Check(retry.MaxBackoff >= retry.Backoff, "Retry:MaxBackoff", retry.MaxBackoff, "at least Backoff");
+        foreach (var token in retry.On ?? [])
+        {
+            if (!RetryRules.IsKnownToken(token))
+            {
+                failures.Add($"{path}:Retry:On: '{token}' is not a retryable failure for service '{serviceName}' (known: {RetryOn.ConnectFailure}, {RetryOn.RefusedStream}, {RetryOn.Reset}, {RetryOn.ServerError}, {RetryOn.GatewayError}, or a status code 100-599).");
+            }
+        }
+
+        Check(retry.Budget.Ratio is >= 0 and <= 1, "Retry:Budget:Ratio", retry.Budget.Ratio, "0 to 1");
+        Check(retry.Budget.MinPerSecond >= 0, "Retry:Budget:MinPerSecond", retry.Budget.MinPerSecond, "0 or more");
+        Check(retry.Budget.Window >= TimeSpan.FromSeconds(1) && retry.Budget.Window <= TimeSpan.FromHours(1), "Retry:Budget:Window", retry.Budget.Window, "1 second to 1 hour");
+
+        var outliers = service.OutlierDetection;
+        Check(outliers.ConsecutiveFailures >= 1, "OutlierDetection:ConsecutiveFailures", outliers.ConsecutiveFailures, "1 or more");
+        Check(outliers.BaseEjectionTime > TimeSpan.Zero, "OutlierDetection:BaseEjectionTime", outliers.BaseEjectionTime, "more than 0");
+        Check(outliers.MaxEjectionTime >= outliers.BaseEjectionTime, "OutlierDetection:MaxEjectionTime", outliers.MaxEjectionTime, "at least BaseEjectionTime");
+        Check(outliers.MaxEjectionPercent is >= 0 and <= 100, "OutlierDetection:MaxEjectionPercent", outliers.MaxEjectionPercent, "0 to 100");
+
+        var breaker = service.CircuitBreaker;
+        Check(breaker.FailureRatio is > 0 and <= 1, "CircuitBreaker:FailureRatio", breaker.FailureRatio, "more than 0, at most 1");
+        Check(breaker.MinimumThroughput >= 2, "CircuitBreaker:MinimumThroughput", breaker.MinimumThroughput, "2 or more");
+        Check(breaker.SamplingDuration >= TimeSpan.FromMilliseconds(500) && breaker.SamplingDuration <= TimeSpan.FromDays(1), "CircuitBreaker:SamplingDuration", breaker.SamplingDuration, "500 ms to 1 day");
+        Check(breaker.BreakDuration >= TimeSpan.FromMilliseconds(500) && breaker.BreakDuration <= TimeSpan.FromDays(1), "CircuitBreaker:BreakDuration", breaker.BreakDuration, "500 ms to 1 day");
+
+        if (service.Hedging is { } hedging)
+        {
+            Check(hedging.Delay >= TimeSpan.Zero, "Hedging:Delay", hedging.Delay, "0 or more");
+            Check(hedging.MaxAttempts is >= 2 and <= 10, "Hedging:MaxAttempts", hedging.MaxAttempts, "2 to 10");
+        }
+
+        if (service.RateLimit is { } limit)
+        {
+            Check(limit.PermitsPerSecond >= 1, "RateLimit:PermitsPerSecond", limit.PermitsPerSecond, "1 or more");
+            Check(limit.Burst >= 1, "RateLimit:Burst", limit.Burst, "1 or more");
+            Check(limit.QueueLimit >= 0, "RateLimit:QueueLimit", limit.QueueLimit, "0 or more");
+        }
+    }
+
+    private static string Format(object? value) => value switch
+    {
+        TimeSpan span => span.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+        IFormattable formattable => formattable.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value?.ToString() ?? "null",
+    };
 
     private static bool IsServiceName(string name)
     {

@@ -10,6 +10,8 @@ public static class MeshHttpClientBuilderExtensions
     /// is a configured service name, goes to one of that service's endpoints, chosen by its load balancer. Requests
     /// to other hosts pass through unchanged. Works on typed and named clients and in
     /// <c>ConfigureHttpClientDefaults</c>; calls <c>AddMesh()</c> on the service collection if it was not called.
+    /// The mesh owns timeouts, so <see cref="HttpClient.Timeout"/> is set to infinite: a service's calls are bounded by
+    /// its <c>Timeout</c>, and requests to other hosts by 100 seconds, HttpClient's own default.
     /// </summary>
     /// <param name="builder">The client builder.</param>
     /// <returns>The same builder.</returns>
@@ -17,6 +19,9 @@ public static class MeshHttpClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddMesh();
+
+        // The mesh owns timeouts: per service, and HttpClient's usual 100 s for hosts outside the mesh.
+        builder.ConfigureHttpClient(static client => client.Timeout = Timeout.InfiniteTimeSpan);
         builder.ConfigureAdditionalHttpMessageHandlers(MeshPipeline.AddHandlers);
         return builder;
     }

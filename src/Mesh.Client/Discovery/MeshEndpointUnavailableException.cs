@@ -12,7 +12,12 @@ public sealed class MeshEndpointUnavailableException : HttpRequestException
     /// <param name="endpointsTried">The endpoints tried, in order.</param>
     /// <param name="innerException">The failure of the last endpoint tried.</param>
     public MeshEndpointUnavailableException(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException)
-        : base(HttpRequestError.ConnectionError, FormatMessage(serviceName, endpointsTried, innerException), innerException)
+        : this(serviceName, endpointsTried, innerException, string.Empty)
+    {
+    }
+
+    internal MeshEndpointUnavailableException(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException, string note)
+        : base(HttpRequestError.ConnectionError, FormatMessage(serviceName, endpointsTried, innerException) + note, innerException)
     {
         ServiceName = serviceName;
         EndpointsTried = endpointsTried;

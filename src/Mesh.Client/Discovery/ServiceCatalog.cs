@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using Mesh.Balancing;
 using Mesh.Configuration;
+using Mesh.Resilience;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -19,9 +21,12 @@ internal sealed partial class ServiceCatalog : IDisposable
     private readonly MeshOptionsValidator _validator;
     private readonly TimeProvider _time;
     private readonly MeshRandom _random;
+    private const string ResilienceLogCategory = "Mesh.Resilience";
     private readonly ILogger _logger;
+    private readonly ILogger _resilienceLogger;
     private readonly Lock _rebuildLock = new();
     private readonly IDisposable _subscription;
+    private readonly ConcurrentDictionary<string, ResilienceCounters> _counters = new(StringComparer.OrdinalIgnoreCase);
     private volatile Snapshot _snapshot;
     private long _rejectedReloads;
 
@@ -33,7 +38,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         MeshOptionsValidator validator,
         TimeProvider time,
         MeshRandom random,
-        ILogger<ServiceCatalog> logger)
+        ILoggerFactory loggers)
     {
         _optionsFactory = optionsFactory;
         _optionsTokens = [.. optionsTokens];
@@ -41,7 +46,8 @@ internal sealed partial class ServiceCatalog : IDisposable
         _validator = validator;
         _time = time;
         _random = random;
-        _logger = logger;
+        _logger = loggers.CreateLogger<ServiceCatalog>();
+        _resilienceLogger = loggers.CreateLogger(ResilienceLogCategory);
 
         _snapshot = Build(_optionsFactory.Create(Options.DefaultName), previous: null, version: 1, out var failures)
             ?? throw new OptionsValidationException(Options.DefaultName, typeof(MeshOptions), failures);
@@ -62,7 +68,26 @@ internal sealed partial class ServiceCatalog : IDisposable
     public bool TryGetService(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceState? service) =>
         _snapshot.Services.TryGetValue(host, out service);
 
-    public void Dispose() => _subscription.Dispose();
+    /// <summary>Gets the counters of a service's resilience decisions, kept across reloads.</summary>
+    public ResilienceCounters CountersOf(string service) => _counters.GetOrAdd(service, static _ => new ResilienceCounters());
+
+    /// <summary>Rebuilds the picker of a service, after an endpoint was ejected or returned.</summary>
+    public void RefreshPicker(string service)
+    {
+        if (TryGetService(service, out var state))
+        {
+            state.RefreshPicker();
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription.Dispose();
+        foreach (var service in _snapshot.Services.Values)
+        {
+            service.Policy.Dispose();
+        }
+    }
 
     private IChangeToken GetChangeToken()
     {
@@ -92,6 +117,7 @@ internal sealed partial class ServiceCatalog : IDisposable
                 if (next is not null)
                 {
                     _snapshot = next;
+                    RetirePolicies(current, next);
                     LogApplied(_logger, next.Version, next.Services.Count);
                     return;
                 }
@@ -105,6 +131,17 @@ internal sealed partial class ServiceCatalog : IDisposable
 
             Interlocked.Increment(ref _rejectedReloads);
             LogRejected(_logger, current.Version, string.Join(" ", failures));
+        }
+    }
+
+    private static void RetirePolicies(Snapshot previous, Snapshot next)
+    {
+        foreach (var (name, old) in previous.Services)
+        {
+            if (!next.Services.TryGetValue(name, out var current) || !ReferenceEquals(current.Policy, old.Policy))
+            {
+                old.Policy.Dispose();
+            }
         }
     }
 
@@ -125,9 +162,21 @@ internal sealed partial class ServiceCatalog : IDisposable
         }
 
         failures = errors;
-        return errors.Count == 0
-            ? new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version)
-            : null;
+        if (errors.Count == 0)
+        {
+            return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version);
+        }
+
+        // Refused whole: release what was built for it.
+        foreach (var (name, service) in services)
+        {
+            if (previous is null || !previous.Services.TryGetValue(name, out var old) || !ReferenceEquals(old.Policy, service.Policy))
+            {
+                service.Policy.Dispose();
+            }
+        }
+
+        return null;
     }
 
     private ServiceState? BuildService(string name, MeshServiceOptions options, Snapshot? previous, List<string> errors)
@@ -151,7 +200,8 @@ internal sealed partial class ServiceCatalog : IDisposable
 
         // Keep what the balancers learned of an endpoint that stays.
         Dictionary<Uri, EndpointState>? known = null;
-        if (previous is not null && previous.Services.TryGetValue(name, out var old))
+        ServiceState? old = null;
+        if (previous is not null && previous.Services.TryGetValue(name, out old))
         {
             known = [];
             foreach (var state in old.Endpoints)
@@ -180,8 +230,11 @@ internal sealed partial class ServiceCatalog : IDisposable
             return null;
         }
 
-        var routableArray = routable.ToArray();
-        return new ServiceState(name, options, states, routableArray, LoadBalancerFactory.Create(options, routableArray, _random, _time));
+        // Keep the policy (breaker state, budget, limiter, ejection timers) while its options stay the same.
+        var policy = old is not null && old.Policy.Fingerprint == ResiliencePolicy.FingerprintOf(options)
+            ? old.Policy
+            : new ResiliencePolicy(name, options, CountersOf(name), _time, _random, _resilienceLogger, RefreshPicker);
+        return new ServiceState(name, options, states, routable.ToArray(), policy, _random, _time);
     }
 
     private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>

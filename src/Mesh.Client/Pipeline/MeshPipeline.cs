@@ -1,3 +1,4 @@
+using Mesh.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Pipeline;
@@ -8,6 +9,7 @@ internal static class MeshPipeline
     /// <summary>The stages that have a handler, outermost first, each with the factory of its handler.</summary>
     internal static readonly (MeshStage Stage, Func<IServiceProvider, DelegatingHandler> Create)[] Stages =
     [
+        (MeshStage.Resilience, sp => ActivatorUtilities.CreateInstance<ResilienceHandler>(sp)),
         (MeshStage.Endpoint, sp => ActivatorUtilities.CreateInstance<EndpointHandler>(sp)),
     ];
 

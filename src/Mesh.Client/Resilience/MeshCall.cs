@@ -1,0 +1,95 @@
+using System.Net.Http.Json;
+using Mesh.Balancing;
+using Mesh.Discovery;
+
+namespace Mesh.Resilience;
+
+/// <summary>
+/// One logical call through the mesh, shared by its attempts (retries and hedges) through the request's options:
+/// its service, its deadline and the endpoints already tried.
+/// </summary>
+internal sealed class MeshCall
+{
+    public static readonly HttpRequestOptionsKey<MeshCall> Key = new("Mesh.Call");
+
+    private static readonly HashSet<HttpMethod> s_idempotentMethods =
+        [HttpMethod.Get, HttpMethod.Head, HttpMethod.Options, HttpMethod.Trace, HttpMethod.Put, HttpMethod.Delete];
+
+    private readonly Lock _lock = new();
+    private readonly List<EndpointState> _tried = new(2);
+
+    public MeshCall(ServiceState service, HttpRequestMessage request, DateTimeOffset deadline)
+    {
+        Service = service;
+        LogicalUri = request.RequestUri!;
+        Deadline = deadline;
+        Idempotent = IsIdempotent(request);
+        Replayable = IsReplayable(request.Content);
+    }
+
+    public ServiceState Service { get; }
+
+    /// <summary>Gets the address the caller asked for, before any endpoint was chosen.</summary>
+    public Uri LogicalUri { get; }
+
+    public DateTimeOffset Deadline { get; }
+
+    /// <summary>Gets whether the request may be sent twice: by method, an Idempotency-Key header or <see cref="MeshRequestOptions.Idempotent"/>.</summary>
+    public bool Idempotent { get; }
+
+    /// <summary>Gets whether the body can be sent again.</summary>
+    public bool Replayable { get; }
+
+    /// <summary>Gets or sets the delay the retry decision chose for the next attempt.</summary>
+    public TimeSpan NextDelay { get; set; }
+
+    /// <summary>Gets or sets why the last failure was not retried, when the reason is worth telling the caller.</summary>
+    public string? NotRetriedReason { get; set; }
+
+    public int Attempts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _tried.Count;
+            }
+        }
+    }
+
+    public void AddTried(EndpointState endpoint)
+    {
+        lock (_lock)
+        {
+            _tried.Add(endpoint);
+        }
+    }
+
+    public bool HasTried(EndpointState endpoint)
+    {
+        lock (_lock)
+        {
+            return _tried.Contains(endpoint);
+        }
+    }
+
+    public List<Uri> TriedAddresses()
+    {
+        lock (_lock)
+        {
+            return _tried.ConvertAll(e => e.Endpoint.Address);
+        }
+    }
+
+    private static bool IsIdempotent(HttpRequestMessage request) =>
+        s_idempotentMethods.Contains(request.Method)
+        || request.Headers.Contains("Idempotency-Key")
+        || (request.Options.TryGetValue(MeshRequestOptions.Idempotent, out var marked) && marked);
+
+    internal static bool IsReplayable(HttpContent? content) => content switch
+    {
+        null or ByteArrayContent or ReadOnlyMemoryContent or JsonContent => true,
+        MultipartContent multipart => multipart.All(IsReplayable),
+        _ => false,
+    };
+}

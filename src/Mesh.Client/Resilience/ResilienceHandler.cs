@@ -1,0 +1,158 @@
+using System.Runtime.ExceptionServices;
+using Mesh.CircuitBreaking;
+using Mesh.Discovery;
+using Mesh.RateLimiting;
+using Polly;
+using Polly.CircuitBreaker;
+
+namespace Mesh.Resilience;
+
+/// <summary>
+/// The resilience stage, once per logical call: rate limit → total timeout (and the ambient deadline) → retry or
+/// hedging → service breaker, each attempt then going to the endpoint stage. Failures leave as the exceptions an
+/// HttpClient user expects, naming the service. Hosts that are not services get a plain total timeout only.
+/// </summary>
+internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider time) : DelegatingHandler
+{
+    /// <summary>The total timeout of requests to hosts that are not services: HttpClient's own default.</summary>
+    internal static readonly TimeSpan PassThroughTimeout = TimeSpan.FromSeconds(100);
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var uri = request.RequestUri;
+        return uri is not null && uri.IsAbsoluteUri && catalog.TryGetService(uri.Host, out var service)
+            ? SendToServiceAsync(request, service, cancellationToken)
+            : SendPassThroughAsync(request, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendPassThroughAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        // The mesh owns HttpClient's timeout, so hosts outside the mesh keep the 100 s HttpClient would have applied.
+        using var deadline = new CancellationTokenSource(PassThroughTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            return await base.SendAsync(request, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            var message = $"The request to {request.RequestUri?.Host} was canceled after its timeout of {PassThroughTimeout.TotalSeconds:0} s.";
+            throw new TaskCanceledException(message, new TimeoutException(message, ex));
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, ServiceState service, CancellationToken cancellationToken)
+    {
+        var policy = service.Policy;
+        policy.Budget.Deposit();
+        await AcquirePermitAsync(service, cancellationToken).ConfigureAwait(false);
+
+        var now = time.GetUtcNow();
+        var timeout = policy.Timeout;
+        if (MeshDeadline.Current is { } ambient && ambient - now < timeout)
+        {
+            timeout = ambient - now;
+        }
+
+        if (timeout <= TimeSpan.Zero)
+        {
+            throw Timeout(service, policy.Timeout, inherited: true, null);
+        }
+
+        var call = new MeshCall(service, request, now + timeout);
+        request.Options.Set(MeshCall.Key, call);
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;
+        var context = ResilienceContextPool.Shared.Get(linked.Token);
+        Outcome<HttpResponseMessage> outcome;
+        try
+        {
+            context.Properties.Set(ResiliencePolicy.CallKey, call);
+            context.Properties.Set(ResiliencePolicy.RequestKey, request);
+            outcome = await pipeline.ExecuteOutcomeAsync(
+                static async (context, handler) =>
+                {
+                    try
+                    {
+                        var attempt = context.Properties.GetValue(ResiliencePolicy.RequestKey, null!);
+                        return Outcome.FromResult(await handler.SendAttemptAsync(attempt, context.CancellationToken).ConfigureAwait(false));
+                    }
+#pragma warning disable CA1031 // Every failure becomes an outcome for the strategies to judge.
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        return Outcome.FromException<HttpResponseMessage>(ex);
+                    }
+                },
+                context,
+                this).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+            ((IDictionary<string, object?>)request.Options).Remove(MeshCall.Key.Key);
+        }
+
+        if (outcome.Exception is null)
+        {
+            return outcome.Result!;
+        }
+
+        var translated = Translate(outcome.Exception, service, call, policy.Timeout, timeout < policy.Timeout, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+        if (ReferenceEquals(translated, outcome.Exception))
+        {
+            ExceptionDispatchInfo.Throw(translated);
+        }
+
+        throw translated;
+    }
+
+    private Task<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        base.SendAsync(request, cancellationToken);
+
+    private static async ValueTask AcquirePermitAsync(ServiceState service, CancellationToken cancellationToken)
+    {
+        if (service.Policy.Limiter is not { } limiter)
+        {
+            return;
+        }
+
+        using var lease = limiter.AttemptAcquire();
+        if (lease.IsAcquired)
+        {
+            return;
+        }
+
+        using var queued = await limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false);
+        if (!queued.IsAcquired)
+        {
+            service.Policy.Counters.RateLimit();
+            throw new MeshRateLimitedException(service.Name, service.Policy.PermitsPerSecond);
+        }
+    }
+
+    private static Exception Translate(Exception exception, ServiceState service, MeshCall call, TimeSpan configured, bool inherited, bool deadlinePassed)
+    {
+        var note = call.NotRetriedReason is { } reason ? $" Not retried: {reason}." : string.Empty;
+        return exception switch
+        {
+            OperationCanceledException when deadlinePassed => Timeout(service, configured, inherited, exception),
+            AttemptTimeoutException attempt => new TaskCanceledException(attempt.Message + note, attempt),
+            BrokenCircuitException broken => new MeshCircuitOpenException(service.Name, broken.RetryAfter, broken),
+            HttpRequestException connect when Failures.NeverSent(connect) =>
+                new MeshEndpointUnavailableException(service.Name, call.TriedAddresses(), connect, note),
+            HttpRequestException http when note.Length > 0 =>
+                new HttpRequestException(http.HttpRequestError, http.Message + note, http, http.StatusCode),
+            _ => exception,
+        };
+    }
+
+    private static TaskCanceledException Timeout(ServiceState service, TimeSpan configured, bool inherited, Exception? inner)
+    {
+        var message = inherited
+            ? $"The request to service '{service.Name}' was canceled: the deadline it inherited passed (its own timeout is {configured.TotalSeconds:0.###} s)."
+            : $"The request to service '{service.Name}' was canceled after its timeout of {configured.TotalSeconds:0.###} s elapsed.";
+        return new TaskCanceledException(message, new TimeoutException(message, inner));
+    }
+}

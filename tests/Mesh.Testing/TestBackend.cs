@@ -24,7 +24,9 @@ public sealed class TestBackend : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<string> _tags = new();
+    private readonly ConcurrentQueue<Reply> _script = new();
     private long _requests;
+    private long _aborted;
     private long _delayTicks;
     private int _status = 200;
     private int _stopped;
@@ -44,6 +46,9 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Gets the number of requests that reached the backend.</summary>
     public long Requests => Interlocked.Read(ref _requests);
 
+    /// <summary>Gets the number of requests whose caller went away before the backend answered.</summary>
+    public long Aborted => Interlocked.Read(ref _aborted);
+
     /// <summary>Gets the values of <see cref="TagHeader"/> seen, in arrival order.</summary>
     public IReadOnlyCollection<string> Tags => _tags;
 
@@ -59,6 +64,18 @@ public sealed class TestBackend : IAsyncDisposable
     {
         get => (HttpStatusCode)Volatile.Read(ref _status);
         set => Volatile.Write(ref _status, (int)value);
+    }
+
+    /// <summary>Gets or sets whether the backend breaks the connection instead of answering.</summary>
+    public bool Reset { get; set; }
+
+    /// <summary>Makes the next requests get these answers, in order, before the backend returns to its usual one.</summary>
+    public void Script(params Reply[] replies)
+    {
+        foreach (var reply in replies)
+        {
+            _script.Enqueue(reply);
+        }
     }
 
     /// <summary>Starts a backend on 127.0.0.1 with a port picked by the system.</summary>
@@ -112,10 +129,24 @@ public sealed class TestBackend : IAsyncDisposable
 
         using var reader = new StreamReader(request.Body);
         var body = await reader.ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
-        var delay = Delay;
-        if (delay > TimeSpan.Zero)
+        var reply = _script.TryDequeue(out var scripted) ? scripted : new Reply(Status, Delay: Delay);
+        if (Reset && scripted is null)
         {
-            await Task.Delay(delay, context.RequestAborted).ConfigureAwait(false);
+            context.Abort();
+            return;
+        }
+
+        if (reply.Delay > TimeSpan.Zero)
+        {
+            try
+            {
+                await Task.Delay(reply.Delay, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref _aborted);
+                return;
+            }
         }
 
         var echo = new Echo(
@@ -125,8 +156,13 @@ public sealed class TestBackend : IAsyncDisposable
             request.QueryString.Value ?? string.Empty,
             request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
             body);
-        context.Response.StatusCode = (int)Status;
+        context.Response.StatusCode = (int)reply.Status;
         context.Response.Headers["x-backend"] = Name;
+        if (reply.RetryAfter is { } retryAfter)
+        {
+            context.Response.Headers.RetryAfter = retryAfter;
+        }
+
         await context.Response.WriteAsJsonAsync(echo, context.RequestAborted).ConfigureAwait(false);
     }
 
@@ -137,6 +173,9 @@ public sealed class TestBackend : IAsyncDisposable
         var text = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
         return JsonSerializer.Deserialize<Echo>(text, JsonSerializerOptions.Web)!;
     }
+
+    /// <summary>One scripted answer: a status, a Retry-After header value and a delay.</summary>
+    public sealed record Reply(HttpStatusCode Status, string? RetryAfter = null, TimeSpan Delay = default);
 
     /// <summary>What a backend saw of a request.</summary>
     public sealed record Echo(string Backend, string Method, string Path, string Query, Dictionary<string, string> Headers, string Body);

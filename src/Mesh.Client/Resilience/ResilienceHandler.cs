@@ -138,7 +138,7 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
         return exception switch
         {
             OperationCanceledException when deadlinePassed => Timeout(service, configured, inherited, exception),
-            AttemptTimeoutException attempt => new TaskCanceledException(attempt.Message + note, attempt),
+            AttemptTimeoutException attempt => new TaskCanceledException(attempt.Message + note, new TimeoutException(attempt.Message, attempt)),
             BrokenCircuitException broken => new MeshCircuitOpenException(service.Name, broken.RetryAfter, broken),
             HttpRequestException connect when Failures.NeverSent(connect) =>
                 new MeshEndpointUnavailableException(service.Name, call.TriedAddresses(), connect, note),

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Mesh.Balancing;
 using Mesh.Discovery;
 
@@ -11,7 +9,7 @@ public sealed class UnreachableEndpointTests
     [Fact]
     public async Task When_every_endpoint_refuses_the_error_names_the_service_and_the_endpoints_tried()
     {
-        Uri[] closed = [ClosedPort(), ClosedPort(), ClosedPort()];
+        Uri[] closed = [Ports.Closed(), Ports.Closed(), Ports.Closed()];
         var config = new Dictionary<string, string?>();
         for (var i = 0; i < closed.Length; i++)
         {
@@ -36,7 +34,7 @@ public sealed class UnreachableEndpointTests
         var config = new Dictionary<string, string?>
         {
             ["Mesh:Services:payments:LoadBalancer"] = LoadBalancerNames.RoundRobin,
-            ["Mesh:Services:payments:Endpoints:0"] = ClosedPort().ToString(),
+            ["Mesh:Services:payments:Endpoints:0"] = Ports.Closed().ToString(),
             ["Mesh:Services:payments:Endpoints:1"] = live.Address.ToString(),
         };
         using var host = MeshTestHost.Create(config);
@@ -69,13 +67,5 @@ public sealed class UnreachableEndpointTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
         Assert.Equal(0, service.Endpoints[0].InFlight);
-    }
-
-    private static Uri ClosedPort()
-    {
-        // A port that was just free; nothing listens on it, so connecting is refused at once.
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return new Uri($"http://127.0.0.1:{((IPEndPoint)socket.LocalEndPoint!).Port}");
     }
 }

@@ -1,0 +1,114 @@
+using System.Net;
+using Mesh.Balancing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Mesh.Client.Tests.Resilience;
+
+/// <summary>Ejection after consecutive failures, for longer each time up to the cap, never above MaxEjectionPercent.</summary>
+public sealed class OutlierDetectionTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+    private TestBackend[] _backends = [];
+
+    public async Task InitializeAsync() => _backends = await TestBackend.StartManyAsync(4);
+
+    public async Task DisposeAsync()
+    {
+        foreach (var backend in _backends)
+        {
+            await backend.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Ejection_time_grows_with_each_ejection_up_to_the_cap()
+    {
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        using var host = Host(maxEjectionPercent: 50);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+        var failing = service.Endpoints[0];
+
+        // Ejections 1, 2, 3 and 4 last 10 s, 20 s, then 25 s (the cap) twice; each up to 10% shorter, never longer.
+        foreach (var expected in new[] { 10, 20, 25, 25 })
+        {
+            await SendUntilAsync(client, () => failing.IsEjected(_time.GetTimestamp()));
+            Assert.DoesNotContain(failing, service.Available);
+            for (var i = 0; i < 20; i++)
+            {
+                using var response = await client.GetAsync("http://inventory/items");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            _time.Advance(TimeSpan.FromSeconds(expected * 0.9) - TimeSpan.FromMilliseconds(1));
+            Assert.True(failing.IsEjected(_time.GetTimestamp()), $"ejection {failing.Ejections} ended before {expected * 0.9} s");
+            _time.Advance(TimeSpan.FromSeconds(expected * 0.1) + TimeSpan.FromMilliseconds(5));
+            Assert.False(failing.IsEjected(_time.GetTimestamp()), $"ejection {failing.Ejections} lasted past {expected} s");
+            Assert.Contains(failing, service.Available);
+        }
+
+        Assert.Equal(4, failing.Ejections);
+        Assert.Equal(4, host.Catalog.CountersOf("inventory").Ejections);
+    }
+
+    [Fact]
+    public async Task No_more_than_MaxEjectionPercent_of_the_endpoints_are_ejected_at_once()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            _backends[i].Status = HttpStatusCode.InternalServerError;
+        }
+
+        using var host = Host(maxEjectionPercent: 50);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+
+        for (var i = 0; i < 200; i++)
+        {
+            using var response = await client.GetAsync("http://inventory/items");
+            var now = _time.GetTimestamp();
+            Assert.True(service.Endpoints.Count(e => e.IsEjected(now)) <= 2, "more than half of the endpoints are ejected");
+        }
+
+        var end = _time.GetTimestamp();
+        Assert.Equal(2, service.Endpoints.Count(e => e.IsEjected(end)));
+        Assert.False(service.Endpoints[3].IsEjected(end));
+        Assert.Contains(host.Logs.Entries, e => e.Message.Contains("is not ejected", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task One_endpoint_may_always_be_ejected_even_at_zero_percent()
+    {
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        using var host = Host(maxEjectionPercent: 0);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+
+        await SendUntilAsync(client, () => service.Endpoints[0].IsEjected(_time.GetTimestamp()));
+
+        Assert.Equal(3, service.Available.Length);
+    }
+
+    private MeshTestHost Host(int maxEjectionPercent)
+    {
+        var config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends);
+        config["Mesh:Services:inventory:Retry:Enabled"] = "false";
+        config["Mesh:Services:inventory:CircuitBreaker:Enabled"] = "false";
+        config["Mesh:Services:inventory:OutlierDetection:ConsecutiveFailures"] = "3";
+        config["Mesh:Services:inventory:OutlierDetection:BaseEjectionTime"] = "00:00:10";
+        config["Mesh:Services:inventory:OutlierDetection:MaxEjectionTime"] = "00:00:25";
+        config["Mesh:Services:inventory:OutlierDetection:MaxEjectionPercent"] = maxEjectionPercent.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return MeshTestHost.Create(config, s => s.AddSingleton<TimeProvider>(_time));
+    }
+
+    private static async Task SendUntilAsync(HttpClient client, Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            using var response = await client.GetAsync("http://inventory/items");
+        }
+
+        Assert.True(condition(), "the condition never held");
+    }
+}

@@ -13,6 +13,8 @@ namespace Mesh.Demo;
 internal sealed class DemoBackend : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private long _requests;
+    private int _stopped;
 
     private DemoBackend(string name, TimeSpan delay, WebApplication app, Uri address)
     {
@@ -24,7 +26,14 @@ internal sealed class DemoBackend : IAsyncDisposable
 
     public string Name { get; }
 
-    public TimeSpan Delay { get; }
+    /// <summary>Gets or sets how long the backend waits before answering.</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>Gets or sets the share of requests answered with 503, from 0 to 1.</summary>
+    public double FailureRatio { get; set; }
+
+    /// <summary>Gets the number of requests that reached the backend.</summary>
+    public long Requests => Interlocked.Read(ref _requests);
 
     public Uri Address { get; }
 
@@ -34,24 +43,49 @@ internal sealed class DemoBackend : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
-        app.Run(async context =>
+        DemoBackend? backend = null;
+        app.Run(context => backend!.HandleAsync(context));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        backend = new DemoBackend(name, delay, app, new Uri(address));
+        return backend;
+    }
+
+    /// <summary>Stops the backend; its port then refuses connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
-            if (delay > TimeSpan.Zero)
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _requests);
+        var delay = Delay;
+        if (delay > TimeSpan.Zero)
+        {
+            try
             {
                 await Task.Delay(delay, context.RequestAborted);
             }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
 
-            context.Response.Headers["x-backend"] = name;
-            await context.Response.WriteAsync(name, context.RequestAborted);
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new DemoBackend(name, delay, app, new Uri(address));
-    }
+        context.Response.Headers["x-backend"] = Name;
+#pragma warning disable CA5394 // A demo's failure injection needs no secure randomness.
+        if (FailureRatio > 0 && Random.Shared.NextDouble() < FailureRatio)
+#pragma warning restore CA5394
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await context.Response.WriteAsync(Name, context.RequestAborted);
     }
 }

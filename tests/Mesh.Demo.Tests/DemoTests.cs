@@ -37,8 +37,20 @@ public sealed class DemoTests
         Assert.Contains("Load balancing", text, StringComparison.Ordinal);
         Assert.Contains("Discovery", text, StringComparison.Ordinal);
         Assert.Matches(@"PeakEwma\s+\d+", text);
-        Assert.Matches(@"b1 stopped \(connections refused\)\s+\d+\s+\d+\s+\d+\s+\d+\s+0\s*$", text.Split('\n').Single(l => l.Contains("b1 stopped", StringComparison.Ordinal)));
+        Assert.Matches(@"b1 stopped \(connections refused\)\s+\d+\s+\d+\s+\d+\s+\d+\s+0\s*$", Line(text, "b1 stopped"));
+        Assert.Contains("Resilience", text, StringComparison.Ordinal);
+
+        // A stopped backend and a 30% failing one cost no call; the rate limit lets the burst through and fails the rest fast.
+        Assert.Matches(@"p1 answers 503 to 30% of requests\s+(\d+)\s+\1\s+0\s+0\s", Line(text, "p1 answers 503"));
+        Assert.Matches(@"p2 stopped: refused, then ejected\s+(\d+)\s+\1\s+0\s+0\s", Line(text, "p2 stopped"));
+        var limited = System.Text.RegularExpressions.Regex.Match(Line(text, "rate limit 100/s"), @"at once\s+300\s+(\d+)\s+0\s+(\d+)\s");
+        Assert.True(limited.Success, Line(text, "rate limit 100/s"));
+        Assert.InRange(int.Parse(limited.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 20, 60);
+        Assert.Equal(300, int.Parse(limited.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + int.Parse(limited.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
         Assert.EndsWith("Done.", text.TrimEnd(), StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', text);
     }
+
+    private static string Line(string text, string start) =>
+        text.Split('\n').Single(l => l.TrimStart().StartsWith(start, StringComparison.Ordinal));
 }

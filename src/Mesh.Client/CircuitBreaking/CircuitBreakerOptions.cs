@@ -4,7 +4,11 @@ namespace Mesh.CircuitBreaking;
 /// A breaker for the whole service: when too many attempts fail, calls fail fast without network I/O for a while,
 /// then one probe decides whether to close again. Bound from <c>Mesh:Services:{name}:CircuitBreaker</c>.
 /// </summary>
-/// <remarks>Failures are 5xx answers, transport failures and attempt timeouts; the caller's cancellations do not count.</remarks>
+/// <remarks>
+/// Failures are 5xx answers, connections broken after the request was sent, and attempt timeouts. An endpoint that
+/// cannot be reached does not count (the request moves to another endpoint and outlier detection ejects it), nor do
+/// the caller's cancellations.
+/// </remarks>
 public sealed class CircuitBreakerOptions
 {
     /// <summary>Gets or sets whether the breaker is in use.</summary>

@@ -126,6 +126,6 @@ internal sealed partial class OutlierDetector : IDisposable
     [LoggerMessage(31, LogLevel.Information, "Endpoint {Endpoint} of service '{Service}' returns to balancing after its ejection.")]
     private static partial void LogReturned(ILogger logger, string service, string endpoint);
 
-    [LoggerMessage(32, LogLevel.Warning, "Endpoint {Endpoint} of service '{Service}' keeps failing but is not ejected: {Ejected} endpoints already are (MaxEjectionPercent {Percent}).")]
+    [LoggerMessage(32, LogLevel.Debug, "Endpoint {Endpoint} of service '{Service}' keeps failing but is not ejected: {Ejected} endpoints already are (MaxEjectionPercent {Percent}).")]
     private static partial void LogEjectionCapped(ILogger logger, string service, string endpoint, int ejected, int percent);
 }

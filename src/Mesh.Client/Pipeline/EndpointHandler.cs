@@ -7,10 +7,15 @@ namespace Mesh.Pipeline;
 /// <summary>
 /// The innermost mesh handler, run once per attempt: the balancer picks an endpoint (one the call has not tried, while
 /// there is one), scheme, host and port are rewritten, the attempt timeout applies, and the outcome is recorded on the
-/// endpoint's lease and by outlier detection. Hosts that are not services pass through untouched.
+/// endpoint's lease and by outlier detection. An endpoint that cannot be reached (the request was never sent) is
+/// replaced by another within the same attempt, so retries, hedges, the budget and the breaker only see attempts that
+/// reached a server or found none. Hosts that are not services pass through untouched.
 /// </summary>
 internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time) : DelegatingHandler
 {
+    /// <summary>The most endpoints one attempt tries when connections fail.</summary>
+    internal const int MaxEndpointsPerAttempt = 3;
+
     // The path and query come from a parsed Uri, so they are already canonical: parsing them again is wasted work.
     private static readonly UriCreationOptions s_canonical = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
@@ -29,6 +34,22 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
     }
 
     private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
+    {
+        var limit = Math.Min(MaxEndpointsPerAttempt, service.Available.Length);
+        for (var tried = 1; ; tried++)
+        {
+            try
+            {
+                return await SendToEndpointAsync(request, logical, service, call, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (call is not null && tried < limit && Failures.NeverSent(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                // Never sent: another endpoint may take it, whatever the method.
+            }
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendToEndpointAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
     {
         var endpoint = service.Pick(request, call);
         call?.AddTried(endpoint);
@@ -72,7 +93,7 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
             lease.Complete(Outcome(kind), time.GetTimestamp());
             if (kind != FailureKind.Canceled)
             {
-                service.Policy.Outliers.Record(service, endpoint, Failures.CountsAgainstServer(kind));
+                service.Policy.Outliers.Record(service, endpoint, Failures.CountsAgainstEndpoint(kind));
             }
 
             // Layers above (retries, hedges) see the logical address and pick again.

@@ -60,7 +60,14 @@ internal static class Failures
         exception.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
         || (exception.HttpRequestError == HttpRequestError.Unknown && exception.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused });
 
-    /// <summary>Whether an outlier detector or breaker counts this as the endpoint's or service's failure.</summary>
-    public static bool CountsAgainstServer(FailureKind kind) =>
+    /// <summary>Whether outlier detection counts this as the endpoint's failure.</summary>
+    public static bool CountsAgainstEndpoint(FailureKind kind) =>
         kind is FailureKind.ServerError or FailureKind.ConnectFailure or FailureKind.RefusedStream or FailureKind.Reset or FailureKind.AttemptTimeout;
+
+    /// <summary>
+    /// Whether the service breaker counts this as the service's failure. An endpoint that cannot be reached is not the
+    /// service failing: the request moves to another endpoint, and outlier detection ejects the dead one.
+    /// </summary>
+    public static bool CountsAgainstService(FailureKind kind) =>
+        kind is FailureKind.ServerError or FailureKind.Reset or FailureKind.AttemptTimeout;
 }

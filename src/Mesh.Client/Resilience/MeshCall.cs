@@ -73,11 +73,12 @@ internal sealed class MeshCall
         }
     }
 
+    /// <summary>Gets the addresses of the endpoints tried, each once, in the order first tried.</summary>
     public List<Uri> TriedAddresses()
     {
         lock (_lock)
         {
-            return _tried.ConvertAll(e => e.Endpoint.Address);
+            return _tried.Distinct().Select(e => e.Endpoint.Address).ToList();
         }
     }
 

@@ -24,6 +24,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
     private readonly TimeProvider _time;
     private readonly MeshRandom _random;
     private readonly ILogger _logger;
+    private readonly TimeSpan _budgetWindow;
 
     public ResiliencePolicy(string service, MeshServiceOptions options, ResilienceCounters counters, TimeProvider time, MeshRandom random, ILogger logger, Action<string> refresh)
     {
@@ -37,6 +38,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
         _logger = logger;
         Rules = new RetryRules(options.Retry);
         Budget = new RetryBudget(options.Retry.Budget, time);
+        _budgetWindow = options.Retry.Budget.Window;
         Outliers = new OutlierDetector(service, options.OutlierDetection, time, random, counters, logger, refresh);
 
         if (options.RateLimit is { } limit)
@@ -131,6 +133,14 @@ internal sealed partial class ResiliencePolicy : IDisposable
             return true;
         }
 
+        // A request that never reached a server added no load to it, so trying it elsewhere spends no budget.
+        if (neverSent)
+        {
+            call.NextDelay = TimeSpan.Zero;
+            call.NotRetriedReason = null;
+            return true;
+        }
+
         var now = _time.GetUtcNow();
         var delay = Rules.Backoff(attempt, _random);
         if (outcome.Result is { } response && RetryRules.RetryAfter(response, now) is { } retryAfter)
@@ -156,7 +166,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
 
     private bool TryWithdraw(MeshCall call)
     {
-        if (Budget.TryWithdraw())
+        if (Budget.TryWithdraw(out var firstDenialInWindow))
         {
             call.NotRetriedReason = null;
             return true;
@@ -164,7 +174,12 @@ internal sealed partial class ResiliencePolicy : IDisposable
 
         call.NotRetriedReason = $"the retry budget of service '{Service}' is exhausted";
         Counters.BudgetExhaust();
-        LogBudgetExhausted(_logger, Service);
+        if (firstDenialInWindow)
+        {
+            LogBudgetExhausted(_logger, Service, _budgetWindow.TotalSeconds);
+        }
+
+        LogNotRetried(_logger, Service, call.NotRetriedReason);
         return false;
     }
 
@@ -225,7 +240,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
         MinimumThroughput = options.MinimumThroughput,
         SamplingDuration = options.SamplingDuration,
         BreakDuration = options.BreakDuration,
-        ShouldHandle = args => ValueTask.FromResult(Failures.CountsAgainstServer(Failures.Classify(args.Outcome))),
+        ShouldHandle = args => ValueTask.FromResult(Failures.CountsAgainstService(Failures.Classify(args.Outcome))),
         OnOpened = args =>
         {
             Counters.BreakerOpen();
@@ -291,8 +306,8 @@ internal sealed partial class ResiliencePolicy : IDisposable
     [LoggerMessage(20, LogLevel.Debug, "Retrying a call to service '{Service}' (attempt {Attempt}) after {Outcome}, in {DelayMs:0.#} ms.")]
     private static partial void LogRetry(ILogger logger, string service, int attempt, string outcome, double delayMs);
 
-    [LoggerMessage(21, LogLevel.Warning, "Retry budget of service '{Service}' exhausted: a failed attempt is not retried.")]
-    private static partial void LogBudgetExhausted(ILogger logger, string service);
+    [LoggerMessage(21, LogLevel.Warning, "Retry budget of service '{Service}' exhausted: failed attempts are not retried while retries exceed the budget (said at most once per {WindowSeconds:0} s; each refusal is logged at Debug).")]
+    private static partial void LogBudgetExhausted(ILogger logger, string service, double windowSeconds);
 
     [LoggerMessage(22, LogLevel.Debug, "A failed call to service '{Service}' is not retried: {Reason}.")]
     private static partial void LogNotRetried(ILogger logger, string service, string reason);

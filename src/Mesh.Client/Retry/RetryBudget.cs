@@ -16,6 +16,7 @@ internal sealed class RetryBudget
     private long _currentSecond;
     private long _requestTotal;
     private long _retryTotal;
+    private long _lastDenialWindow = -1;
 
     public RetryBudget(RetryBudgetOptions options, TimeProvider time)
     {
@@ -39,21 +40,27 @@ internal sealed class RetryBudget
         }
     }
 
-    public bool TryWithdraw()
+    /// <summary>Takes one retry from the budget if it allows one.</summary>
+    /// <param name="firstDenialInWindow">Whether this is a denial and the first in the current window, worth telling once.</param>
+    public bool TryWithdraw(out bool firstDenialInWindow)
     {
         var now = NowSecond();
         lock (_lock)
         {
             Advance(now);
             var seconds = Math.Min(_requests.Length, now - _startSecond + 1);
-            if (_retryTotal + 1 > (_ratio * _requestTotal) + (_minPerSecond * seconds))
+            if (_retryTotal + 1 <= (_ratio * _requestTotal) + (_minPerSecond * seconds))
             {
-                return false;
+                _retries[now % _retries.Length]++;
+                _retryTotal++;
+                firstDenialInWindow = false;
+                return true;
             }
 
-            _retries[now % _retries.Length]++;
-            _retryTotal++;
-            return true;
+            var window = now / _requests.Length;
+            firstDenialInWindow = window != _lastDenialWindow;
+            _lastDenialWindow = window;
+            return false;
         }
     }
 

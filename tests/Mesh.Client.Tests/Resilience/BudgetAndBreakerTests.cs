@@ -48,17 +48,43 @@ public sealed class BudgetAndBreakerTests : IAsyncLifetime
     [Fact]
     public async Task A_call_that_fails_for_good_after_the_budget_ran_out_says_so()
     {
-        var config = new Dictionary<string, string?>
-        {
-            ["Mesh:Services:inventory:Endpoints:0"] = Ports.Closed().ToString(),
-            ["Mesh:Services:inventory:Retry:Budget:Ratio"] = "0",
-            ["Mesh:Services:inventory:Retry:Budget:MinPerSecond"] = "0",
-        };
+        await using var resetting = await TestBackend.StartAsync("resetting");
+        resetting.Reset = true;
+        var config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, [resetting]);
+        config["Mesh:Services:inventory:Retry:On:0"] = "reset";
+        config["Mesh:Services:inventory:Retry:Budget:Ratio"] = "0";
+        config["Mesh:Services:inventory:Retry:Budget:MinPerSecond"] = "0";
         using var host = MeshTestHost.Create(config);
 
-        var error = await Assert.ThrowsAsync<Mesh.Discovery.MeshEndpointUnavailableException>(() => host.Client.GetAsync("http://inventory/"));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => host.Client.GetAsync("http://inventory/"));
 
-        Assert.Contains("retry budget of service 'inventory' is exhausted", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Not retried: the retry budget of service 'inventory' is exhausted", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, resetting.Requests);
+    }
+
+    [Fact]
+    public async Task An_unreachable_endpoint_spends_no_retry_budget_and_does_not_open_the_breaker()
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["Mesh:Services:inventory:LoadBalancer"] = LoadBalancerNames.RoundRobin,
+            ["Mesh:Services:inventory:Endpoints:0"] = Ports.Closed().ToString(),
+            ["Mesh:Services:inventory:Endpoints:1"] = _backend.Address.ToString(),
+            ["Mesh:Services:inventory:Retry:Budget:Ratio"] = "0",
+            ["Mesh:Services:inventory:Retry:Budget:MinPerSecond"] = "0",
+            ["Mesh:Services:inventory:OutlierDetection:Enabled"] = "false",
+        };
+        _backend.Status = HttpStatusCode.OK;
+        using var host = MeshTestHost.Create(config);
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await host.Client.GetAsync("http://inventory/");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(0, host.Catalog.CountersOf("inventory").BudgetExhausted);
+        Assert.Equal(0, host.Catalog.CountersOf("inventory").BreakerOpened);
     }
 
     [Fact]

@@ -67,11 +67,12 @@ public sealed class HedgingTests : IAsyncLifetime
     {
         var config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends[..1]);
         config["Mesh:Services:inventory:Hedging:Delay"] = "00:00:00.020";
-        config["Mesh:Services:inventory:Timeout"] = "00:00:00.500";
+        config["Mesh:Services:inventory:Timeout"] = "00:00:02";
         using var host = MeshTestHost.Create(config);
 
         await Assert.ThrowsAsync<TaskCanceledException>(() => host.Client.PostAsync("http://inventory/orders", new StringContent("order")));
 
+        await Eventually.WaitAsync(() => _backends[0].Aborted == 1, "the one attempt to be cancelled at the deadline");
         Assert.Equal(1, _backends[0].Requests);
         Assert.Equal(0, host.Catalog.CountersOf("inventory").Hedges);
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
@@ -61,6 +62,10 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
 
         var call = new MeshCall(service, request, now + timeout);
         request.Options.Set(MeshCall.Key, call);
+
+        // The server learns how long this caller will wait, so the calls it makes in turn can inherit the deadline.
+        request.Headers.Remove(MeshHeaders.Timeout);
+        request.Headers.TryAddWithoutValidation(MeshHeaders.Timeout, ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
         using var deadline = new CancellationTokenSource(timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;

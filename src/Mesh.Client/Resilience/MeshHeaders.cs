@@ -1,0 +1,11 @@
+namespace Mesh.Resilience;
+
+/// <summary>The headers meshed clients add to requests, read by meshed servers.</summary>
+public static class MeshHeaders
+{
+    /// <summary>
+    /// The time the caller will still wait for the answer, in whole milliseconds, when the call started; a meshed
+    /// server makes it the deadline of the calls it makes in turn.
+    /// </summary>
+    public const string Timeout = "mesh-timeout";
+}

@@ -78,11 +78,16 @@ public sealed class LeaseTests
     public void Pick_and_lease_allocate_nothing(string name, int endpointCount)
     {
         var balancer = CreateBalancer(name, endpointCount, weighted: true);
-        PickMany(balancer, 100); // warm up
+        PickMany(balancer, 1000); // warm up
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        PickMany(balancer, 10_000);
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The least of three runs: the runtime may allocate now and then while it compiles; a pick that allocates would in every run.
+        var allocated = long.MaxValue;
+        for (var run = 0; run < 3; run++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            PickMany(balancer, 10_000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
 
         Assert.Equal(0, allocated);
     }

@@ -2,13 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Mesh.Testing;
 
@@ -22,7 +16,7 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>The header a test sets to tag requests; the backend keeps the tags it saw.</summary>
     public const string TagHeader = "x-test-tag";
 
-    private readonly WebApplication _app;
+    private TestApp _app = null!;
     private readonly ConcurrentQueue<string> _tags = new();
     private readonly ConcurrentQueue<Reply> _script = new();
     private long _requests;
@@ -31,17 +25,16 @@ public sealed class TestBackend : IAsyncDisposable
     private int _status = 200;
     private int _stopped;
 
-    private TestBackend(string name, WebApplication app)
+    private TestBackend(string name)
     {
         Name = name;
-        _app = app;
     }
 
     /// <summary>Gets the name the backend reports in its answers.</summary>
     public string Name { get; }
 
     /// <summary>Gets the address the backend listens on, such as <c>http://127.0.0.1:41234</c>.</summary>
-    public Uri Address { get; private set; } = null!;
+    public Uri Address => _app.Address;
 
     /// <summary>Gets the number of requests that reached the backend.</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -81,15 +74,8 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Starts a backend on 127.0.0.1 with a port picked by the system.</summary>
     public static async Task<TestBackend> StartAsync(string name, TimeSpan delay = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var backend = new TestBackend(name, app) { Delay = delay };
-        app.Run(backend.HandleAsync);
-        await app.StartAsync().ConfigureAwait(false);
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        backend.Address = new Uri(address);
+        var backend = new TestBackend(name) { Delay = delay };
+        backend._app = await TestApp.StartAsync(_ => { }, app => app.Run(backend.HandleAsync)).ConfigureAwait(false);
         return backend;
     }
 
@@ -110,7 +96,6 @@ public sealed class TestBackend : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 0)
         {
-            await _app.StopAsync().ConfigureAwait(false);
             await _app.DisposeAsync().ConfigureAwait(false);
         }
     }

@@ -1,13 +1,8 @@
 using System.Globalization;
 using Mesh.Resilience;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Mesh.AspNetCore.Tests.Deadlines;
 
@@ -98,32 +93,20 @@ public sealed class DeadlinePropagationTests : IAsyncLifetime
         }
     };
 
-    private async Task<Front> FrontAsync(Action<WebApplication> map)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddRequestTimeouts();
-        builder.Services.AddMesh(o =>
+    private Task<TestApp> FrontAsync(Action<WebApplication> map) => TestApp.StartAsync(
+        services =>
         {
-            o.Services["slow"] = new MeshServiceOptions { Endpoints = { new(_slow.Address.ToString()) } };
-            o.Services["echo"] = new MeshServiceOptions { Endpoints = { new(_echo.Address.ToString()) } };
+            services.AddRequestTimeouts();
+            services.AddMesh(o =>
+            {
+                o.Services["slow"] = new MeshServiceOptions { Endpoints = { new(_slow.Address.ToString()) } };
+                o.Services["echo"] = new MeshServiceOptions { Endpoints = { new(_echo.Address.ToString()) } };
+            });
+            services.AddHttpClient("meshed").AddMesh();
+        },
+        app =>
+        {
+            app.UseMeshDeadlines();
+            map(app);
         });
-        builder.Services.AddHttpClient("meshed").AddMesh();
-        var app = builder.Build();
-        app.UseMeshDeadlines();
-        map(app);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-        return new Front(app, new Uri(address));
-    }
-
-    private sealed record Front(WebApplication App, Uri Address) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            await App.StopAsync();
-            await App.DisposeAsync();
-        }
-    }
 }

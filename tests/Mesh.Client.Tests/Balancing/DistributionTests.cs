@@ -13,10 +13,7 @@ public sealed class DistributionTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
+        await _backends.DisposeAllAsync();
     }
 
     [Fact]

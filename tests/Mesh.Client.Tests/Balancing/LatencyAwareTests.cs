@@ -20,10 +20,7 @@ public sealed class LatencyAwareTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
+        await _backends.DisposeAllAsync();
     }
 
     [Fact]

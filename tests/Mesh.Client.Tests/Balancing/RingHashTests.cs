@@ -12,10 +12,7 @@ public sealed class RingHashTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
+        await _backends.DisposeAllAsync();
     }
 
     [Fact]

@@ -20,10 +20,7 @@ public sealed class ReloadTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
+        await _backends.DisposeAllAsync();
 
         Directory.Delete(_directory, recursive: true);
     }
@@ -113,6 +110,53 @@ public sealed class ReloadTests : IAsyncLifetime
         Assert.True(host.Catalog.TryGetService("inventory", out var after));
         Assert.NotSame(before, after);
         Assert.Equal(before.Endpoints, after.Endpoints);
+    }
+
+    [Fact]
+    public async Task Resilience_settings_reload_without_restart()
+    {
+        _backends[0].Status = System.Net.HttpStatusCode.ServiceUnavailable;
+        var config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends[..1]);
+        config["Mesh:Services:inventory:CircuitBreaker:Enabled"] = "false";
+        config["Mesh:Services:inventory:OutlierDetection:Enabled"] = "false";
+        using var host = MeshTestHost.Create(config);
+        var client = host.Client;
+        using (var first = await client.GetAsync("http://inventory/"))
+        {
+            Assert.Equal(3, _backends[0].Requests);
+        }
+
+        config["Mesh:Services:inventory:Retry:MaxAttempts"] = "5";
+        host.Configuration.Replace(config);
+        using (var second = await client.GetAsync("http://inventory/"))
+        {
+            Assert.Equal(3 + 5, _backends[0].Requests);
+        }
+
+        config["Mesh:Services:inventory:Retry:Enabled"] = "false";
+        host.Configuration.Replace(config);
+        using (var third = await client.GetAsync("http://inventory/"))
+        {
+            Assert.Equal(3 + 5 + 1, _backends[0].Requests);
+        }
+    }
+
+    [Fact]
+    public void A_reload_that_leaves_a_services_resilience_settings_alone_keeps_its_policy()
+    {
+        var config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends[..2]);
+        using var host = MeshTestHost.Create(config);
+        Assert.True(host.Catalog.TryGetService("inventory", out var before));
+
+        host.Configuration.Replace(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.PeakEwma, _backends));
+        Assert.True(host.Catalog.TryGetService("inventory", out var after));
+        Assert.Same(before.Policy, after.Policy);
+
+        config["Mesh:Services:inventory:Timeout"] = "00:00:03";
+        host.Configuration.Replace(config);
+        Assert.True(host.Catalog.TryGetService("inventory", out var changed));
+        Assert.NotSame(after.Policy, changed.Policy);
+        Assert.Equal(TimeSpan.FromSeconds(3), changed.Policy.Timeout);
     }
 
     private static void WriteSettings(string path, params TestBackend[] backends)

@@ -41,10 +41,7 @@ public sealed class ConcurrencyTests
         }
         finally
         {
-            foreach (var backend in backends)
-            {
-                await backend.DisposeAsync();
-            }
+            await backends.DisposeAllAsync();
         }
     }
 }

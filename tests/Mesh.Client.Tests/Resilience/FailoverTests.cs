@@ -36,10 +36,7 @@ public sealed class FailoverTests
         }
         finally
         {
-            foreach (var backend in backends)
-            {
-                await backend.DisposeAsync();
-            }
+            await backends.DisposeAllAsync();
         }
     }
 

@@ -16,10 +16,7 @@ public sealed class HedgingTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
+        await _backends.DisposeAllAsync();
     }
 
     [Fact]

@@ -15,10 +15,7 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
+        await _backends.DisposeAllAsync();
     }
 
     [Fact]

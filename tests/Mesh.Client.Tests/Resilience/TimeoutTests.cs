@@ -1,13 +1,8 @@
 using Mesh.Balancing;
 using Mesh.Resilience;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Mesh.Client.Tests.Resilience;
 
@@ -112,36 +107,33 @@ public sealed class TimeoutTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_inbound_request_with_a_deadline_bounds_the_meshed_calls_it_makes()
+    public async Task A_deadline_scope_opened_while_serving_a_request_bounds_the_meshed_calls_it_makes()
     {
-        // A real ASP.NET Core service whose endpoint has a 200 ms budget and calls the slow service through the mesh.
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddMesh(o => o.Services["inventory"] = new MeshServiceOptions { Endpoints = { new(_slow.Address.ToString()) } });
-        builder.Services.AddHttpClient("inventory").AddMesh();
-        await using var app = builder.Build();
-        app.MapGet("/checkout", async (IHttpClientFactory clients) =>
-        {
-            using var scope = MeshDeadline.Begin(TimeSpan.FromMilliseconds(200));
-            try
+        // A real ASP.NET Core service whose endpoint gives itself 200 ms and calls the slow service through the mesh.
+        await using var front = await TestApp.StartAsync(
+            services =>
             {
-                using var response = await clients.CreateClient("inventory").GetAsync("http://inventory/items");
-                return Results.Ok();
-            }
-            catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+                services.AddMesh(o => o.Services["inventory"] = new MeshServiceOptions { Endpoints = { new(_slow.Address.ToString()) } });
+                services.AddHttpClient("inventory").AddMesh();
+            },
+            app => app.MapGet("/checkout", async (IHttpClientFactory clients) =>
             {
-                return Results.Text(ex.Message, statusCode: StatusCodes.Status504GatewayTimeout);
-            }
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+                using var scope = MeshDeadline.Begin(TimeSpan.FromMilliseconds(200));
+                try
+                {
+                    using var response = await clients.CreateClient("inventory").GetAsync("http://inventory/items");
+                    return Results.Ok();
+                }
+                catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+                {
+                    return Results.Text(ex.Message, statusCode: StatusCodes.Status504GatewayTimeout);
+                }
+            }));
         using var caller = new HttpClient();
 
-        using var answer = await caller.GetAsync(new Uri(new Uri(address), "/checkout"));
+        using var answer = await caller.GetAsync(new Uri(front.Address, "/checkout"));
 
         Assert.Equal(504, (int)answer.StatusCode);
         Assert.Contains("inherited", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        await app.StopAsync();
     }
 }

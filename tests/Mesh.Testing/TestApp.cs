@@ -1,0 +1,48 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Mesh.Testing;
+
+/// <summary>A real ASP.NET Core application on 127.0.0.1 with a port of its own, set up by the test.</summary>
+public sealed class TestApp : IAsyncDisposable
+{
+    private TestApp(WebApplication app, Uri address)
+    {
+        App = app;
+        Address = address;
+    }
+
+    /// <summary>Gets the running application.</summary>
+    public WebApplication App { get; }
+
+    /// <summary>Gets the address the application listens on, such as <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri Address { get; }
+
+    /// <summary>Builds and starts an application: <paramref name="services"/> registers its services, <paramref name="pipeline"/> maps its middleware and endpoints.</summary>
+    public static async Task<TestApp> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(pipeline);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        services(builder.Services);
+        var app = builder.Build();
+        pipeline(app);
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        return new TestApp(app, new Uri(address));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync().ConfigureAwait(false);
+        await App.DisposeAsync().ConfigureAwait(false);
+    }
+}

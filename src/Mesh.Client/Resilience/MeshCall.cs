@@ -15,8 +15,10 @@ internal sealed class MeshCall
     private static readonly HashSet<HttpMethod> s_idempotentMethods =
         [HttpMethod.Get, HttpMethod.Head, HttpMethod.Options, HttpMethod.Trace, HttpMethod.Put, HttpMethod.Delete];
 
+    // Hedged attempts share the call, so the endpoints tried are guarded; the list holds the endpoints after the first.
     private readonly Lock _lock = new();
-    private readonly List<EndpointState> _tried = new(2);
+    private EndpointState? _first;
+    private List<EndpointState>? _more;
 
     public MeshCall(ServiceState service, HttpRequestMessage request, DateTimeOffset deadline)
     {
@@ -46,22 +48,18 @@ internal sealed class MeshCall
     /// <summary>Gets or sets why the last failure was not retried, when the reason is worth telling the caller.</summary>
     public string? NotRetriedReason { get; set; }
 
-    public int Attempts
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _tried.Count;
-            }
-        }
-    }
-
     public void AddTried(EndpointState endpoint)
     {
         lock (_lock)
         {
-            _tried.Add(endpoint);
+            if (_first is null)
+            {
+                _first = endpoint;
+            }
+            else
+            {
+                (_more ??= new List<EndpointState>(2)).Add(endpoint);
+            }
         }
     }
 
@@ -69,7 +67,7 @@ internal sealed class MeshCall
     {
         lock (_lock)
         {
-            return _tried.Contains(endpoint);
+            return ReferenceEquals(_first, endpoint) || (_more is not null && _more.Contains(endpoint));
         }
     }
 
@@ -78,7 +76,8 @@ internal sealed class MeshCall
     {
         lock (_lock)
         {
-            return _tried.Distinct().Select(e => e.Endpoint.Address).ToList();
+            IEnumerable<EndpointState> all = _first is null ? [] : [_first, .. _more ?? []];
+            return all.Distinct().Select(e => e.Endpoint.Address).ToList();
         }
     }
 

@@ -29,13 +29,13 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
     private async Task<HttpResponseMessage> SendPassThroughAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         // The mesh owns HttpClient's timeout, so hosts outside the mesh keep the 100 s HttpClient would have applied.
-        using var deadline = new CancellationTokenSource(PassThroughTimeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var deadline = ScheduleCancel(linked, PassThroughTimeout);
         try
         {
             return await base.SendAsync(request, linked.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             var message = $"The request to {request.RequestUri?.Host} was canceled after its timeout of {PassThroughTimeout.TotalSeconds:0} s.";
             throw new TaskCanceledException(message, new TimeoutException(message, ex));
@@ -65,9 +65,13 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
 
         // The server learns how long this caller will wait, so the calls it makes in turn can inherit the deadline.
         request.Headers.Remove(MeshHeaders.Timeout);
-        request.Headers.TryAddWithoutValidation(MeshHeaders.Timeout, ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
-        using var deadline = new CancellationTokenSource(timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        request.Headers.TryAddWithoutValidation(
+            MeshHeaders.Timeout,
+            timeout == policy.Timeout ? policy.TimeoutHeader : ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
+
+        // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var deadline = ScheduleCancel(linked, timeout);
         var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;
         var context = ResilienceContextPool.Shared.Get(linked.Token);
         Outcome<HttpResponseMessage> outcome;
@@ -104,13 +108,25 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
             return outcome.Result!;
         }
 
-        var translated = Translate(outcome.Exception, service, call, policy.Timeout, timeout < policy.Timeout, deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+        var translated = Translate(outcome.Exception, service, call, policy.Timeout, timeout < policy.Timeout, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
         if (ReferenceEquals(translated, outcome.Exception))
         {
             ExceptionDispatchInfo.Throw(translated);
         }
 
         throw translated;
+    }
+
+    /// <summary>Cancels <paramref name="source"/> after <paramref name="delay"/> on the injected clock; the system clock needs no timer of ours.</summary>
+    private ITimer? ScheduleCancel(CancellationTokenSource source, TimeSpan delay)
+    {
+        if (ReferenceEquals(time, TimeProvider.System))
+        {
+            source.CancelAfter(delay);
+            return null;
+        }
+
+        return time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, delay, System.Threading.Timeout.InfiniteTimeSpan);
     }
 
     private Task<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>

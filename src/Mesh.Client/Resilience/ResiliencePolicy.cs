@@ -31,6 +31,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
         Service = service;
         Fingerprint = FingerprintOf(options);
         Timeout = options.Timeout;
+        TimeoutHeader = ((long)Math.Ceiling(options.Timeout.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         AttemptTimeout = options.AttemptTimeout;
         Counters = counters;
         _time = time;
@@ -68,6 +69,9 @@ internal sealed partial class ResiliencePolicy : IDisposable
     public string Fingerprint { get; }
 
     public TimeSpan Timeout { get; }
+
+    /// <summary>Gets <see cref="Timeout"/> as the <c>mesh-timeout</c> header's value, made once.</summary>
+    public string TimeoutHeader { get; }
 
     public TimeSpan? AttemptTimeout { get; }
 

@@ -21,7 +21,6 @@ internal sealed partial class ServiceCatalog : IDisposable
     private readonly MeshOptionsValidator _validator;
     private readonly TimeProvider _time;
     private readonly MeshRandom _random;
-    private const string ResilienceLogCategory = "Mesh.Resilience";
     private readonly ILogger _logger;
     private readonly ILogger _resilienceLogger;
     private readonly Lock _rebuildLock = new();
@@ -47,7 +46,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         _time = time;
         _random = random;
         _logger = loggers.CreateLogger<ServiceCatalog>();
-        _resilienceLogger = loggers.CreateLogger(ResilienceLogCategory);
+        _resilienceLogger = loggers.CreateLogger(ResiliencePolicy.LogCategory);
 
         _snapshot = Build(_optionsFactory.Create(Options.DefaultName), previous: null, version: 1, out var failures)
             ?? throw new OptionsValidationException(Options.DefaultName, typeof(MeshOptions), failures);

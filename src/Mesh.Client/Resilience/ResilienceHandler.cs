@@ -3,6 +3,7 @@ using System.Runtime.ExceptionServices;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
 using Mesh.RateLimiting;
+using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
 
@@ -13,8 +14,10 @@ namespace Mesh.Resilience;
 /// hedging → service breaker, each attempt then going to the endpoint stage. Failures leave as the exceptions an
 /// HttpClient user expects, naming the service. Hosts that are not services get a plain total timeout only.
 /// </summary>
-internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider time) : DelegatingHandler
+internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProvider time, ILoggerFactory loggers) : DelegatingHandler
 {
+    private readonly ILogger _logger = loggers.CreateLogger(ResiliencePolicy.LogCategory);
+
     /// <summary>The total timeout of requests to hosts that are not services: HttpClient's own default.</summary>
     internal static readonly TimeSpan PassThroughTimeout = TimeSpan.FromSeconds(100);
 
@@ -132,7 +135,7 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
     private Task<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         base.SendAsync(request, cancellationToken);
 
-    private static async ValueTask AcquirePermitAsync(ServiceState service, CancellationToken cancellationToken)
+    private async ValueTask AcquirePermitAsync(ServiceState service, CancellationToken cancellationToken)
     {
         if (service.Policy.Limiter is not { } limiter)
         {
@@ -149,6 +152,7 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
         if (!queued.IsAcquired)
         {
             service.Policy.Counters.RateLimit();
+            LogRateLimited(_logger, service.Name, service.Policy.PermitsPerSecond);
             throw new MeshRateLimitedException(service.Name, service.Policy.PermitsPerSecond);
         }
     }
@@ -176,4 +180,7 @@ internal sealed class ResilienceHandler(ServiceCatalog catalog, TimeProvider tim
             : $"The request to service '{service.Name}' was canceled after its timeout of {configured.TotalSeconds:0.###} s elapsed.";
         return new TaskCanceledException(message, new TimeoutException(message, inner));
     }
+
+    [LoggerMessage(28, LogLevel.Debug, "A call to service '{Service}' was not sent: its rate limit of {PermitsPerSecond} requests per second was reached.")]
+    private static partial void LogRateLimited(ILogger logger, string service, int permitsPerSecond);
 }

@@ -18,6 +18,9 @@ namespace Mesh.Resilience;
 /// </summary>
 internal sealed partial class ResiliencePolicy : IDisposable
 {
+    /// <summary>The log category of every resilience decision.</summary>
+    internal const string LogCategory = "Mesh.Resilience";
+
     internal static readonly ResiliencePropertyKey<MeshCall> CallKey = new("Mesh.Call");
     internal static readonly ResiliencePropertyKey<HttpRequestMessage> RequestKey = new("Mesh.Request");
 

@@ -40,6 +40,7 @@ public sealed class RateLimitTests : IAsyncLifetime
         Assert.Equal(500, _backend.Requests + rejected);
         Assert.True(rejected > 0);
         Assert.Equal(rejected, host.Catalog.CountersOf("inventory").RateLimited);
+        Assert.Equal(rejected, host.Logs.Entries.Count(e => e.Category == "Mesh.Resilience" && e.Message.Contains("rate limit of 50 requests per second", StringComparison.Ordinal)));
     }
 
     [Fact]

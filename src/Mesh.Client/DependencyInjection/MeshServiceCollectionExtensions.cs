@@ -2,6 +2,7 @@ using Mesh;
 using Mesh.Balancing;
 using Mesh.Configuration;
 using Mesh.Discovery;
+using Mesh.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -24,6 +25,7 @@ public static class MeshServiceCollectionExtensions
 
         services.AddOptions();
         services.AddLogging();
+        services.AddMetrics();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshOptions>, MeshConfigurationBinder>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<MeshOptions>, MeshConfigurationChangeTokenSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ConfigurationEndpointSource>());
@@ -31,6 +33,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(MeshRandom.Shared);
         services.TryAddSingleton<MeshOptionsValidator>();
+        services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<ServiceCatalog>();
         return new MeshBuilder(services);
     }

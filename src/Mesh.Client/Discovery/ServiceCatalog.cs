@@ -3,6 +3,7 @@ using System.Collections.Frozen;
 using Mesh.Balancing;
 using Mesh.Configuration;
 using Mesh.Resilience;
+using Mesh.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -23,6 +24,7 @@ internal sealed partial class ServiceCatalog : IDisposable
     private readonly MeshRandom _random;
     private readonly ILogger _logger;
     private readonly ILogger _resilienceLogger;
+    private readonly MeshMetrics _metrics;
     private readonly Lock _rebuildLock = new();
     private readonly IDisposable _subscription;
     private readonly ConcurrentDictionary<string, ResilienceCounters> _counters = new(StringComparer.OrdinalIgnoreCase);
@@ -37,8 +39,10 @@ internal sealed partial class ServiceCatalog : IDisposable
         MeshOptionsValidator validator,
         TimeProvider time,
         MeshRandom random,
+        MeshMetrics metrics,
         ILoggerFactory loggers)
     {
+        _metrics = metrics;
         _optionsFactory = optionsFactory;
         _optionsTokens = [.. optionsTokens];
         _sources = [.. sources];
@@ -52,6 +56,7 @@ internal sealed partial class ServiceCatalog : IDisposable
             ?? throw new OptionsValidationException(Options.DefaultName, typeof(MeshOptions), failures);
         LogApplied(_logger, _snapshot.Version, _snapshot.Services.Count);
         _subscription = ChangeToken.OnChange(GetChangeToken, Rebuild);
+        metrics.Observe(this);
     }
 
     /// <summary>Gets the number of the snapshot in force; it grows by one at each applied change.</summary>
@@ -68,7 +73,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         _snapshot.Services.TryGetValue(host, out service);
 
     /// <summary>Gets the counters of a service's resilience decisions, kept across reloads.</summary>
-    public ResilienceCounters CountersOf(string service) => _counters.GetOrAdd(service, static _ => new ResilienceCounters());
+    public ResilienceCounters CountersOf(string service) => _counters.GetOrAdd(service, static (name, metrics) => new ResilienceCounters(name, metrics), _metrics);
 
     /// <summary>Rebuilds the picker of a service, after an endpoint was ejected or returned.</summary>
     public void RefreshPicker(string service)

@@ -74,6 +74,19 @@ internal sealed class ServiceState
         return endpoint;
     }
 
+    /// <summary>Counts the endpoints ejected now.</summary>
+    public int EjectedCount()
+    {
+        var now = _time.GetTimestamp();
+        var ejected = 0;
+        foreach (var endpoint in Endpoints)
+        {
+            ejected += endpoint.IsEjected(now) ? 1 : 0;
+        }
+
+        return ejected;
+    }
+
     /// <summary>Rebuilds the picker from the endpoints not ejected now.</summary>
     public void RefreshPicker() => _picker = CreatePicker();
 

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Mesh.Balancing;
 using Mesh.Discovery;
 using Mesh.Resilience;
+using Mesh.Telemetry;
 
 namespace Mesh.Pipeline;
 
@@ -11,7 +13,7 @@ namespace Mesh.Pipeline;
 /// replaced by another within the same attempt, so retries, hedges, the budget and the breaker only see attempts that
 /// reached a server or found none. Hosts that are not services pass through untouched.
 /// </summary>
-internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time) : DelegatingHandler
+internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time, MeshMetrics metrics) : DelegatingHandler
 {
     /// <summary>The most endpoints one attempt tries when connections fail.</summary>
     internal const int MaxEndpointsPerAttempt = 3;
@@ -45,6 +47,7 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
             catch (HttpRequestException ex) when (call is not null && tried < limit && Failures.NeverSent(ex) && !cancellationToken.IsCancellationRequested)
             {
                 // Never sent: another endpoint may take it, whatever the method.
+                call.SetNextReason($"failover after {ex.HttpRequestError}: {ex.Message}");
             }
         }
     }
@@ -54,6 +57,8 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
         var endpoint = service.Pick(request, call);
         call?.AddTried(endpoint);
         request.RequestUri = new Uri(endpoint.Authority + logical.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped), in s_canonical);
+        using var activity = StartAttemptActivity(request, service, endpoint, call);
+        var started = time.GetTimestamp();
 
         var attemptTimeout = service.Policy.AttemptTimeout;
         CancellationTokenSource? attempt = null;
@@ -70,6 +75,7 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
         {
             var response = await base.SendAsync(request, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
             kind = (int)response.StatusCode >= 500 ? FailureKind.ServerError : FailureKind.None;
+            activity?.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
             return response;
         }
         catch (OperationCanceledException) when (attempt is not null && attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -91,6 +97,7 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
 
             attempt?.Dispose();
             lease.Complete(Outcome(kind), time.GetTimestamp());
+            RecordAttempt(activity, service, endpoint, kind, started);
             if (kind != FailureKind.Canceled)
             {
                 service.Policy.Outliers.Record(service, endpoint, Failures.CountsAgainstEndpoint(kind));
@@ -98,6 +105,64 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time)
 
             // Layers above (retries, hedges) see the logical address and pick again.
             request.RequestUri = logical;
+        }
+    }
+
+    private static Activity? StartAttemptActivity(HttpRequestMessage request, ServiceState service, EndpointState endpoint, MeshCall? call)
+    {
+        var activity = MeshTelemetry.Source.StartActivity(request.Method.Method, ActivityKind.Client);
+        if (activity is null)
+        {
+            call?.BeginAttempt();
+            return null;
+        }
+
+        var (number, reason) = call?.BeginAttempt() ?? (1, null);
+        var address = endpoint.Endpoint.Address;
+        activity.SetTag(MeshTags.Service, service.Name);
+        activity.SetTag(MeshTags.Method, request.Method.Method);
+        activity.SetTag(MeshTags.ServerAddress, address.Host);
+        activity.SetTag(MeshTags.ServerPort, address.Port);
+        activity.SetTag(MeshTags.Url, request.RequestUri!.ToString());
+        activity.SetTag(MeshTags.Attempt, number);
+        if (endpoint.Endpoint.Zone is { } zone)
+        {
+            activity.SetTag(MeshTags.Zone, zone);
+        }
+
+        if (reason is not null)
+        {
+            activity.SetTag(MeshTags.AttemptReason, reason);
+        }
+
+        return activity;
+    }
+
+    private void RecordAttempt(Activity? activity, ServiceState service, EndpointState endpoint, FailureKind kind, long started)
+    {
+        var outcome = kind switch
+        {
+            FailureKind.None => "success",
+            FailureKind.ServerError => "server_error",
+            FailureKind.ConnectFailure => "connect_failure",
+            FailureKind.RefusedStream => "refused_stream",
+            FailureKind.AttemptTimeout => "timeout",
+            FailureKind.Canceled => "canceled",
+            _ => "error",
+        };
+        metrics.AttemptDuration.Record(
+            time.GetElapsedTime(started).TotalSeconds,
+            new KeyValuePair<string, object?>(MeshTags.Service, service.Name),
+            new KeyValuePair<string, object?>(MeshTags.ServerAddress, endpoint.Authority),
+            new KeyValuePair<string, object?>(MeshTags.Outcome, outcome));
+        if (activity is not null)
+        {
+            activity.SetTag(MeshTags.Outcome, outcome);
+            if (kind is not FailureKind.None)
+            {
+                activity.SetStatus(ActivityStatusCode.Error);
+                activity.SetTag(MeshTags.ErrorType, outcome);
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 using Mesh.Resilience;
+using Mesh.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Pipeline;
@@ -9,6 +10,7 @@ internal static class MeshPipeline
     /// <summary>The stages that have a handler, outermost first, each with the factory of its handler.</summary>
     internal static readonly (MeshStage Stage, Func<IServiceProvider, DelegatingHandler> Create)[] Stages =
     [
+        (MeshStage.Telemetry, sp => ActivatorUtilities.CreateInstance<TelemetryHandler>(sp)),
         (MeshStage.Resilience, sp => ActivatorUtilities.CreateInstance<ResilienceHandler>(sp)),
         (MeshStage.Endpoint, sp => ActivatorUtilities.CreateInstance<EndpointHandler>(sp)),
     ];

@@ -19,6 +19,8 @@ internal sealed class MeshCall
     private readonly Lock _lock = new();
     private EndpointState? _first;
     private List<EndpointState>? _more;
+    private int _attempts;
+    private string? _nextReason;
 
     public MeshCall(ServiceState service, HttpRequestMessage request, DateTimeOffset deadline)
     {
@@ -47,6 +49,19 @@ internal sealed class MeshCall
 
     /// <summary>Gets or sets why the last failure was not retried, when the reason is worth telling the caller.</summary>
     public string? NotRetriedReason { get; set; }
+
+    /// <summary>Gets how many attempts the call made, endpoints replaced after a refused connection included.</summary>
+    public int Attempts => Volatile.Read(ref _attempts);
+
+    /// <summary>Counts an attempt and returns its number (1 for the first) and why it is made (null for the first).</summary>
+    public (int Number, string? Reason) BeginAttempt() =>
+        (Interlocked.Increment(ref _attempts), Interlocked.Exchange(ref _nextReason, null));
+
+    /// <summary>Records why the next attempt will be made, for its span.</summary>
+    public void SetNextReason(string reason) => Volatile.Write(ref _nextReason, reason);
+
+    /// <summary>Records why the next attempt will be made, unless a reason is already waiting.</summary>
+    public void SetNextReasonIfNone(string reason) => Interlocked.CompareExchange(ref _nextReason, reason, null);
 
     public void AddTried(EndpointState endpoint)
     {

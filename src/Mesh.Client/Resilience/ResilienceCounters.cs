@@ -1,8 +1,14 @@
+using Mesh.Telemetry;
+
 namespace Mesh.Resilience;
 
-/// <summary>Counts of the mesh's decisions for one service, kept for the life of the process; telemetry reads them.</summary>
-internal sealed class ResilienceCounters
+/// <summary>
+/// Counts of the mesh's decisions for one service, kept for the life of the process and recorded on the mesh's
+/// meter as they happen.
+/// </summary>
+internal sealed class ResilienceCounters(string service, MeshMetrics metrics)
 {
+    private readonly KeyValuePair<string, object?> _service = new(MeshTags.Service, service);
     private long _retries;
     private long _hedges;
     private long _budgetExhausted;
@@ -22,15 +28,44 @@ internal sealed class ResilienceCounters
 
     public long Ejections => Interlocked.Read(ref _ejections);
 
-    public void Retry() => Interlocked.Increment(ref _retries);
+    public void Retry()
+    {
+        Interlocked.Increment(ref _retries);
+        metrics.Retries.Add(1, _service);
+    }
 
-    public void Hedge() => Interlocked.Increment(ref _hedges);
+    public void Hedge()
+    {
+        Interlocked.Increment(ref _hedges);
+        metrics.Hedges.Add(1, _service);
+    }
 
-    public void BudgetExhaust() => Interlocked.Increment(ref _budgetExhausted);
+    public void BudgetExhaust()
+    {
+        Interlocked.Increment(ref _budgetExhausted);
+        metrics.BudgetExhausted.Add(1, _service);
+    }
 
-    public void RateLimit() => Interlocked.Increment(ref _rateLimited);
+    public void RateLimit()
+    {
+        Interlocked.Increment(ref _rateLimited);
+        metrics.RateLimited.Add(1, _service);
+    }
 
-    public void BreakerOpen() => Interlocked.Increment(ref _breakerOpened);
+    /// <summary>Records a breaker state change: <c>open</c>, <c>half_open</c> or <c>closed</c>.</summary>
+    public void BreakerTransition(string state)
+    {
+        if (state == "open")
+        {
+            Interlocked.Increment(ref _breakerOpened);
+        }
 
-    public void Eject() => Interlocked.Increment(ref _ejections);
+        metrics.BreakerTransitions.Add(1, _service, new(MeshTags.BreakerState, state));
+    }
+
+    public void Eject()
+    {
+        Interlocked.Increment(ref _ejections);
+        metrics.Ejections.Add(1, _service);
+    }
 }

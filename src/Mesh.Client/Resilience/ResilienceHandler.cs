@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
 using Mesh.RateLimiting;
+using Mesh.Telemetry;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
@@ -104,6 +106,11 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         {
             ResilienceContextPool.Shared.Return(context);
             ((IDictionary<string, object?>)request.Options).Remove(MeshCall.Key.Key);
+        }
+
+        if (Activity.Current is { } span && span.Source == MeshTelemetry.Source)
+        {
+            span.SetTag(MeshTags.Attempts, call.Attempts);
         }
 
         if (outcome.Exception is null)

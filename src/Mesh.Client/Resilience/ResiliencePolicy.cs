@@ -28,6 +28,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
     private readonly MeshRandom _random;
     private readonly ILogger _logger;
     private readonly TimeSpan _budgetWindow;
+    private readonly TimeSpan _hedgingDelay;
 
     public ResiliencePolicy(string service, MeshServiceOptions options, ResilienceCounters counters, TimeProvider time, MeshRandom random, ILogger logger, Action<string> refresh)
     {
@@ -62,6 +63,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
 
         if (options.Hedging is { } hedging)
         {
+            _hedgingDelay = hedging.Delay;
             HedgingPipeline = BuildPipeline(builder => builder.AddHedging(CreateHedgingOptions(hedging.Delay, hedging.MaxAttempts)), breaker);
         }
     }
@@ -137,6 +139,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
 
         if (hedge)
         {
+            call.SetNextReason($"hedge after {Describe(outcome)}");
             return true;
         }
 
@@ -145,6 +148,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
         {
             call.NextDelay = TimeSpan.Zero;
             call.NotRetriedReason = null;
+            call.SetNextReason($"retry after {Describe(outcome)}");
             return true;
         }
 
@@ -168,6 +172,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
         }
 
         call.NextDelay = delay;
+        call.SetNextReason($"retry after {Describe(outcome)}");
         return true;
     }
 
@@ -229,6 +234,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
                 return null;
             }
 
+            call.SetNextReasonIfNone($"hedge: no answer within {_hedgingDelay.TotalMilliseconds:0} ms");
             var original = args.PrimaryContext.Properties.GetValue(RequestKey, null!);
             args.ActionContext.Properties.Set(RequestKey, Clone(original, call.LogicalUri));
             return () => args.Callback(args.ActionContext);
@@ -250,17 +256,19 @@ internal sealed partial class ResiliencePolicy : IDisposable
         ShouldHandle = args => ValueTask.FromResult(Failures.CountsAgainstService(Failures.Classify(args.Outcome))),
         OnOpened = args =>
         {
-            Counters.BreakerOpen();
+            Counters.BreakerTransition("open");
             LogBreakerOpened(_logger, Service, args.BreakDuration.TotalSeconds);
             return default;
         },
         OnHalfOpened = _ =>
         {
+            Counters.BreakerTransition("half_open");
             LogBreakerHalfOpen(_logger, Service);
             return default;
         },
         OnClosed = _ =>
         {
+            Counters.BreakerTransition("closed");
             LogBreakerClosed(_logger, Service);
             return default;
         },

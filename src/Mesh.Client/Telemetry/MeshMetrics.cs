@@ -1,0 +1,75 @@
+using System.Diagnostics.Metrics;
+using Mesh.Discovery;
+
+namespace Mesh.Telemetry;
+
+/// <summary>
+/// The mesh's instruments, on a meter named <c>Mesh</c> from the container's <see cref="IMeterFactory"/>. Names and units
+/// follow OpenTelemetry's conventions; durations are in seconds, with buckets from half a millisecond to ten seconds.
+/// </summary>
+internal sealed class MeshMetrics : IDisposable
+{
+    private static readonly InstrumentAdvice<double> s_latencyBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+    };
+
+    private readonly Meter _meter;
+    private volatile ServiceCatalog? _catalog;
+
+    public MeshMetrics(IMeterFactory meters)
+    {
+        _meter = meters.Create(MeshTelemetry.Name, typeof(MeshMetrics).Assembly.GetName().Version?.ToString());
+        RequestDuration = _meter.CreateHistogram("mesh.client.request.duration", "s", "Duration of logical calls to mesh services, every attempt included.", advice: s_latencyBuckets);
+        AttemptDuration = _meter.CreateHistogram("mesh.client.attempt.duration", "s", "Duration of single attempts on one endpoint.", advice: s_latencyBuckets);
+        ActiveRequests = _meter.CreateUpDownCounter<long>("mesh.client.active_requests", "{request}", "Logical calls in flight.");
+        Retries = _meter.CreateCounter<long>("mesh.client.retries", "{retry}", "Attempts made again after a failure.");
+        Hedges = _meter.CreateCounter<long>("mesh.client.hedges", "{hedge}", "Hedged attempts sent.");
+        BudgetExhausted = _meter.CreateCounter<long>("mesh.client.retry_budget.exhausted", "{retry}", "Retries and hedges refused by the retry budget.");
+        RateLimited = _meter.CreateCounter<long>("mesh.client.rate_limited", "{request}", "Calls refused by the client-side rate limit.");
+        BreakerTransitions = _meter.CreateCounter<long>("mesh.client.circuit_breaker.transitions", "{transition}", "Circuit breaker state changes.");
+        Ejections = _meter.CreateCounter<long>("mesh.client.ejections", "{ejection}", "Endpoints ejected by outlier detection.");
+        _meter.CreateObservableGauge("mesh.client.endpoints", ObserveEndpoints, "{endpoint}", "Endpoints known per service, available or ejected.");
+    }
+
+    public Histogram<double> RequestDuration { get; }
+
+    public Histogram<double> AttemptDuration { get; }
+
+    public UpDownCounter<long> ActiveRequests { get; }
+
+    public Counter<long> Retries { get; }
+
+    public Counter<long> Hedges { get; }
+
+    public Counter<long> BudgetExhausted { get; }
+
+    public Counter<long> RateLimited { get; }
+
+    public Counter<long> BreakerTransitions { get; }
+
+    public Counter<long> Ejections { get; }
+
+    /// <summary>Lets the endpoint gauges observe the catalog; the catalog calls it when built.</summary>
+    public void Observe(ServiceCatalog catalog) => _catalog = catalog;
+
+    public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<int>> ObserveEndpoints()
+    {
+        if (_catalog is not { } catalog)
+        {
+            yield break;
+        }
+
+        foreach (var name in catalog.ServiceNames)
+        {
+            if (catalog.TryGetService(name, out var service))
+            {
+                var ejected = service.EjectedCount();
+                yield return new Measurement<int>(service.Endpoints.Length - ejected, new(MeshTags.Service, name), new(MeshTags.EndpointState, "available"));
+                yield return new Measurement<int>(ejected, new(MeshTags.Service, name), new(MeshTags.EndpointState, "ejected"));
+            }
+        }
+    }
+}

@@ -14,6 +14,13 @@ public sealed class MeshOptions
     public IDictionary<string, MeshServiceOptions> Services { get; } =
         new Dictionary<string, MeshServiceOptions>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Gets or sets the name of this service in the mesh. Meshed clients send it in the <c>mesh-caller</c> header, so
+    /// the services they call can tell their callers apart in metrics.
+    /// </summary>
+    /// <value><see langword="null"/> by default: no header is sent.</value>
+    public string? ServiceName { get; set; }
+
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }
 }

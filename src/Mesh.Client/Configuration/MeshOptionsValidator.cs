@@ -21,6 +21,11 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{Section}: the configuration could not be read: {bindingError}");
         }
 
+        if (options.ServiceName is { } own && !IsServiceName(own))
+        {
+            failures.Add($"{Section}:ServiceName: '{own}' is not a valid service name (letters, digits, '-' and '.', as in a host name).");
+        }
+
         foreach (var (serviceName, service) in options.Services)
         {
             ValidateService(serviceName, service, failures);

@@ -34,6 +34,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton(MeshRandom.Shared);
         services.TryAddSingleton<MeshOptionsValidator>();
         services.TryAddSingleton<MeshMetrics>();
+        services.TryAddSingleton<MeshStats>();
         services.TryAddSingleton<ServiceCatalog>();
         return new MeshBuilder(services);
     }

@@ -65,6 +65,9 @@ internal sealed partial class ServiceCatalog : IDisposable
     /// <summary>Gets how many changes were refused since start.</summary>
     public long RejectedReloads => Interlocked.Read(ref _rejectedReloads);
 
+    /// <summary>Gets the name of this service in the mesh, when configured.</summary>
+    public string? ServiceName => _snapshot.ServiceName;
+
     /// <summary>Gets the names of the services in force.</summary>
     public IEnumerable<string> ServiceNames => _snapshot.Services.Keys;
 
@@ -168,7 +171,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         failures = errors;
         if (errors.Count == 0)
         {
-            return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version);
+            return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName);
         }
 
         // Refused whole: release what was built for it.
@@ -245,7 +248,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         a.Weight == b.Weight && a.Zone == b.Zone && a.Labels.Count == b.Labels.Count
         && a.Labels.All(l => b.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
 
-    private sealed record Snapshot(FrozenDictionary<string, ServiceState> Services, long Version);
+    private sealed record Snapshot(FrozenDictionary<string, ServiceState> Services, long Version, string? ServiceName);
 
     [LoggerMessage(1, LogLevel.Information, "Mesh configuration {Version} applied: {ServiceCount} services.")]
     private static partial void LogApplied(ILogger logger, long version, int serviceCount);

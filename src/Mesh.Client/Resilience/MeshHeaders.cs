@@ -8,4 +8,7 @@ public static class MeshHeaders
     /// server makes it the deadline of the calls it makes in turn.
     /// </summary>
     public const string Timeout = "mesh-timeout";
+
+    /// <summary>The name of the calling service (<see cref="MeshOptions.ServiceName"/>), for the callee's metrics.</summary>
+    public const string Caller = "mesh-caller";
 }

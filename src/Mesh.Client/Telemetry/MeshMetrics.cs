@@ -4,10 +4,10 @@ using Mesh.Discovery;
 namespace Mesh.Telemetry;
 
 /// <summary>
-/// The mesh's instruments, on a meter named <c>Mesh</c> from the container's <see cref="IMeterFactory"/>. Names and units
+/// The mesh's instruments, on a meter named <c>Mesh</c> from the container's <see cref="IMeterFactory"/> (which owns and disposes it). Names and units
 /// follow OpenTelemetry's conventions; durations are in seconds, with buckets from half a millisecond to ten seconds.
 /// </summary>
-internal sealed class MeshMetrics : IDisposable
+internal sealed class MeshMetrics
 {
     private static readonly InstrumentAdvice<double> s_latencyBuckets = new()
     {
@@ -52,8 +52,6 @@ internal sealed class MeshMetrics : IDisposable
 
     /// <summary>Lets the endpoint gauges observe the catalog; the catalog calls it when built.</summary>
     public void Observe(ServiceCatalog catalog) => _catalog = catalog;
-
-    public void Dispose() => _meter.Dispose();
 
     private IEnumerable<Measurement<int>> ObserveEndpoints()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
 using Mesh.RateLimiting;
+using Mesh.Resilience;
 
 namespace Mesh.Telemetry;
 
@@ -9,7 +10,7 @@ namespace Mesh.Telemetry;
 /// The outermost mesh stage: one span (when someone listens) and one duration measurement per logical call to a
 /// service, with its outcome. Hosts that are not services pass through untouched.
 /// </summary>
-internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metrics, TimeProvider time) : DelegatingHandler
+internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metrics, MeshStats stats, TimeProvider time) : DelegatingHandler
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -34,6 +35,13 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
 
     private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, string service, CancellationToken cancellationToken)
     {
+        // The callee learns which service calls it, for its own metrics.
+        request.Headers.Remove(MeshHeaders.Caller);
+        if (catalog.ServiceName is { } caller)
+        {
+            request.Headers.TryAddWithoutValidation(MeshHeaders.Caller, caller);
+        }
+
         var serviceTag = new KeyValuePair<string, object?>(MeshTags.Service, service);
         metrics.ActiveRequests.Add(1, serviceTag);
         using var activity = MeshTelemetry.Source.StartActivity($"{request.Method.Method} {service}", ActivityKind.Internal);
@@ -46,6 +54,7 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
 
         var started = time.GetTimestamp();
         var tags = new TagList { serviceTag, { MeshTags.Method, request.Method.Method } };
+        var success = false;
         try
         {
             var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -53,6 +62,7 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
             var outcome = OutcomeOf(status);
             tags.Add(MeshTags.StatusCode, status);
             tags.Add(MeshTags.Outcome, outcome);
+            success = status < 500;
             if (activity is not null)
             {
                 activity.SetTag(MeshTags.StatusCode, status);
@@ -78,7 +88,9 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
         }
         finally
         {
-            metrics.RequestDuration.Record(time.GetElapsedTime(started).TotalSeconds, tags);
+            var elapsed = time.GetElapsedTime(started);
+            metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
+            stats.Record(service, elapsed, success);
             metrics.ActiveRequests.Add(-1, serviceTag);
         }
     }

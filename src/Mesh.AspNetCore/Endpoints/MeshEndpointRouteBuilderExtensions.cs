@@ -1,0 +1,37 @@
+using Mesh.Telemetry;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the mesh's own HTTP endpoints.</summary>
+public static class MeshEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps <c>GET /mesh/stats</c>: the last minute of calls this service made, per destination service, as JSON
+    /// (<c>service</c>, <c>requests</c>, <c>requestsPerSecond</c>, <c>successRate</c>, <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>).
+    /// </summary>
+    /// <param name="endpoints">The endpoint route builder.</param>
+    /// <returns>A builder for the endpoints, to add authorization or other conventions.</returns>
+    public static IEndpointConventionBuilder MapMeshEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var group = endpoints.MapGroup("/mesh");
+        group.MapGet("/stats", (HttpContext context) =>
+        {
+            var stats = context.RequestServices.GetRequiredService<MeshStats>().GetSnapshot();
+            return Results.Json(stats.Select(s => new
+            {
+                service = s.Service,
+                requests = s.Requests,
+                requestsPerSecond = s.RequestsPerSecond,
+                successRate = s.SuccessRate,
+                p50Ms = s.P50.TotalMilliseconds,
+                p95Ms = s.P95.TotalMilliseconds,
+                p99Ms = s.P99.TotalMilliseconds,
+            }));
+        });
+        return group;
+    }
+}

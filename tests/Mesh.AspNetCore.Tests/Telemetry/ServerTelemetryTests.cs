@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
+
+namespace Mesh.AspNetCore.Tests.Telemetry;
+
+/// <summary>Inbound metrics by caller, the /mesh/stats endpoint, and W3C trace context at the server.</summary>
+public sealed class ServerTelemetryTests : IAsyncLifetime
+{
+    private TestBackend _backend = null!;
+
+    public async Task InitializeAsync() => _backend = await TestBackend.StartAsync("inventory");
+
+    public async Task DisposeAsync() => await _backend.DisposeAsync();
+
+    [Fact]
+    public async Task Inbound_requests_are_measured_by_caller_route_and_status()
+    {
+        await using var server = await TestApp.StartAsync(
+            services => services.AddMeshServer(),
+            app => app.MapGet("/items/{id:int}", (int id) => id == 0 ? Results.NotFound() : Results.Ok(id)));
+        using var metrics = new MetricCollector<double>(server.App.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.server.request.duration");
+        var services = new ServiceCollection();
+        services.AddMesh(o =>
+        {
+            o.ServiceName = "checkout";
+            o.Services["catalog"] = new MeshServiceOptions { Endpoints = { new(server.Address.ToString()) } };
+        });
+        services.AddHttpClient("catalog").AddMesh();
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        using var anonymous = new HttpClient();
+
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await client.GetAsync($"http://catalog/items/{i}");
+        }
+
+        using (await anonymous.GetAsync(new Uri(server.Address, "/items/3")))
+        {
+        }
+
+        await Eventually.WaitAsync(() => metrics.GetMeasurementSnapshot().Count == 11, "every request to be recorded");
+        var measured = metrics.GetMeasurementSnapshot();
+        Assert.Equal(9, measured.Count(m => m.Tags["mesh.caller"] is "checkout" && m.Tags["http.response.status_code"] is 200 && m.Tags["http.route"] is "/items/{id:int}"));
+        Assert.Equal(1, measured.Count(m => m.Tags["mesh.caller"] is "checkout" && m.Tags["http.response.status_code"] is 404));
+        Assert.Equal(1, measured.Count(m => m.Tags["mesh.caller"] is "unknown"));
+    }
+
+    [Fact]
+    public async Task Mesh_stats_reports_the_success_rate_of_the_calls_made()
+    {
+        await using var app = await TestApp.StartAsync(
+            services =>
+            {
+                services.AddMeshServer();
+                services.AddMesh(o => o.Services["inventory"] = new MeshServiceOptions { Endpoints = { new(_backend.Address.ToString()) } });
+                services.AddHttpClient("inventory").AddMesh();
+            },
+            app =>
+            {
+                app.MapMeshEndpoints();
+                app.MapGet("/work/{n:int}", async (int n, IHttpClientFactory clients) =>
+                {
+                    using var response = await clients.CreateClient("inventory").GetAsync("http://inventory/items");
+                    return (int)response.StatusCode;
+                });
+            });
+        using var caller = new HttpClient();
+
+        // Nine calls succeed; the tenth meets a backend failing for good (a 404 is an answer, a 500 is a failure).
+        _backend.Script(Enumerable.Range(0, 9).Select(i => new TestBackend.Reply(i % 2 == 0 ? HttpStatusCode.OK : HttpStatusCode.NotFound)).ToArray());
+        for (var i = 0; i < 9; i++)
+        {
+            await caller.GetStringAsync(new Uri(app.Address, $"/work/{i}"));
+        }
+
+        _backend.Status = HttpStatusCode.BadRequest;
+        _backend.Script(Enumerable.Repeat(new TestBackend.Reply(HttpStatusCode.InternalServerError), 3).ToArray());
+        await caller.GetStringAsync(new Uri(app.Address, "/work/9"));
+
+        using var stats = JsonDocument.Parse(await caller.GetStringAsync(new Uri(app.Address, "/mesh/stats")));
+        var inventory = Assert.Single(stats.RootElement.EnumerateArray());
+        Assert.Equal("inventory", inventory.GetProperty("service").GetString());
+        Assert.Equal(10, inventory.GetProperty("requests").GetInt64());
+        Assert.Equal(0.9, inventory.GetProperty("successRate").GetDouble(), precision: 6);
+        Assert.True(inventory.GetProperty("p99Ms").GetDouble() >= inventory.GetProperty("p50Ms").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", true)]
+    [InlineData("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", true)]
+    [InlineData("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-the-future-adds", true)]
+    [InlineData("00-00000000000000000000000000000000-b7ad6b7169203331-01", false)]
+    [InlineData("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01", false)]
+    [InlineData("00-0af7651916cd43dd8448eb211c80319c-b7ad6b71-01", false)]
+    [InlineData("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", false)]
+    [InlineData("not a traceparent", false)]
+    public async Task An_incoming_traceparent_is_continued_or_replaced_as_W3C_Trace_Context_says(string traceparent, bool continued)
+    {
+        var spans = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource("Microsoft.AspNetCore").AddInMemoryExporter(spans).Build();
+        await using var server = await TestApp.StartAsync(services => services.AddMeshServer(), app => app.MapGet("/", () => "ok"));
+        using var caller = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, server.Address);
+        request.Headers.TryAddWithoutValidation("traceparent", traceparent);
+
+        using var response = await caller.SendAsync(request);
+
+        tracing.ForceFlush();
+        var span = Assert.Single(spans, s => s.Kind == ActivityKind.Server);
+        var sameTrace = span.TraceId.ToHexString() == "0af7651916cd43dd8448eb211c80319c";
+        Assert.Equal(continued, sameTrace);
+        Assert.Equal(continued, span.ParentSpanId.ToHexString() == "b7ad6b7169203331");
+        Assert.NotEqual("00000000000000000000000000000000", span.TraceId.ToHexString());
+    }
+}

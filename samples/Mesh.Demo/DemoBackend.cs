@@ -15,6 +15,7 @@ internal sealed class DemoBackend : IAsyncDisposable
     private readonly WebApplication _app;
     private long _requests;
     private int _stopped;
+    private int _failNext;
 
     private DemoBackend(string name, TimeSpan delay, WebApplication app, Uri address)
     {
@@ -31,6 +32,9 @@ internal sealed class DemoBackend : IAsyncDisposable
 
     /// <summary>Gets or sets the share of requests answered with 503, from 0 to 1.</summary>
     public double FailureRatio { get; set; }
+
+    /// <summary>Makes the next <paramref name="count"/> requests fail with 503.</summary>
+    public void FailNext(int count) => Volatile.Write(ref _failNext, count);
 
     /// <summary>Gets the number of requests that reached the backend.</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -79,7 +83,7 @@ internal sealed class DemoBackend : IAsyncDisposable
 
         context.Response.Headers["x-backend"] = Name;
 #pragma warning disable CA5394 // A demo's failure injection needs no secure randomness.
-        if (FailureRatio > 0 && Random.Shared.NextDouble() < FailureRatio)
+        if (Interlocked.Decrement(ref _failNext) >= 0 || (FailureRatio > 0 && Random.Shared.NextDouble() < FailureRatio))
 #pragma warning restore CA5394
         {
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;

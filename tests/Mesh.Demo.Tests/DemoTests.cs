@@ -47,6 +47,10 @@ public sealed class DemoTests
         Assert.True(limited.Success, Line(text, "rate limit 100/s"));
         Assert.InRange(int.Parse(limited.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 20, 60);
         Assert.Equal(300, int.Parse(limited.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) + int.Parse(limited.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("Observability", text, StringComparison.Ordinal);
+        Assert.Matches(@"inventory\s+\d+\s+[\d.]+\s+100\.0 %", Line(text, "inventory  "));
+        Assert.Contains("GET inventory: success, 2 attempts", text, StringComparison.Ordinal);
+        Assert.Contains("retry after status 503", text, StringComparison.Ordinal);
         Assert.EndsWith("Done.", text.TrimEnd(), StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', text);
     }

@@ -37,74 +37,69 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
 
     private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
     {
+        var pathAndQuery = logical.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped);
         var limit = Math.Min(MaxEndpointsPerAttempt, service.Available.Length);
         for (var tried = 1; ; tried++)
         {
+            var endpoint = service.Pick(request, call);
+            call?.AddTried(endpoint);
+            request.RequestUri = new Uri(endpoint.Authority + pathAndQuery, in s_canonical);
+            using var activity = StartAttemptActivity(request, service, endpoint, call);
+            var started = time.GetTimestamp();
+
+            var attemptTimeout = service.Policy.AttemptTimeout;
+            CancellationTokenSource? attempt = null;
+            ITimer? timer = null;
+            if (attemptTimeout is { } timeout)
+            {
+                attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), attempt, timeout, Timeout.InfiniteTimeSpan);
+            }
+
+            var lease = endpoint.Acquire(started);
+            var kind = FailureKind.Reset;
             try
             {
-                return await SendToEndpointAsync(request, logical, service, call, cancellationToken).ConfigureAwait(false);
+                var response = await base.SendAsync(request, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
+                kind = (int)response.StatusCode >= 500 ? FailureKind.ServerError : FailureKind.None;
+                activity?.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
+                return response;
             }
-            catch (HttpRequestException ex) when (call is not null && tried < limit && Failures.NeverSent(ex) && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (attempt is not null && attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                // Never sent: another endpoint may take it, whatever the method.
-                call.SetNextReason($"failover after {ex.HttpRequestError}: {ex.Message}");
+                kind = FailureKind.AttemptTimeout;
+                throw new AttemptTimeoutException(service.Name, attemptTimeout!.Value);
             }
-        }
-    }
-
-    private async Task<HttpResponseMessage> SendToEndpointAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
-    {
-        var endpoint = service.Pick(request, call);
-        call?.AddTried(endpoint);
-        request.RequestUri = new Uri(endpoint.Authority + logical.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped), in s_canonical);
-        using var activity = StartAttemptActivity(request, service, endpoint, call);
-        var started = time.GetTimestamp();
-
-        var attemptTimeout = service.Policy.AttemptTimeout;
-        CancellationTokenSource? attempt = null;
-        ITimer? timer = null;
-        if (attemptTimeout is { } limit)
-        {
-            attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), attempt, limit, Timeout.InfiniteTimeSpan);
-        }
-
-        var lease = endpoint.Acquire(time.GetTimestamp());
-        var kind = FailureKind.Reset;
-        try
-        {
-            var response = await base.SendAsync(request, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
-            kind = (int)response.StatusCode >= 500 ? FailureKind.ServerError : FailureKind.None;
-            activity?.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
-            return response;
-        }
-        catch (OperationCanceledException) when (attempt is not null && attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            kind = FailureKind.AttemptTimeout;
-            throw new AttemptTimeoutException(service.Name, attemptTimeout!.Value);
-        }
-        catch (Exception ex)
-        {
-            kind = cancellationToken.IsCancellationRequested ? FailureKind.Canceled : Failures.Classify(ex);
-            throw;
-        }
-        finally
-        {
-            if (timer is not null)
+            catch (Exception ex)
             {
-                await timer.DisposeAsync().ConfigureAwait(false);
-            }
+                kind = cancellationToken.IsCancellationRequested ? FailureKind.Canceled : Failures.Classify(ex);
 
-            attempt?.Dispose();
-            lease.Complete(Outcome(kind), time.GetTimestamp());
-            RecordAttempt(activity, service, endpoint, kind, started);
-            if (kind != FailureKind.Canceled)
+                // Never sent: another endpoint may take it within this attempt, whatever the method.
+                if (call is null || tried >= limit || kind != FailureKind.ConnectFailure)
+                {
+                    throw;
+                }
+
+                call.SetNextReason($"failover after {((HttpRequestException)ex).HttpRequestError}: {ex.Message}");
+            }
+            finally
             {
-                service.Policy.Outliers.Record(service, endpoint, Failures.CountsAgainstEndpoint(kind));
-            }
+                if (timer is not null)
+                {
+                    await timer.DisposeAsync().ConfigureAwait(false);
+                }
 
-            // Layers above (retries, hedges) see the logical address and pick again.
-            request.RequestUri = logical;
+                attempt?.Dispose();
+                lease.Complete(Outcome(kind), time.GetTimestamp());
+                RecordAttempt(activity, service, endpoint, kind, started);
+                if (kind != FailureKind.Canceled)
+                {
+                    service.Policy.Outliers.Record(service, endpoint, Failures.CountsAgainstEndpoint(kind));
+                }
+
+                // Layers above (retries, hedges) see the logical address and pick again.
+                request.RequestUri = logical;
+            }
         }
     }
 

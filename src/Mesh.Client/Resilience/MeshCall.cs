@@ -15,8 +15,8 @@ internal sealed class MeshCall
     private static readonly HashSet<HttpMethod> s_idempotentMethods =
         [HttpMethod.Get, HttpMethod.Head, HttpMethod.Options, HttpMethod.Trace, HttpMethod.Put, HttpMethod.Delete];
 
-    // Hedged attempts share the call, so the endpoints tried are guarded; the list holds the endpoints after the first.
-    private readonly Lock _lock = new();
+    // Hedged attempts share the call, so the endpoints tried are guarded (by the call itself, which nothing else can
+    // lock: it is internal); the list holds the endpoints after the first.
     private EndpointState? _first;
     private List<EndpointState>? _more;
     private int _attempts;
@@ -65,7 +65,7 @@ internal sealed class MeshCall
 
     public void AddTried(EndpointState endpoint)
     {
-        lock (_lock)
+        lock (this)
         {
             if (_first is null)
             {
@@ -80,7 +80,7 @@ internal sealed class MeshCall
 
     public bool HasTried(EndpointState endpoint)
     {
-        lock (_lock)
+        lock (this)
         {
             return ReferenceEquals(_first, endpoint) || (_more is not null && _more.Contains(endpoint));
         }
@@ -89,7 +89,7 @@ internal sealed class MeshCall
     /// <summary>Gets the addresses of the endpoints tried, each once, in the order first tried.</summary>
     public List<Uri> TriedAddresses()
     {
-        lock (_lock)
+        lock (this)
         {
             IEnumerable<EndpointState> all = _first is null ? [] : [_first, .. _more ?? []];
             return all.Distinct().Select(e => e.Endpoint.Address).ToList();

@@ -42,56 +42,67 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
             request.Headers.TryAddWithoutValidation(MeshHeaders.Caller, caller);
         }
 
-        var serviceTag = new KeyValuePair<string, object?>(MeshTags.Service, service);
-        metrics.ActiveRequests.Add(1, serviceTag);
-        using var activity = MeshTelemetry.Source.StartActivity($"{request.Method.Method} {service}", ActivityKind.Internal);
+        metrics.ActiveRequests.Add(1, new KeyValuePair<string, object?>(MeshTags.Service, service));
+        var method = request.Method.Method;
+        using var activity = MeshTelemetry.Source.StartActivity($"{method} {service}", ActivityKind.Internal);
         if (activity is not null)
         {
             activity.SetTag(MeshTags.Service, service);
-            activity.SetTag(MeshTags.Method, request.Method.Method);
+            activity.SetTag(MeshTags.Method, method);
             activity.SetTag(MeshTags.Url, request.RequestUri!.ToString());
         }
 
         var started = time.GetTimestamp();
-        var tags = new TagList { serviceTag, { MeshTags.Method, request.Method.Method } };
-        var success = false;
         try
         {
             var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            var outcome = OutcomeOf(status);
-            tags.Add(MeshTags.StatusCode, status);
-            tags.Add(MeshTags.Outcome, outcome);
-            success = status < 500;
-            if (activity is not null)
-            {
-                activity.SetTag(MeshTags.StatusCode, status);
-                activity.SetTag(MeshTags.Outcome, outcome);
-                if (status >= 500)
-                {
-                    activity.SetStatus(ActivityStatusCode.Error);
-                    activity.SetTag(MeshTags.ErrorType, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                }
-            }
-
+            Finish(activity, service, method, started, (int)response.StatusCode, null);
             return response;
         }
         catch (Exception ex)
         {
-            var outcome = OutcomeOf(ex);
-            tags.Add(MeshTags.Outcome, outcome);
-            tags.Add(MeshTags.ErrorType, ex.GetType().FullName);
-            activity?.SetTag(MeshTags.Outcome, outcome);
-            activity?.SetTag(MeshTags.ErrorType, ex.GetType().FullName);
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            Finish(activity, service, method, started, null, ex);
             throw;
         }
-        finally
+    }
+
+    // Outside the async method, so the tags live on the stack rather than in the state machine.
+    private void Finish(Activity? activity, string service, string method, long started, int? status, Exception? exception)
+    {
+        var elapsed = time.GetElapsedTime(started);
+        var outcome = status is { } code ? OutcomeOf(code) : OutcomeOf(exception!);
+        var tags = new TagList
         {
-            var elapsed = time.GetElapsedTime(started);
-            metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
-            stats.Record(service, elapsed, success);
-            metrics.ActiveRequests.Add(-1, serviceTag);
+            { MeshTags.Service, service },
+            { MeshTags.Method, method },
+            { MeshTags.Outcome, outcome },
+        };
+        if (status is { } answered)
+        {
+            tags.Add(MeshTags.StatusCode, StatusCodes.Boxed(answered));
+        }
+        else
+        {
+            tags.Add(MeshTags.ErrorType, exception!.GetType().FullName);
+        }
+
+        metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
+        metrics.ActiveRequests.Add(-1, new KeyValuePair<string, object?>(MeshTags.Service, service));
+        stats.Record(service, elapsed, status is < 500);
+
+        if (activity is not null)
+        {
+            activity.SetTag(MeshTags.Outcome, outcome);
+            if (status is { } code2)
+            {
+                activity.SetTag(MeshTags.StatusCode, code2);
+            }
+
+            if (status is null or >= 500)
+            {
+                activity.SetTag(MeshTags.ErrorType, status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? exception!.GetType().FullName);
+                activity.SetStatus(ActivityStatusCode.Error, exception?.Message);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -23,14 +24,22 @@ public sealed class TestApp : IAsyncDisposable
     /// <summary>Gets the address the application listens on, such as <c>http://127.0.0.1:41234</c>.</summary>
     public Uri Address { get; }
 
-    /// <summary>Builds and starts an application: <paramref name="services"/> registers its services, <paramref name="pipeline"/> maps its middleware and endpoints.</summary>
-    public static async Task<TestApp> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline)
+    /// <summary>
+    /// Builds and starts an application: <paramref name="services"/> registers its services, <paramref name="pipeline"/>
+    /// maps its middleware and endpoints. With <paramref name="http2Only"/> it speaks HTTP/2 without TLS (h2c), as gRPC needs.
+    /// </summary>
+    public static async Task<TestApp> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline, bool http2Only = false)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(pipeline);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (http2Only)
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        }
+
         services(builder.Services);
         var app = builder.Build();
         pipeline(app);

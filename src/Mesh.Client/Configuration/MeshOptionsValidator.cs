@@ -120,7 +120,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         {
             if (!RetryRules.IsKnownToken(token))
             {
-                failures.Add($"{path}:Retry:On: '{token}' is not a retryable failure for service '{serviceName}' (known: {RetryOn.ConnectFailure}, {RetryOn.RefusedStream}, {RetryOn.Reset}, {RetryOn.ServerError}, {RetryOn.GatewayError}, or a status code 100-599).");
+                failures.Add($"{path}:Retry:On: '{token}' is not a retryable failure for service '{serviceName}' (known: {RetryOn.ConnectFailure}, {RetryOn.RefusedStream}, {RetryOn.Reset}, {RetryOn.ServerError}, {RetryOn.GatewayError}, a status code 100-599, or a gRPC status name such as unavailable).");
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Mesh.Balancing;
 using Mesh.Discovery;
+using Mesh.Grpc;
 using Mesh.Resilience;
 using Mesh.Telemetry;
 
@@ -44,7 +45,13 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
             var endpoint = service.Pick(request, call);
             call?.AddTried(endpoint);
             request.RequestUri = new Uri(endpoint.Authority + pathAndQuery, in s_canonical);
-            using var activity = StartAttemptActivity(request, service, endpoint, call);
+            var (number, reason) = call?.BeginAttempt() ?? (1, null);
+            if (number > 1 && call is { IsGrpc: true })
+            {
+                GrpcProtocol.SetPreviousAttempts(request, number - 1);
+            }
+
+            using var activity = StartAttemptActivity(request, service, endpoint, number, reason);
             var started = time.GetTimestamp();
 
             var attemptTimeout = service.Policy.AttemptTimeout;
@@ -61,7 +68,7 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
             try
             {
                 var response = await base.SendAsync(request, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
-                kind = (int)response.StatusCode >= 500 ? FailureKind.ServerError : FailureKind.None;
+                kind = Failures.Classify(response);
                 activity?.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
                 return response;
             }
@@ -103,16 +110,14 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
         }
     }
 
-    private static Activity? StartAttemptActivity(HttpRequestMessage request, ServiceState service, EndpointState endpoint, MeshCall? call)
+    private static Activity? StartAttemptActivity(HttpRequestMessage request, ServiceState service, EndpointState endpoint, int number, string? reason)
     {
         var activity = MeshTelemetry.Source.StartActivity(request.Method.Method, ActivityKind.Client);
         if (activity is null)
         {
-            call?.BeginAttempt();
             return null;
         }
 
-        var (number, reason) = call?.BeginAttempt() ?? (1, null);
         var address = endpoint.Endpoint.Address;
         activity.SetTag(MeshTags.Service, service.Name);
         activity.SetTag(MeshTags.Method, request.Method.Method);

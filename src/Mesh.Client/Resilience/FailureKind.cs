@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Mesh.CircuitBreaking;
+using Mesh.Grpc;
 using Mesh.RateLimiting;
 using Polly;
 using Polly.CircuitBreaker;
@@ -41,8 +42,14 @@ internal static class Failures
 
     public static FailureKind Classify(Outcome<HttpResponseMessage> outcome) =>
         outcome.Exception is { } exception ? Classify(exception)
-        : outcome.Result is { } response && (int)response.StatusCode >= 500 ? FailureKind.ServerError
+        : outcome.Result is { } response ? Classify(response)
         : FailureKind.None;
+
+    /// <summary>A 5xx answer, or a gRPC status that speaks against the server (UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED).</summary>
+    public static FailureKind Classify(HttpResponseMessage response) =>
+        (int)response.StatusCode >= 500 || (GrpcProtocol.TrailersOnlyStatus(response) is { } status && GrpcProtocol.IsServerFailure(status))
+            ? FailureKind.ServerError
+            : FailureKind.None;
 
     public static FailureKind Classify(Exception exception) => exception switch
     {

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using Mesh.Balancing;
 using Mesh.Discovery;
+using Mesh.Grpc;
 
 namespace Mesh.Resilience;
 
@@ -27,7 +28,10 @@ internal sealed class MeshCall
         Service = service;
         LogicalUri = request.RequestUri!;
         Deadline = deadline;
-        Idempotent = IsIdempotent(request);
+        IsGrpc = GrpcProtocol.IsGrpc(request);
+
+        // A gRPC call is a POST whose idempotency is the method's business; gRFC A6 retries it by status alone.
+        Idempotent = IsGrpc || IsIdempotent(request);
         Replayable = IsReplayable(request.Content);
     }
 
@@ -35,6 +39,9 @@ internal sealed class MeshCall
 
     /// <summary>Gets the address the caller asked for, before any endpoint was chosen.</summary>
     public Uri LogicalUri { get; }
+
+    /// <summary>Gets whether the call is a gRPC call (status in trailers, deadline in grpc-timeout).</summary>
+    public bool IsGrpc { get; }
 
     public DateTimeOffset Deadline { get; }
 
@@ -104,7 +111,9 @@ internal sealed class MeshCall
     internal static bool IsReplayable(HttpContent? content) => content switch
     {
         null or ByteArrayContent or ReadOnlyMemoryContent or JsonContent => true,
+        _ when GrpcProtocol.IsReplayable(content) => true,
         MultipartContent multipart => multipart.All(IsReplayable),
         _ => false,
     };
+
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
+using Mesh.Grpc;
 using Mesh.RateLimiting;
 using Mesh.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -74,6 +75,11 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
             MeshHeaders.Timeout,
             timeout == policy.Timeout ? policy.TimeoutHeader : ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
 
+        if (call.IsGrpc)
+        {
+            GrpcProtocol.LimitTimeout(request, timeout);
+        }
+
         // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var deadline = ScheduleCancel(linked, timeout);
@@ -119,6 +125,13 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         }
 
         var translated = Translate(outcome.Exception, service, call, policy.Timeout, timeout < policy.Timeout, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+
+        // A gRPC client expects a deadline to end as DEADLINE_EXCEEDED, which it reads from the response.
+        if (call.IsGrpc && translated is TaskCanceledException { InnerException: TimeoutException })
+        {
+            return GrpcProtocol.DeadlineExceededResponse(request, translated.Message);
+        }
+
         if (ReferenceEquals(translated, outcome.Exception))
         {
             ExceptionDispatchInfo.Throw(translated);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using Mesh.Balancing;
+using Mesh.Grpc;
 using Mesh.Outliers;
 using Mesh.Retry;
 using Microsoft.Extensions.Logging;
@@ -157,6 +158,18 @@ internal sealed partial class ResiliencePolicy : IDisposable
         if (outcome.Result is { } response && RetryRules.RetryAfter(response, now) is { } retryAfter)
         {
             delay = retryAfter;
+        }
+
+        if (outcome.Result is { } answer && GrpcProtocol.Pushback(answer) is { } pushback)
+        {
+            if (pushback == System.Threading.Timeout.InfiniteTimeSpan)
+            {
+                call.NotRetriedReason = "the server's grpc-retry-pushback-ms asks not to retry";
+                LogNotRetried(_logger, Service, call.NotRetriedReason);
+                return false;
+            }
+
+            delay = pushback;
         }
 
         if (now + delay >= call.Deadline)

@@ -15,7 +15,7 @@ public sealed class RetryOptions
 {
     /// <summary>The failure classes retried when <see cref="On"/> is not set.</summary>
     public static IReadOnlyList<string> DefaultOn { get; } =
-        [RetryOn.ConnectFailure, RetryOn.RefusedStream, "503", "502", "504", "429"];
+        [RetryOn.ConnectFailure, RetryOn.RefusedStream, "503", "502", "504", "429", "unavailable"];
 
     /// <summary>Gets or sets whether failed attempts are retried at all.</summary>
     /// <value><see langword="true"/> by default.</value>
@@ -36,7 +36,9 @@ public sealed class RetryOptions
     /// <summary>
     /// Gets or sets the failures retried: <c>connect-failure</c>, <c>refused-stream</c>, <c>reset</c> (the connection
     /// broke after the request was sent), <c>5xx</c>, <c>gateway-error</c> (502, 503, 504) and status codes such as
-    /// <c>503</c>. An attempt that exceeds its attempt timeout counts as <c>504</c>.
+    /// <c>503</c>. An attempt that exceeds its attempt timeout counts as <c>504</c>. For gRPC calls, whose HTTP status is
+    /// 200, gRPC status names in lower case with dashes (<c>unavailable</c>, <c>resource-exhausted</c>, …) match the
+    /// status of a trailers-only answer; an answer whose headers carry no status has committed the call.
     /// </summary>
     /// <value><see langword="null"/> by default, meaning <see cref="DefaultOn"/>.</value>
     public IList<string>? On { get; set; }

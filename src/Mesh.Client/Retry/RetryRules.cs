@@ -1,5 +1,6 @@
 using System.Globalization;
 using Mesh.Balancing;
+using Mesh.Grpc;
 using Mesh.Resilience;
 
 namespace Mesh.Retry;
@@ -8,6 +9,7 @@ namespace Mesh.Retry;
 internal sealed class RetryRules
 {
     private readonly HashSet<int> _statuses = [];
+    private readonly HashSet<int> _grpcStatuses = [];
     private readonly bool _connectFailure;
     private readonly bool _refusedStream;
     private readonly bool _reset;
@@ -29,6 +31,7 @@ internal sealed class RetryRules
                 case RetryOn.Reset: _reset = true; break;
                 case RetryOn.ServerError: _anyServerError = true; break;
                 case RetryOn.GatewayError: _statuses.UnionWith([502, 503, 504]); break;
+                case var name when Array.IndexOf(GrpcProtocol.StatusNames, name) is >= 0 and var code: _grpcStatuses.Add(code); break;
                 default: _statuses.Add(int.Parse(token, NumberStyles.None, CultureInfo.InvariantCulture)); break;
             }
         }
@@ -40,11 +43,14 @@ internal sealed class RetryRules
     public static bool IsKnownToken(string? token) =>
         token is not null
         && (token.Trim().ToLowerInvariant() is RetryOn.ConnectFailure or RetryOn.RefusedStream or RetryOn.Reset or RetryOn.ServerError or RetryOn.GatewayError
+            || Array.IndexOf(GrpcProtocol.StatusNames, token.Trim().ToLowerInvariant()) > 0
             || (int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 100 and <= 599));
 
     /// <summary>Whether the failure is one the service retries.</summary>
     public bool Matches(FailureKind kind, HttpResponseMessage? response) => kind switch
     {
+        FailureKind.ServerError or FailureKind.None when response is not null && GrpcProtocol.TrailersOnlyStatus(response) is { } grpc =>
+            _grpcStatuses.Contains(grpc),
         FailureKind.ConnectFailure => _connectFailure,
         FailureKind.RefusedStream => _refusedStream,
         FailureKind.Reset => _reset,

@@ -1,0 +1,178 @@
+using Grpc.Core;
+using Mesh.Balancing;
+using Mesh.Grpc.Inventory;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.Client.Tests.Grpc;
+
+/// <summary>A meshed gRPC client against three real gRPC servers: per-call balancing, status-aware retries, deadlines.</summary>
+public sealed class GrpcTests : IAsyncLifetime
+{
+    private GrpcServers _servers = null!;
+
+    public async Task InitializeAsync() => _servers = await GrpcServers.StartAsync(3);
+
+    public async Task DisposeAsync() => await _servers.DisposeAsync();
+
+    [Fact]
+    public async Task Unary_calls_are_spread_over_every_server_by_the_balancer()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+
+        for (var i = 0; i < 300; i++)
+        {
+            await client.GetItemAsync(new ItemRequest { Sku = $"sku-{i}" });
+        }
+
+        Assert.All(_servers.Behaviors, b => Assert.Equal(100, b.Calls));
+    }
+
+    [Fact]
+    public async Task UNAVAILABLE_is_retried_on_another_server_and_the_call_succeeds()
+    {
+        // Every server fails its first call; the fourth attempt (a server already tried, now healthy) succeeds.
+        await using var provider = Client(LoadBalancerNames.RoundRobin, maxAttempts: 4);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.FailNext(StatusCode.Unavailable);
+        }
+
+        var item = await client.GetItemAsync(new ItemRequest { Sku = "a" });
+
+        Assert.Equal("a", item.Sku);
+        Assert.Equal(4, _servers.Behaviors.Sum(b => b.Calls));
+        Assert.Equal(["1", "2", "3"], _servers.Behaviors.SelectMany(b => b.PreviousAttempts).Order());
+    }
+
+    [Fact]
+    public async Task INVALID_ARGUMENT_is_not_retried()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.FailNext(StatusCode.InvalidArgument);
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await client.GetItemAsync(new ItemRequest { Sku = "a" }));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal(1, _servers.Behaviors.Sum(b => b.Calls));
+    }
+
+    [Fact]
+    public async Task One_server_stopped_during_2000_unary_calls_costs_no_call()
+    {
+        await using var provider = Client(LoadBalancerNames.PeakEwma);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        var stopped = Task.CompletedTask;
+
+        var ok = await Load.RunAsync(2000, 16, async i =>
+        {
+            if (i == 1000)
+            {
+                stopped = _servers.StopAsync(1);
+            }
+
+            await client.GetItemAsync(new ItemRequest { Sku = $"sku-{i}" });
+        });
+        await stopped;
+
+        Assert.Equal(2000, ok);
+    }
+
+    [Fact]
+    public async Task A_100_ms_deadline_against_a_server_that_waits_ends_as_DEADLINE_EXCEEDED_and_the_server_sees_it()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        await WarmUpAsync(client);
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.Delay = TimeSpan.FromSeconds(1);
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+            await client.GetItemAsync(new ItemRequest { Sku = "a" }, deadline: DateTime.UtcNow.AddMilliseconds(100)));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        var server = Assert.Single(_servers.Behaviors, b => b.Calls == 2);
+        var timeout = GrpcProtocolTimeout(server.Timeouts.Last());
+        Assert.InRange(timeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(100));
+        await Eventually.WaitAsync(() => server.Cancelled == 1, "the server to see the call cancelled");
+    }
+
+    [Fact]
+    public async Task The_mesh_timeout_ends_a_gRPC_call_as_DEADLINE_EXCEEDED_and_bounds_grpc_timeout()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin, timeout: "00:00:00.200");
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        await WarmUpAsync(client);
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.Delay = TimeSpan.FromSeconds(2);
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await client.GetItemAsync(new ItemRequest { Sku = "a" }));
+
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Contains("service 'inventory'", error.Status.Detail, StringComparison.Ordinal);
+        var server = Assert.Single(_servers.Behaviors, b => b.Calls == 2);
+        Assert.InRange(GrpcProtocolTimeout(server.Timeouts.Last()), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task A_server_stream_of_10000_messages_completes_through_the_mesh()
+    {
+        await using var provider = Client(LoadBalancerNames.PeakEwma);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+
+        using var call = client.ListItems(new ListRequest { Count = 10_000 });
+        var received = 0;
+        await foreach (var item in call.ResponseStream.ReadAllAsync())
+        {
+            Assert.Equal(received, item.Quantity);
+            received++;
+        }
+
+        Assert.Equal(10_000, received);
+    }
+
+    // One call to each server first, so connections and code are warm before a deadline of a few hundred milliseconds.
+    private static async Task WarmUpAsync(Inventory.InventoryClient client)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await client.GetItemAsync(new ItemRequest { Sku = "warm-up" });
+        }
+    }
+
+    private static TimeSpan GrpcProtocolTimeout(string value) => Mesh.Grpc.GrpcProtocol.ParseTimeout(value)!.Value;
+
+    private ServiceProvider Client(string balancer, string? timeout = null, int maxAttempts = 3)
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["Mesh:Services:inventory:LoadBalancer"] = balancer,
+            ["Mesh:Services:inventory:Retry:MaxAttempts"] = maxAttempts.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        for (var i = 0; i < _servers.Addresses.Count; i++)
+        {
+            config[$"Mesh:Services:inventory:Endpoints:{i}"] = _servers.Addresses[i].ToString();
+        }
+
+        if (timeout is not null)
+        {
+            config["Mesh:Services:inventory:Timeout"] = timeout;
+        }
+
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
+        services.AddMesh();
+        services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
+        return services.BuildServiceProvider();
+    }
+}

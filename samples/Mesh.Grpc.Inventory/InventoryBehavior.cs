@@ -6,7 +6,7 @@ namespace Mesh.Grpc.Inventory;
 /// <summary>What one inventory instance does: its name, scripted failures, a delay, and what it saw of its calls.</summary>
 public sealed class InventoryBehavior(string instance)
 {
-    private readonly ConcurrentQueue<StatusCode> _failures = new();
+    private readonly ConcurrentQueue<(StatusCode Status, string? Pushback)> _failures = new();
     private long _calls;
     private long _cancelled;
 
@@ -34,11 +34,14 @@ public sealed class InventoryBehavior(string instance)
         ArgumentNullException.ThrowIfNull(statuses);
         foreach (var status in statuses)
         {
-            _failures.Enqueue(status);
+            _failures.Enqueue((status, null));
         }
     }
 
-    internal StatusCode? NextFailure() => _failures.TryDequeue(out var status) ? status : null;
+    /// <summary>Makes the next call fail with <paramref name="status"/> and ask, in grpc-retry-pushback-ms, for <paramref name="pushback"/>.</summary>
+    public void FailNextWithPushback(StatusCode status, string pushback) => _failures.Enqueue((status, pushback));
+
+    internal (StatusCode Status, string? Pushback)? NextFailure() => _failures.TryDequeue(out var failure) ? failure : null;
 
     internal void Seen(ServerCallContext context)
     {

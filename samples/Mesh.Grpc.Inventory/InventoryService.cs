@@ -11,9 +11,15 @@ public sealed class InventoryService(InventoryBehavior behavior) : Inventory.Inv
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
         behavior.Seen(context);
-        if (behavior.NextFailure() is { } status)
+        if (behavior.NextFailure() is { } failure)
         {
-            throw new RpcException(new Status(status, $"{behavior.Instance} was told to fail"));
+            var trailers = new Metadata();
+            if (failure.Pushback is { } pushback)
+            {
+                trailers.Add("grpc-retry-pushback-ms", pushback);
+            }
+
+            throw new RpcException(new Status(failure.Status, $"{behavior.Instance} was told to fail"), trailers);
         }
 
         if (behavior.Delay > TimeSpan.Zero)

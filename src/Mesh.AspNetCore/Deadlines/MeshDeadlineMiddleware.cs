@@ -8,7 +8,8 @@ namespace Mesh.AspNetCore.Deadlines;
 
 /// <summary>
 /// Opens a <see cref="MeshDeadline"/> scope for each inbound request that has a deadline: the endpoint's request
-/// timeout, or the caller's remaining time from the <c>mesh-timeout</c> header, whichever is sooner.
+/// timeout, the caller's remaining time from the <c>mesh-timeout</c> header, or a gRPC call's <c>grpc-timeout</c>,
+/// whichever is soonest.
 /// </summary>
 internal sealed class MeshDeadlineMiddleware(RequestDelegate next, IOptions<RequestTimeoutOptions> timeouts, TimeProvider? time = null)
 {
@@ -16,7 +17,8 @@ internal sealed class MeshDeadlineMiddleware(RequestDelegate next, IOptions<Requ
 
     public Task InvokeAsync(HttpContext context)
     {
-        var remaining = Soonest(EndpointTimeout(context, timeouts.Value), CallerTimeout(context.Request.Headers));
+        var headers = context.Request.Headers;
+        var remaining = Soonest(EndpointTimeout(context, timeouts.Value), Soonest(CallerTimeout(headers), GrpcTimeout(headers)));
         if (remaining is null)
         {
             return next(context);
@@ -62,6 +64,27 @@ internal sealed class MeshDeadlineMiddleware(RequestDelegate next, IOptions<Requ
         && milliseconds <= (long)TimeSpan.FromDays(1).TotalMilliseconds
             ? TimeSpan.FromMilliseconds(milliseconds)
             : null;
+
+    /// <summary>The deadline of an inbound gRPC call (<c>grpc-timeout</c>: digits and a unit); ignored when malformed.</summary>
+    internal static TimeSpan? GrpcTimeout(IHeaderDictionary headers)
+    {
+        if (!headers.TryGetValue("grpc-timeout", out var header) || header.ToString() is not { Length: >= 2 and <= 9 } value
+            || !long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
+        {
+            return null;
+        }
+
+        return value[^1] switch
+        {
+            'H' => TimeSpan.FromHours(Math.Min(amount, 24)),
+            'M' => TimeSpan.FromMinutes(Math.Min(amount, 24 * 60)),
+            'S' => TimeSpan.FromSeconds(Math.Min(amount, 24 * 3600)),
+            'm' => TimeSpan.FromMilliseconds(amount),
+            'u' => TimeSpan.FromMicroseconds(amount),
+            'n' => TimeSpan.FromTicks(amount / 100),
+            _ => null,
+        };
+    }
 
     private static TimeSpan? Soonest(TimeSpan? a, TimeSpan? b) =>
         a is null ? b : b is null ? a : a < b ? a : b;

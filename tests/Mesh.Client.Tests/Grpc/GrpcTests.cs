@@ -64,6 +64,38 @@ public sealed class GrpcTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_negative_pushback_stops_retries()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.FailNextWithPushback(StatusCode.Unavailable, "-1");
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await client.GetItemAsync(new ItemRequest { Sku = "a" }));
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Equal(1, _servers.Behaviors.Sum(b => b.Calls));
+    }
+
+    [Fact]
+    public async Task A_positive_pushback_is_retried()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin, maxAttempts: 4);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.FailNextWithPushback(StatusCode.Unavailable, "30");
+        }
+
+        var item = await client.GetItemAsync(new ItemRequest { Sku = "b" });
+
+        Assert.Equal("b", item.Sku);
+        Assert.Equal(4, _servers.Behaviors.Sum(b => b.Calls));
+    }
+
+    [Fact]
     public async Task One_server_stopped_during_2000_unary_calls_costs_no_call()
     {
         await using var provider = Client(LoadBalancerNames.PeakEwma);

@@ -41,6 +41,30 @@ internal static class GrpcProtocol
             ? status
             : null;
 
+    /// <summary>Sets OpenTelemetry's RPC attributes on a span of a gRPC call: system, service, method and, when known, status.</summary>
+    public static void Tag(System.Diagnostics.Activity activity, HttpRequestMessage request, HttpResponseMessage? response)
+    {
+        activity.SetTag("rpc.system", "grpc");
+
+        // The path of a gRPC call is /{package.Service}/{Method}.
+        var path = request.RequestUri?.AbsolutePath ?? string.Empty;
+        var slash = path.LastIndexOf('/');
+        if (slash > 0)
+        {
+            activity.SetTag("rpc.service", path[1..slash]);
+            activity.SetTag("rpc.method", path[(slash + 1)..]);
+        }
+
+        if (response is not null)
+        {
+            // A response whose headers carry no status has committed the call: its status comes in the trailers later.
+            if (TrailersOnlyStatus(response) is { } status)
+            {
+                activity.SetTag("rpc.grpc.status_code", status);
+            }
+        }
+    }
+
     /// <summary>Whether a gRPC status counts as a failure of the endpoint that gave it.</summary>
     public static bool IsServerFailure(int status) => status is Unavailable or Internal or DeadlineExceeded;
 

@@ -70,6 +70,11 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
                 var response = await base.SendAsync(request, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
                 kind = Failures.Classify(response);
                 activity?.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
+                if (activity is not null && call is { IsGrpc: true })
+                {
+                    GrpcProtocol.Tag(activity, request, response);
+                }
+
                 return response;
             }
             catch (OperationCanceledException) when (attempt is not null && attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
+using Mesh.Grpc;
 using Mesh.RateLimiting;
 using Mesh.Resilience;
 
@@ -57,11 +58,21 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
         {
             var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
             Finish(activity, service, method, started, (int)response.StatusCode, null);
+            if (activity is not null && GrpcProtocol.IsGrpc(request))
+            {
+                GrpcProtocol.Tag(activity, request, response);
+            }
+
             return response;
         }
         catch (Exception ex)
         {
             Finish(activity, service, method, started, null, ex);
+            if (activity is not null && GrpcProtocol.IsGrpc(request))
+            {
+                GrpcProtocol.Tag(activity, request, null);
+            }
+
             throw;
         }
     }

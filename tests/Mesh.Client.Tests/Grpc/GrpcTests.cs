@@ -3,6 +3,8 @@ using Mesh.Balancing;
 using Mesh.Grpc.Inventory;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+using StatusCode = Grpc.Core.StatusCode;
 
 namespace Mesh.Client.Tests.Grpc;
 
@@ -154,6 +156,31 @@ public sealed class GrpcTests : IAsyncLifetime
         Assert.Contains("service 'inventory'", error.Status.Detail, StringComparison.Ordinal);
         var server = Assert.Single(_servers.Behaviors, b => b.Calls == 2);
         Assert.InRange(GrpcProtocolTimeout(server.Timeouts.Last()), TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task Spans_of_gRPC_calls_carry_the_RPC_attributes()
+    {
+        var spans = new List<System.Diagnostics.Activity>();
+        using var tracing = OpenTelemetry.Sdk.CreateTracerProviderBuilder().AddMeshInstrumentation().AddInMemoryExporter(spans).Build();
+        await using var provider = Client(LoadBalancerNames.RoundRobin, maxAttempts: 4);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.FailNext(StatusCode.Unavailable);
+        }
+
+        await client.GetItemAsync(new ItemRequest { Sku = "a" });
+
+        tracing.ForceFlush();
+        var call = Assert.Single(spans, s => s.Kind == System.Diagnostics.ActivityKind.Internal);
+        Assert.Equal("grpc", call.GetTagItem("rpc.system"));
+        Assert.Equal("inventory.Inventory", call.GetTagItem("rpc.service"));
+        Assert.Equal("GetItem", call.GetTagItem("rpc.method"));
+        var attempts = spans.Where(s => s.ParentSpanId == call.SpanId).OrderBy(s => s.GetTagItem("mesh.attempt")).ToList();
+        Assert.Equal(4, attempts.Count);
+        Assert.All(attempts.Take(3), a => Assert.Equal(14, a.GetTagItem("rpc.grpc.status_code")));
+        Assert.All(attempts, a => Assert.Equal("GetItem", a.GetTagItem("rpc.method")));
     }
 
     [Fact]

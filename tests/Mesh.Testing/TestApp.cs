@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -26,19 +27,30 @@ public sealed class TestApp : IAsyncDisposable
 
     /// <summary>
     /// Builds and starts an application: <paramref name="services"/> registers its services, <paramref name="pipeline"/>
-    /// maps its middleware and endpoints. With <paramref name="http2Only"/> it speaks HTTP/2 without TLS (h2c), as gRPC needs.
+    /// maps its middleware and endpoints. With <paramref name="http2Only"/> it speaks HTTP/2 only, as gRPC needs (h2c
+    /// without a certificate); with <paramref name="certificate"/> it listens with TLS.
     /// </summary>
-    public static async Task<TestApp> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline, bool http2Only = false)
+    public static async Task<TestApp> StartAsync(Action<IServiceCollection> services, Action<WebApplication> pipeline, bool http2Only = false, X509Certificate2? certificate = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(pipeline);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        if (http2Only)
+        builder.WebHost.UseUrls(certificate is null ? "http://127.0.0.1:0" : "https://127.0.0.1:0");
+        if (certificate is not null)
         {
-            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+            // The slim builder leaves HTTPS out until asked.
+            builder.WebHost.UseKestrelHttpsConfiguration();
         }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = http2Only ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2);
+            if (certificate is not null)
+            {
+                kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate);
+            }
+        });
 
         services(builder.Services);
         var app = builder.Build();

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Mesh.Balancing;
 using Mesh.Grpc.Inventory;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
@@ -181,6 +182,30 @@ public sealed class GrpcTests : IAsyncLifetime
         Assert.Equal(4, attempts.Count);
         Assert.All(attempts.Take(3), a => Assert.Equal(14, a.GetTagItem("rpc.grpc.status_code")));
         Assert.All(attempts, a => Assert.Equal("GetItem", a.GetTagItem("rpc.method")));
+    }
+
+    [Fact]
+    public async Task An_https_endpoint_is_called_over_TLS()
+    {
+        using var certificate = TestCertificates.CreateLoopbackServer();
+        var behavior = new InventoryBehavior("tls");
+        await using var server = await TestApp.StartAsync(
+            services => services.AddGrpc().Services.AddSingleton(behavior),
+            app => app.MapGrpcService<InventoryService>(),
+            http2Only: true,
+            certificate: certificate);
+        var services = new ServiceCollection();
+        services.AddMesh(o => o.Services["inventory"] = new MeshServiceOptions { Endpoints = { new(server.Address.ToString()) } });
+        services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory"))
+            .AddMesh()
+            .ConfigurePrimaryHttpMessageHandler((handler, _) => ((SocketsHttpHandler)handler).SslOptions.RemoteCertificateValidationCallback =
+                (_, presented, _, _) => presented is not null && presented.GetCertHashString() == certificate.GetCertHashString());
+        await using var provider = services.BuildServiceProvider();
+
+        var item = await provider.GetRequiredService<Inventory.InventoryClient>().GetItemAsync(new ItemRequest { Sku = "secure" });
+
+        Assert.Equal("tls", item.Instance);
+        Assert.Equal("https", server.Address.Scheme);
     }
 
     [Fact]

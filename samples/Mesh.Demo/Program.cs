@@ -10,7 +10,7 @@ Console.CancelKeyPress += (_, e) =>
     cancel.Cancel();
 };
 
-IScene[] scenes = [new BalancingScene(), new DiscoveryScene(), new ResilienceScene(), new ObservabilityScene()];
+IScene[] scenes = [new BalancingScene(), new DiscoveryScene(), new ResilienceScene(), new ObservabilityScene(), new GrpcScene()];
 Console.WriteLine("Mesh demo: an in-process service mesh for .NET, on loopback traffic.");
 try
 {

@@ -51,6 +51,10 @@ public sealed class DemoTests
         Assert.Matches(@"inventory\s+\d+\s+[\d.]+\s+100\.0 %", Line(text, "inventory  "));
         Assert.Contains("GET inventory: success, 2 attempts", text, StringComparison.Ordinal);
         Assert.Contains("retry after status 503", text, StringComparison.Ordinal);
+        Assert.Matches(@"unary calls, round robin\s+(\d+)\s+\1\s+0\s", Line(text, "unary calls, round robin"));
+        Assert.Matches(@"i0 answers UNAVAILABLE, then is ejected\s+(\d+)\s+\1\s+0\s", Line(text, "i0 answers UNAVAILABLE"));
+        Assert.Matches(@"i1 stopped\s+(\d+)\s+\1\s+0\s", Line(text, "i1 stopped"));
+        Assert.Contains("DeadlineExceeded", text, StringComparison.Ordinal);
         Assert.EndsWith("Done.", text.TrimEnd(), StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', text);
     }

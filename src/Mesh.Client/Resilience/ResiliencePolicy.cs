@@ -328,7 +328,9 @@ internal sealed partial class ResiliencePolicy : IDisposable
 
     private static string Describe(Outcome<HttpResponseMessage> outcome) =>
         outcome.Exception is { } exception ? $"{exception.GetType().Name}: {exception.Message}"
-        : outcome.Result is { } response ? $"status {(int)response.StatusCode}"
+        : outcome.Result is { } response ? GrpcProtocol.TrailersOnlyStatus(response) is { } grpc && grpc != GrpcProtocol.Ok
+            ? $"gRPC status {GrpcProtocol.StatusNames[Math.Clamp(grpc, 0, GrpcProtocol.StatusNames.Length - 1)]}"
+            : $"status {(int)response.StatusCode}"
         : "no result";
 
     [LoggerMessage(20, LogLevel.Debug, "Retrying a call to service '{Service}' (attempt {Attempt}) after {Outcome}, in {DelayMs:0.#} ms.")]

@@ -4,19 +4,23 @@ using Mesh.Grpc.Inventory;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OpenTelemetry.Trace;
 using StatusCode = Grpc.Core.StatusCode;
 
 namespace Mesh.Client.Tests.Grpc;
 
 /// <summary>A meshed gRPC client against three real gRPC servers: per-call balancing, status-aware retries, deadlines.</summary>
-public sealed class GrpcTests : IAsyncLifetime
+public sealed class GrpcTests : IAsyncLifetime, IDisposable
 {
+    private readonly LogCollector _logs = new();
     private GrpcServers _servers = null!;
 
     public async Task InitializeAsync() => _servers = await GrpcServers.StartAsync(3);
 
     public async Task DisposeAsync() => await _servers.DisposeAsync();
+
+    public void Dispose() => _logs.Dispose();
 
     [Fact]
     public async Task Unary_calls_are_spread_over_every_server_by_the_balancer()
@@ -48,6 +52,33 @@ public sealed class GrpcTests : IAsyncLifetime
         Assert.Equal("a", item.Sku);
         Assert.Equal(4, _servers.Behaviors.Sum(b => b.Calls));
         Assert.Equal(["1", "2", "3"], _servers.Behaviors.SelectMany(b => b.PreviousAttempts).Order());
+    }
+
+    [Fact]
+    public async Task Calls_to_a_server_that_keeps_answering_UNAVAILABLE_are_retried_on_the_others()
+    {
+        // About retries, not the budget: a third of the calls need one, more than the default budget allows at first.
+        var config = OutlierDetectionOff();
+        config["Mesh:Services:inventory:Retry:Budget:Ratio"] = "1";
+        await using var provider = Client(LoadBalancerNames.RoundRobin, extra: config);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        _servers.Behaviors[0].FailNext(Enumerable.Repeat(StatusCode.Unavailable, 1000).ToArray());
+
+        for (var i = 0; i < 60; i++)
+        {
+            try
+            {
+                var item = await client.GetItemAsync(new ItemRequest { Sku = $"sku-{i}" });
+                Assert.NotEqual("g0", item.Instance);
+            }
+            catch (RpcException)
+            {
+                Assert.Fail(string.Join("\n", _logs.Entries.Where(e => e.Category.StartsWith("Mesh", StringComparison.Ordinal)).Select(e => e.Message).TakeLast(5)));
+            }
+        }
+
+        Assert.True(_servers.Behaviors[0].Calls >= 10);
+        Assert.Equal(_servers.Behaviors[0].Calls, _servers.Behaviors.Skip(1).Sum(b => b.PreviousAttempts.Count));
     }
 
     [Fact]
@@ -143,9 +174,13 @@ public sealed class GrpcTests : IAsyncLifetime
     [Fact]
     public async Task The_mesh_timeout_ends_a_gRPC_call_as_DEADLINE_EXCEEDED_and_bounds_grpc_timeout()
     {
+        await using (var warm = Client(LoadBalancerNames.RoundRobin))
+        {
+            await WarmUpAsync(warm.GetRequiredService<Inventory.InventoryClient>());
+        }
+
         await using var provider = Client(LoadBalancerNames.RoundRobin, timeout: "00:00:00.200");
         var client = provider.GetRequiredService<Inventory.InventoryClient>();
-        await WarmUpAsync(client);
         foreach (var behavior in _servers.Behaviors)
         {
             behavior.Delay = TimeSpan.FromSeconds(2);
@@ -236,7 +271,9 @@ public sealed class GrpcTests : IAsyncLifetime
 
     private static TimeSpan GrpcProtocolTimeout(string value) => Mesh.Grpc.GrpcProtocol.ParseTimeout(value)!.Value;
 
-    private ServiceProvider Client(string balancer, string? timeout = null, int maxAttempts = 3)
+    private static Dictionary<string, string?> OutlierDetectionOff() => new() { ["Mesh:Services:inventory:OutlierDetection:Enabled"] = "false" };
+
+    private ServiceProvider Client(string balancer, string? timeout = null, int maxAttempts = 3, Dictionary<string, string?>? extra = null)
     {
         var config = new Dictionary<string, string?>
         {
@@ -253,7 +290,13 @@ public sealed class GrpcTests : IAsyncLifetime
             config["Mesh:Services:inventory:Timeout"] = timeout;
         }
 
+        foreach (var (key, value) in extra ?? [])
+        {
+            config[key] = value;
+        }
+
         var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(_logs).SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information));
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
         services.AddMesh();
         services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();

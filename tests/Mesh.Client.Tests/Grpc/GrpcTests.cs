@@ -143,7 +143,15 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
                 stopped = _servers.StopAsync(1);
             }
 
-            await client.GetItemAsync(new ItemRequest { Sku = $"sku-{i}" });
+            try
+            {
+                await client.GetItemAsync(new ItemRequest { Sku = $"sku-{i}" });
+            }
+            catch (RpcException ex)
+            {
+                // Say exactly what failed, so a failure names its cause.
+                Assert.Fail($"call {i}: {ex.StatusCode} {ex.Status.Detail} {ex.Status.DebugException}");
+            }
         });
         await stopped;
 

@@ -9,6 +9,7 @@ public sealed class InventoryBehavior(string instance)
     private readonly ConcurrentQueue<(StatusCode Status, string? Pushback)> _failures = new();
     private long _calls;
     private long _cancelled;
+    private int _aborts;
 
     /// <summary>Gets the name the instance answers with.</summary>
     public string Instance { get; } = instance;
@@ -40,6 +41,20 @@ public sealed class InventoryBehavior(string instance)
 
     /// <summary>Makes the next call fail with <paramref name="status"/> and ask, in grpc-retry-pushback-ms, for <paramref name="pushback"/>.</summary>
     public void FailNextWithPushback(StatusCode status, string pushback) => _failures.Enqueue((status, pushback));
+
+    /// <summary>Makes the next <paramref name="count"/> calls break their connection instead of answering.</summary>
+    public void AbortNext(int count) => Interlocked.Add(ref _aborts, count);
+
+    internal bool NextAbort()
+    {
+        if (Interlocked.Decrement(ref _aborts) >= 0)
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _aborts); // nothing was asked for: undo
+        return false;
+    }
 
     internal (StatusCode Status, string? Pushback)? NextFailure() => _failures.TryDequeue(out var failure) ? failure : null;
 

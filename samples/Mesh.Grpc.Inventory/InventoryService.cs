@@ -11,6 +11,12 @@ public sealed class InventoryService(InventoryBehavior behavior) : Inventory.Inv
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(context);
         behavior.Seen(context);
+        if (behavior.NextAbort())
+        {
+            context.GetHttpContext().Abort();
+            throw new RpcException(new Status(StatusCode.Aborted, $"{behavior.Instance} broke the connection"));
+        }
+
         if (behavior.NextFailure() is { } failure)
         {
             var trailers = new Metadata();

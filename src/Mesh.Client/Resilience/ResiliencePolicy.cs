@@ -125,7 +125,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
     internal bool ShouldRetry(Outcome<HttpResponseMessage> outcome, MeshCall call, int attempt, bool hedge)
     {
         var kind = Failures.Classify(outcome);
-        if (!Rules.Matches(kind, outcome.Result) || (!hedge && attempt + 1 >= Rules.MaxAttempts))
+        if (!Rules.Matches(kind, outcome.Result, call.IsGrpc) || (!hedge && attempt + 1 >= Rules.MaxAttempts))
         {
             return false;
         }

@@ -46,9 +46,13 @@ internal sealed class RetryRules
             || Array.IndexOf(GrpcProtocol.StatusNames, token.Trim().ToLowerInvariant()) > 0
             || (int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 100 and <= 599));
 
-    /// <summary>Whether the failure is one the service retries.</summary>
-    public bool Matches(FailureKind kind, HttpResponseMessage? response) => kind switch
+    /// <summary>
+    /// Whether the failure is one the service retries. For a gRPC call a broken exchange with no answer is the status a
+    /// gRPC client gives it, UNAVAILABLE (gRFC A6: the call had not committed).
+    /// </summary>
+    public bool Matches(FailureKind kind, HttpResponseMessage? response, bool isGrpc = false) => kind switch
     {
+        FailureKind.Reset when isGrpc => _reset || _grpcStatuses.Contains(GrpcProtocol.Unavailable),
         FailureKind.ServerError or FailureKind.None when response is not null && GrpcProtocol.TrailersOnlyStatus(response) is { } grpc =>
             _grpcStatuses.Contains(grpc),
         FailureKind.ConnectFailure => _connectFailure,

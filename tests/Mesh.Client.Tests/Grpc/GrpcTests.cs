@@ -82,6 +82,22 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task A_call_whose_exchange_breaks_before_an_answer_is_retried_as_UNAVAILABLE()
+    {
+        await using var provider = Client(LoadBalancerNames.RoundRobin, maxAttempts: 4);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.AbortNext(1);
+        }
+
+        var item = await client.GetItemAsync(new ItemRequest { Sku = "a" });
+
+        Assert.Equal("a", item.Sku);
+        Assert.Equal(4, _servers.Behaviors.Sum(b => b.Calls));
+    }
+
+    [Fact]
     public async Task INVALID_ARGUMENT_is_not_retried()
     {
         await using var provider = Client(LoadBalancerNames.RoundRobin);

@@ -60,10 +60,4 @@ public class TelemetryBenchmarks
         using var response = await _client.GetAsync(new Uri("http://inventory/items/1"));
         return response.StatusCode;
     }
-
-    private sealed class TerminalHandler : HttpMessageHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request });
-    }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Mesh.Grpc;
 using Mesh.Resilience;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Timeouts;
@@ -13,6 +14,9 @@ namespace Mesh.AspNetCore.Deadlines;
 /// </summary>
 internal sealed class MeshDeadlineMiddleware(RequestDelegate next, IOptions<RequestTimeoutOptions> timeouts, TimeProvider? time = null)
 {
+    // A longer deadline is no deadline a caller means; it would also overflow the clock's arithmetic.
+    private static readonly TimeSpan MaxDeadline = TimeSpan.FromDays(1);
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public Task InvokeAsync(HttpContext context)
@@ -61,30 +65,15 @@ internal sealed class MeshDeadlineMiddleware(RequestDelegate next, IOptions<Requ
     internal static TimeSpan? CallerTimeout(IHeaderDictionary headers) =>
         headers.TryGetValue(MeshHeaders.Timeout, out var value)
         && long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds)
-        && milliseconds <= (long)TimeSpan.FromDays(1).TotalMilliseconds
+        && milliseconds <= (long)MaxDeadline.TotalMilliseconds
             ? TimeSpan.FromMilliseconds(milliseconds)
             : null;
 
-    /// <summary>The deadline of an inbound gRPC call (<c>grpc-timeout</c>: digits and a unit); ignored when malformed.</summary>
-    internal static TimeSpan? GrpcTimeout(IHeaderDictionary headers)
-    {
-        if (!headers.TryGetValue("grpc-timeout", out var header) || header.ToString() is not { Length: >= 2 and <= 9 } value
-            || !long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
-        {
-            return null;
-        }
-
-        return value[^1] switch
-        {
-            'H' => TimeSpan.FromHours(Math.Min(amount, 24)),
-            'M' => TimeSpan.FromMinutes(Math.Min(amount, 24 * 60)),
-            'S' => TimeSpan.FromSeconds(Math.Min(amount, 24 * 3600)),
-            'm' => TimeSpan.FromMilliseconds(amount),
-            'u' => TimeSpan.FromMicroseconds(amount),
-            'n' => TimeSpan.FromTicks(amount / 100),
-            _ => null,
-        };
-    }
+    /// <summary>The deadline of an inbound gRPC call (<c>grpc-timeout</c>), at most a day; ignored when malformed.</summary>
+    internal static TimeSpan? GrpcTimeout(IHeaderDictionary headers) =>
+        headers.TryGetValue("grpc-timeout", out var header) && GrpcProtocol.ParseTimeout(header.ToString()) is { } timeout
+            ? (timeout < MaxDeadline ? timeout : MaxDeadline)
+            : null;
 
     private static TimeSpan? Soonest(TimeSpan? a, TimeSpan? b) =>
         a is null ? b : b is null ? a : a < b ? a : b;

@@ -13,18 +13,13 @@ internal sealed class MeshServerMetrics
     /// <summary>The caller recorded for requests that carry no <c>mesh-caller</c> header.</summary>
     internal const string UnknownCaller = "unknown";
 
-    private static readonly InstrumentAdvice<double> s_latencyBuckets = new()
-    {
-        HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
-    };
-
     private readonly Meter _meter;
 
     public MeshServerMetrics(IMeterFactory meters)
     {
         _meter = meters.Create(MeshTelemetry.Name);
         RequestDuration = _meter.CreateHistogram(
-            "mesh.server.request.duration", "s", "Duration of inbound requests, by caller service, route and status.", advice: s_latencyBuckets);
+            "mesh.server.request.duration", "s", "Duration of inbound requests, by caller service, route and status.", advice: MeshMetrics.LatencyBuckets);
     }
 
     public Histogram<double> RequestDuration { get; }
@@ -34,13 +29,13 @@ internal sealed class MeshServerMetrics
         var caller = context.Request.Headers[MeshHeaders.Caller].ToString();
         var tags = new TagList
         {
-            { "mesh.caller", caller.Length == 0 ? UnknownCaller : caller },
-            { "http.request.method", context.Request.Method },
-            { "http.response.status_code", context.Response.StatusCode },
+            { MeshTags.Caller, caller.Length == 0 ? UnknownCaller : caller },
+            { MeshTags.Method, context.Request.Method },
+            { MeshTags.StatusCode, BoxedStatusCodes.Boxed(context.Response.StatusCode) },
         };
         if (context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
         {
-            tags.Add("http.route", route);
+            tags.Add(MeshTags.Route, route);
         }
 
         RequestDuration.Record(elapsed.TotalSeconds, tags);

@@ -122,10 +122,10 @@ internal static class GrpcProtocol
     public static bool IsReplayable(HttpContent content) =>
         content.GetType().Name.StartsWith("PushUnaryContent", StringComparison.Ordinal);
 
-    /// <summary>Parses a <c>grpc-timeout</c> value: digits and a unit (H, M, S, m, u, n).</summary>
+    /// <summary>Parses a <c>grpc-timeout</c> value: at most eight digits and a unit (H, M, S, m, u, n).</summary>
     internal static TimeSpan? ParseTimeout(string value)
     {
-        if (value.Length < 2 || !long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
+        if (value.Length is < 2 or > 9 || !long.TryParse(value.AsSpan(0, value.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
         {
             return null;
         }

@@ -9,7 +9,8 @@ namespace Mesh.Telemetry;
 /// </summary>
 internal sealed class MeshMetrics
 {
-    private static readonly InstrumentAdvice<double> s_latencyBuckets = new()
+    /// <summary>Bucket boundaries for service latencies, from half a millisecond to ten seconds, given as advice.</summary>
+    internal static readonly InstrumentAdvice<double> LatencyBuckets = new()
     {
         HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
     };
@@ -20,8 +21,8 @@ internal sealed class MeshMetrics
     public MeshMetrics(IMeterFactory meters)
     {
         _meter = meters.Create(MeshTelemetry.Name, typeof(MeshMetrics).Assembly.GetName().Version?.ToString());
-        RequestDuration = _meter.CreateHistogram("mesh.client.request.duration", "s", "Duration of logical calls to mesh services, every attempt included.", advice: s_latencyBuckets);
-        AttemptDuration = _meter.CreateHistogram("mesh.client.attempt.duration", "s", "Duration of single attempts on one endpoint.", advice: s_latencyBuckets);
+        RequestDuration = _meter.CreateHistogram("mesh.client.request.duration", "s", "Duration of logical calls to mesh services, every attempt included.", advice: LatencyBuckets);
+        AttemptDuration = _meter.CreateHistogram("mesh.client.attempt.duration", "s", "Duration of single attempts on one endpoint.", advice: LatencyBuckets);
         ActiveRequests = _meter.CreateUpDownCounter<long>("mesh.client.active_requests", "{request}", "Logical calls in flight.");
         Retries = _meter.CreateCounter<long>("mesh.client.retries", "{retry}", "Attempts made again after a failure.");
         Hedges = _meter.CreateCounter<long>("mesh.client.hedges", "{hedge}", "Hedged attempts sent.");

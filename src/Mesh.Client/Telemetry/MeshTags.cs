@@ -4,6 +4,8 @@ namespace Mesh.Telemetry;
 internal static class MeshTags
 {
     public const string Service = "mesh.service";
+    public const string Caller = "mesh.caller";
+    public const string Route = "http.route";
     public const string Outcome = "mesh.outcome";
     public const string Attempts = "mesh.attempts";
     public const string Attempt = "mesh.attempt";

@@ -90,7 +90,7 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
         };
         if (status is { } answered)
         {
-            tags.Add(MeshTags.StatusCode, StatusCodes.Boxed(answered));
+            tags.Add(MeshTags.StatusCode, BoxedStatusCodes.Boxed(answered));
         }
         else
         {

@@ -31,6 +31,9 @@ public class TelemetryBenchmarks
             ["Mesh:Services:inventory:Endpoints:0"] = "http://127.0.0.1:10000",
             ["Mesh:Services:inventory:Endpoints:1"] = "http://127.0.0.1:10001",
             ["Mesh:Services:inventory:Endpoints:2"] = "http://127.0.0.1:10002",
+            ["Mesh:Services:inventory:LoadBalancer"] = "PeakEwma",
+            ["Mesh:Services:inventory:RateLimit:PermitsPerSecond"] = "1000000000",
+            ["Mesh:Services:inventory:RateLimit:Burst"] = "1000000000",
         };
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());

@@ -36,6 +36,9 @@ internal static class GrpcProtocol
     /// <summary>The status of a trailers-only response (the status in its headers), when it has one.</summary>
     public static int? TrailersOnlyStatus(HttpResponseMessage response) =>
         response.StatusCode == HttpStatusCode.OK
+
+        // Only a gRPC call can have one: a plain HTTP answer's headers are not even looked at.
+        && (response.RequestMessage is not { } request || IsGrpc(request))
         && response.Headers.NonValidated.TryGetValues(StatusHeader, out var values)
         && int.TryParse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var status)
             ? status

@@ -68,6 +68,17 @@ internal sealed class EndpointState
             case EndpointOutcome.NotSent:
                 Observe(NotSentPenaltyMilliseconds, endedAt);
                 break;
+            case EndpointOutcome.Canceled:
+                // No answer, but the endpoint took at least this long: a deadline or a hedge that cut a stalled request
+                // short must still make the endpoint look slow. A cancel sooner than expected says nothing.
+                var atLeast = (endedAt - startedAt) / _ticksPerMillisecond;
+                var latency = BitConverter.Int64BitsToDouble(Volatile.Read(ref _latencyBits));
+                if (atLeast > Decay(latency, endedAt - Volatile.Read(ref _observedAt)))
+                {
+                    Observe(atLeast, endedAt);
+                }
+
+                break;
             default:
                 break;
         }

@@ -53,6 +53,26 @@ public sealed class LeaseTests
     }
 
     [Fact]
+    public void A_request_cut_short_after_longer_than_expected_makes_the_endpoint_look_slow_and_a_quick_cancel_does_not()
+    {
+        var time = new FakeTimeProvider();
+        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
+        Complete(endpoint, time, TimeSpan.FromMilliseconds(20));
+
+        // Canceled after 5 ms (the caller gave up): no evidence against the endpoint.
+        var quick = endpoint.Acquire(time.GetTimestamp());
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        quick.Complete(EndpointOutcome.Canceled, time.GetTimestamp());
+        Assert.Equal(20, endpoint.Latency, precision: 3);
+
+        // Canceled after 1 s (the call's deadline, or a hedge that won elsewhere): it took at least that long.
+        var stalled = endpoint.Acquire(time.GetTimestamp());
+        time.Advance(TimeSpan.FromSeconds(1));
+        stalled.Complete(EndpointOutcome.Canceled, time.GetTimestamp());
+        Assert.Equal(1000, endpoint.Latency, precision: 3);
+    }
+
+    [Fact]
     public void An_unmeasured_endpoint_is_free_while_idle_and_costly_while_busy()
     {
         var time = new FakeTimeProvider();

@@ -1,0 +1,46 @@
+using Mesh.LoadBench;
+
+// Every server, proxy and request loop here is on 127.0.0.1, bounded in time, and stopped by this process before it exits.
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (UsageException e)
+{
+    if (e.Message.Length > 0)
+    {
+        Console.Error.WriteLine(e.Message);
+    }
+
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return e.Message.Length > 0 ? 2 : 0;
+}
+
+if (options.Mode == "serve")
+{
+    return await Serve.RunAsync(options);
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+try
+{
+    return options.Mode == "balancing"
+        ? await Balancing.RunAsync(options, cancel.Token)
+        : await Comparison.RunAsync(options, cancel.Token);
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    Console.Error.WriteLine("Stopped.");
+    return 130;
+}
+finally
+{
+    ChildProcesses.StopAll();
+}

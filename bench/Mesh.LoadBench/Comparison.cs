@@ -36,7 +36,8 @@ internal static class Comparison
         {
             Console.WriteLine(Report.Invariant($"Backends (pid {server.Id}): HTTP/1.1 {string.Join(", ", addresses.Http)}; gRPC h2c {string.Join(", ", addresses.Grpc)}"));
             var targets = await CreateTargetsAsync(addresses, nginx, disposables, cancellationToken).ConfigureAwait(false);
-            var tallies = targets.Select(t => new Tally(t)).ToArray();
+            var serverPid = server.Id;
+            var tallies = targets.Select(t => new Tally(t, () => ProcessCpu.Of(serverPid))).ToArray();
 
             foreach (var tally in tallies)
             {
@@ -97,6 +98,10 @@ internal static class Comparison
         var logical = new Uri("http://backend/items/1");
         targets.Add(new Target("mesh", "http", "bare", ct => GetAsync(meshed, logical, ct)));
 
+        // factory: a plain client from IHttpClientFactory (its logging handlers, no mesh), to tell the factory's cost from the mesh's.
+        var factory = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("factory");
+        targets.Add(new Target("factory", "http", "bare", ct => GetAsync(factory, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
+
         // standard: Microsoft.Extensions.ServiceDiscovery over the same three endpoints, with the standard resilience handler.
         var standardProvider = StandardProvider(addresses);
         disposables.Add(standardProvider);
@@ -150,6 +155,7 @@ internal static class Comparison
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
         services.AddMesh();
         services.AddHttpClient("mesh").AddMesh();
+        services.AddHttpClient("factory");
         services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }
@@ -190,12 +196,14 @@ internal static class Comparison
         tally.Errors += latency.Failed;
 
         var proxy0 = tally.Target.ProxyCpu?.Invoke() ?? TimeSpan.Zero;
+        var backend0 = tally.BackendCpuTime();
         var cpu0 = Environment.CpuUsage.TotalTime;
         var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
         var load = await ClosedLoopAsync(call, options.Concurrency, options.Duration, null, cancellationToken).ConfigureAwait(false);
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0;
         var cpu = Environment.CpuUsage.TotalTime - cpu0;
         var proxy = (tally.Target.ProxyCpu?.Invoke() ?? TimeSpan.Zero) - proxy0;
+        tally.BackendCpu += tally.BackendCpuTime() - backend0;
 
         tally.Requests += load.Succeeded;
         tally.Errors += load.Failed;
@@ -263,7 +271,7 @@ internal static class Comparison
             return new ComparisonRow(
                 t.Target.Name, t.Target.Group, t.Target.Baseline, t.LatencyRequests, t.Requests, t.Errors,
                 Math.Round(f.P50, 4), Math.Round(f.P90, 4), Math.Round(f.P99, 4), Math.Round(f.Throughput, 1),
-                Math.Round(f.Cpu, 2), Math.Round(f.ProxyCpu, 2), Math.Round(f.Alloc, 0),
+                Math.Round(f.Cpu, 2), Math.Round(f.ProxyCpu, 2), Math.Round(f.BackendCpu, 2), Math.Round(f.Alloc, 0),
                 [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], ratios);
         })];
     }
@@ -297,10 +305,10 @@ internal static class Comparison
     {
         Console.WriteLine();
         Console.WriteLine(Report.Invariant($"Latency at concurrency 1, throughput, CPU and allocations at concurrency {options.Concurrency}; (x) = ratio to the bare client of the same protocol in this run."));
-        Console.WriteLine("CPU is this client process's; 'nginx us/req' is the two sidecar processes' own, on top.");
+        Console.WriteLine("CPU is this client process's; 'nginx us/req' is the two sidecar processes' own, on top; 'backend us/req' the backend process's (10 ms ticks).");
         Console.WriteLine();
         Console.Write(Report.Table(
-            ["configuration", "p50 ms", "p90 ms", "p99 ms", "req/s", "CPU us/req", "nginx us/req", "alloc B/req", "errors"],
+            ["configuration", "p50 ms", "p90 ms", "p99 ms", "req/s", "CPU us/req", "nginx us/req", "backend us/req", "alloc B/req", "errors"],
             rows.Select(r => new[]
             {
                 r.Name,
@@ -310,6 +318,7 @@ internal static class Comparison
                 Report.WithRatio(r.ThroughputRps, r.Ratios["throughput"], "0"),
                 Report.WithRatio(r.CpuUsPerRequest, r.Ratios["cpu"], "0.0"),
                 r.ProxyCpuUsPerRequest > 0 ? Report.Number(r.ProxyCpuUsPerRequest, "0.0") : "-",
+                Report.Number(r.BackendCpuUsPerRequest, "0.0"),
                 Report.WithRatio(r.AllocBytesPerRequest, r.Ratios["alloc"], "0"),
                 r.Errors.ToString(System.Globalization.CultureInfo.InvariantCulture),
             })));
@@ -324,9 +333,13 @@ internal static class Comparison
     /// <summary>One configuration: how to make one call, which row is its baseline, and (sidecar) the CPU of its proxies.</summary>
     private sealed record Target(string Name, string Group, string Baseline, Func<CancellationToken, Task> Call, Func<TimeSpan>? ProxyCpu = null);
 
-    private sealed class Tally(Target target)
+    private sealed class Tally(Target target, Func<TimeSpan> backendCpuTime)
     {
         public Target Target { get; } = target;
+
+        public Func<TimeSpan> BackendCpuTime { get; } = backendCpuTime;
+
+        public TimeSpan BackendCpu { get; set; }
 
         public List<long> Latencies { get; } = [];
 
@@ -346,7 +359,7 @@ internal static class Comparison
 
         public long Allocated { get; set; }
 
-        public (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double Alloc) Figures()
+        public (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) Figures()
         {
             var sorted = Latencies.ToArray();
             Array.Sort(sorted);
@@ -358,6 +371,7 @@ internal static class Comparison
                 ElapsedSeconds > 0 ? Requests / ElapsedSeconds : 0,
                 Cpu.TotalMicroseconds / requests,
                 ProxyCpu.TotalMicroseconds / requests,
+                BackendCpu.TotalMicroseconds / requests,
                 (double)Allocated / requests);
         }
     }
@@ -372,6 +386,6 @@ internal sealed record ComparisonSettings(int Rounds, double WarmupSeconds, doub
 internal sealed record ComparisonRow(
     string Name, string Group, string Baseline, long LatencyRequests, long ThroughputRequests, long Errors,
     double P50Ms, double P90Ms, double P99Ms, double ThroughputRps, double CpuUsPerRequest, double ProxyCpuUsPerRequest,
-    double AllocBytesPerRequest, List<double> ThroughputPerRound, Dictionary<string, double> Ratios);
+    double BackendCpuUsPerRequest, double AllocBytesPerRequest, List<double> ThroughputPerRound, Dictionary<string, double> Ratios);
 
 internal sealed record Goal(string Name, double Value, bool Met);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -100,23 +99,8 @@ internal sealed class Nginx : IDisposable
         return nginx;
     }
 
-    /// <summary>Gets the CPU time nginx has used so far, from <c>/proc/{pid}/stat</c>.</summary>
-    public TimeSpan CpuTime()
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{Pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-
-            // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second on Linux).
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds(ticks / 100.0);
-        }
-        catch (IOException)
-        {
-            return TimeSpan.Zero;
-        }
-    }
+    /// <summary>Gets the CPU time nginx has used so far.</summary>
+    public TimeSpan CpuTime() => ProcessCpu.Of(Pid);
 
     public void Dispose()
     {

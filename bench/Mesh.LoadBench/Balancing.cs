@@ -24,6 +24,7 @@ internal static class Balancing
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Stall = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan HedgeDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromMilliseconds(900);
     private static readonly Uri Uri = new($"http://{Service}/work");
 
     private static readonly Scenario[] Scenarios =
@@ -32,12 +33,16 @@ internal static class Balancing
         new("LeastRequest", LoadBalancerNames.LeastRequest, false),
         new("PeakEwma", LoadBalancerNames.PeakEwma, false),
         new("PeakEwma+hedging", LoadBalancerNames.PeakEwma, true),
+
+        // An attempt ended by the call's own timeout counts as canceled and teaches the balancer nothing; one ended by
+        // an attempt timeout counts as a failure with its latency. This row shows the difference that makes.
+        new("PeakEwma+attempt-timeout", LoadBalancerNames.PeakEwma, false, AttemptTimeout),
     ];
 
     public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
         Console.WriteLine(Report.Invariant($"Mesh.LoadBench balancing: {Backends} backends, latency log-normal (median {SkewedBackends.MedianMs} ms, sigma {SkewedBackends.Sigma}), {options.Rate} req/s open loop for {options.Duration:0.##} s per balancer after {options.Warmup:0.##} s of warm-up;"));
-        Console.WriteLine(Report.Invariant($"backend b0 takes {Stall.TotalSeconds:0} s per request from {options.Duration / 4:0.##} s to {options.Duration * 3 / 4:0.##} s; timeout {Timeout.TotalSeconds:0} s; retries, outlier detection and breaker off; hedging after {HedgeDelay.TotalMilliseconds:0} ms, 2 attempts."));
+        Console.WriteLine(Report.Invariant($"backend b0 takes {Stall.TotalSeconds:0} s per request from {options.Duration / 4:0.##} s to {options.Duration * 3 / 4:0.##} s; timeout {Timeout.TotalSeconds:0} s; retries, outlier detection and breaker off; hedging after {HedgeDelay.TotalMilliseconds:0} ms, 2 attempts; attempt timeout {AttemptTimeout.TotalMilliseconds:0} ms in the last row."));
         var rows = new List<BalancingRow>();
         foreach (var scenario in Scenarios)
         {
@@ -103,6 +108,7 @@ internal static class Balancing
             scenario.Name,
             scenario.Balancer,
             scenario.Hedging,
+            scenario.AttemptTimeout?.TotalMilliseconds,
             issued,
             succeeded,
             Math.Round(100.0 * succeeded / issued, 4),
@@ -173,6 +179,11 @@ internal static class Balancing
             [prefix + "OutlierDetection:Enabled"] = "false",
             [prefix + "CircuitBreaker:Enabled"] = "false",
         };
+        if (scenario.AttemptTimeout is { } attemptTimeout)
+        {
+            config[prefix + "AttemptTimeout"] = attemptTimeout.ToString();
+        }
+
         if (scenario.Hedging)
         {
             config[prefix + "Hedging:Delay"] = HedgeDelay.ToString();
@@ -196,7 +207,7 @@ internal static class Balancing
         var byName = rows.ToDictionary(r => r.Name);
         var roundRobin = byName["RoundRobin"];
         var goals = new List<Goal>();
-        foreach (var name in new[] { "PeakEwma", "PeakEwma+hedging" })
+        foreach (var name in new[] { "PeakEwma", "PeakEwma+hedging", "PeakEwma+attempt-timeout" })
         {
             var row = byName[name];
             goals.Add(new Goal($"{name} success >= 99.9% (percent)", row.SuccessPercent, row.SuccessPercent >= 99.9));
@@ -208,7 +219,7 @@ internal static class Balancing
         return goals;
     }
 
-    private sealed record Scenario(string Name, string Balancer, bool Hedging);
+    private sealed record Scenario(string Name, string Balancer, bool Hedging, TimeSpan? AttemptTimeout = null);
 
     /// <summary>
     /// Eleven HTTP/1.1 backends in this process whose answer time is log-normal; b0 stalls between two instants. They
@@ -313,5 +324,5 @@ internal sealed record BalancingSettings(
 
 /// <summary>One balancer's run: latency in ms from the scheduled start, success in percent, extra requests in percent of those issued.</summary>
 internal sealed record BalancingRow(
-    string Name, string Balancer, bool Hedging, long Issued, long Succeeded, double SuccessPercent, double P50Ms, double P99Ms,
+    string Name, string Balancer, bool Hedging, double? AttemptTimeoutMs, long Issued, long Succeeded, double SuccessPercent, double P50Ms, double P99Ms,
     double P999Ms, double MaxMs, long BackendRequests, double ExtraRequestsPercent, long StalledBackendRequests);

@@ -21,7 +21,7 @@ public sealed partial class LoadBenchTests : IDisposable
         var (code, text) = await RunAsync("--smoke", "--out", _out);
 
         Assert.True(code == 0, $"exit code {code}\n{text}");
-        string[] configurations = ["bare", "mesh", "standard", "sidecar", "grpc-bare", "grpc-mesh"];
+        string[] configurations = ["bare", "mesh", "factory", "standard", "sidecar", "grpc-bare", "grpc-mesh"];
         foreach (var name in configurations)
         {
             Assert.Matches(new Regex($@"^{Regex.Escape(name)}\s+\d+\.\d+ \(\d+\.\d+x\)", RegexOptions.Multiline), text);
@@ -58,7 +58,7 @@ public sealed partial class LoadBenchTests : IDisposable
         var (code, text) = await RunAsync("balancing", "--smoke", "--out", _out);
 
         Assert.True(code == 0, $"exit code {code}\n{text}");
-        string[] balancers = ["RoundRobin", "LeastRequest", "PeakEwma", "PeakEwma+hedging"];
+        string[] balancers = ["RoundRobin", "LeastRequest", "PeakEwma", "PeakEwma+hedging", "PeakEwma+attempt-timeout"];
         foreach (var name in balancers)
         {
             Assert.Matches(new Regex($@"^{Regex.Escape(name)}\s+\d+\s+\d+\.\d+\s+\d+\.\d", RegexOptions.Multiline), text);

@@ -43,6 +43,7 @@ internal static class Balancing
     {
         Console.WriteLine(Report.Invariant($"Mesh.LoadBench balancing: {Backends} backends, latency log-normal (median {SkewedBackends.MedianMs} ms, sigma {SkewedBackends.Sigma}), {options.Rate} req/s open loop for {options.Duration:0.##} s per balancer after {options.Warmup:0.##} s of warm-up;"));
         Console.WriteLine(Report.Invariant($"backend b0 takes {Stall.TotalSeconds:0} s per request from {options.Duration / 4:0.##} s to {options.Duration * 3 / 4:0.##} s; timeout {Timeout.TotalSeconds:0} s; retries, outlier detection and breaker off; hedging after {HedgeDelay.TotalMilliseconds:0} ms, 2 attempts; attempt timeout {AttemptTimeout.TotalMilliseconds:0} ms in the last row."));
+        Console.WriteLine($"Load average before the run: {Report.LoadAverage()} (1, 5, 15 min); other work on the machine moves the figures.");
         var rows = new List<BalancingRow>();
         foreach (var scenario in Scenarios)
         {
@@ -77,6 +78,7 @@ internal static class Balancing
             Console.WriteLine(Report.Invariant($"  {(goal.Met ? "met    " : "NOT met")}  {goal.Name}: {goal.Value:0.###}"));
         }
 
+        Console.WriteLine($"Load average after the run: {Report.LoadAverage()}");
         if (options.Out is { } path)
         {
             await Report.WriteAsync(path, new BalancingDocument(

@@ -30,6 +30,7 @@ internal static class Comparison
         }
 
         Console.WriteLine(Report.Invariant($"Mesh.LoadBench comparison: {options.Rounds} round(s); per configuration and round {options.Warmup:0.##} s warm-up, {options.Duration:0.##} s at concurrency 1, {options.Duration:0.##} s at concurrency {options.Concurrency}."));
+        Console.WriteLine($"Load average before the run: {Report.LoadAverage()} (1, 5, 15 min); other work on the machine moves the figures.");
         var (server, addresses) = await Serve.StartChildAsync(3, 3, cancellationToken).ConfigureAwait(false);
         var disposables = new List<IDisposable>();
         try
@@ -57,6 +58,7 @@ internal static class Comparison
             var rows = Rows(tallies);
             var goals = Goals(rows);
             Print(rows, goals, options);
+            Console.WriteLine($"Load average after the run: {Report.LoadAverage()}");
             if (options.Out is { } path)
             {
                 await Report.WriteAsync(path, new ComparisonDocument(

@@ -61,7 +61,21 @@ internal static class Report
         Environment.ProcessorCount,
         RuntimeInformation.OSDescription,
         RuntimeInformation.FrameworkDescription,
-        TimeProvider.System.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+        TimeProvider.System.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+        LoadAverage());
+
+    /// <summary>Gets the 1, 5 and 15 minute load averages, to tell whether something else ran beside the benchmark.</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
 
     public static async Task WriteAsync<T>(string path, T document)
     {
@@ -86,4 +100,5 @@ internal static class Report
 }
 
 /// <summary>Where a run was made.</summary>
-internal sealed record MachineInfo(string Cpu, int Cores, string Os, string Runtime, string DateUtc);
+/// <remarks><see cref="LoadAverage"/> is read at the end of the run: its 5 and 15 minute figures cover the run.</remarks>
+internal sealed record MachineInfo(string Cpu, int Cores, string Os, string Runtime, string DateUtc, string LoadAverage);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Mesh.LoadBench;
 
 // Every server, proxy and request loop here is on 127.0.0.1, bounded in time, and stopped by this process before it exits.
@@ -22,12 +23,11 @@ if (options.Mode == "serve")
     return await Serve.RunAsync(options);
 }
 
+// Ctrl+C, SIGTERM and SIGHUP end the run the ordinary way, so the backend process and nginx are stopped by pid.
 using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    cancel.Cancel();
-};
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
 try
 {
@@ -35,7 +35,7 @@ try
         ? await Balancing.RunAsync(options, cancel.Token)
         : await Comparison.RunAsync(options, cancel.Token);
 }
-catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+catch (Exception) when (cancel.IsCancellationRequested)
 {
     Console.Error.WriteLine("Stopped.");
     return 130;
@@ -43,4 +43,10 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
 finally
 {
     ChildProcesses.StopAll();
+}
+
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    cancel.Cancel();
 }

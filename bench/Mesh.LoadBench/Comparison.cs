@@ -193,7 +193,11 @@ internal static class Comparison
         var call = tally.Target.Call;
         await ClosedLoopAsync(call, options.Concurrency, options.Warmup, null, cancellationToken).ConfigureAwait(false);
 
+        var roundStart = tally.Latencies.Count;
         var latency = await ClosedLoopAsync(call, 1, options.Duration, tally.Latencies, cancellationToken).ConfigureAwait(false);
+        var round = tally.Latencies.GetRange(roundStart, tally.Latencies.Count - roundStart).ToArray();
+        Array.Sort(round);
+        tally.RoundP50.Add(Math.Round(Report.PercentileMs(round, 0.5), 4));
         tally.LatencyRequests += latency.Succeeded;
         tally.Errors += latency.Failed;
 
@@ -274,7 +278,7 @@ internal static class Comparison
                 t.Target.Name, t.Target.Group, t.Target.Baseline, t.LatencyRequests, t.Requests, t.Errors,
                 Math.Round(f.P50, 4), Math.Round(f.P90, 4), Math.Round(f.P99, 4), Math.Round(f.Throughput, 1),
                 Math.Round(f.Cpu, 2), Math.Round(f.ProxyCpu, 2), Math.Round(f.BackendCpu, 2), Math.Round(f.Alloc, 0),
-                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], ratios);
+                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], t.RoundP50, ratios);
         })];
     }
 
@@ -347,6 +351,8 @@ internal static class Comparison
 
         public List<double> RoundThroughput { get; } = [];
 
+        public List<double> RoundP50 { get; } = [];
+
         public long LatencyRequests { get; set; }
 
         public long Requests { get; set; }
@@ -388,6 +394,7 @@ internal sealed record ComparisonSettings(int Rounds, double WarmupSeconds, doub
 internal sealed record ComparisonRow(
     string Name, string Group, string Baseline, long LatencyRequests, long ThroughputRequests, long Errors,
     double P50Ms, double P90Ms, double P99Ms, double ThroughputRps, double CpuUsPerRequest, double ProxyCpuUsPerRequest,
-    double BackendCpuUsPerRequest, double AllocBytesPerRequest, List<double> ThroughputPerRound, Dictionary<string, double> Ratios);
+    double BackendCpuUsPerRequest, double AllocBytesPerRequest, List<double> ThroughputPerRound, List<double> P50MsPerRound,
+    Dictionary<string, double> Ratios);
 
 internal sealed record Goal(string Name, double Value, bool Met);

@@ -1,0 +1,400 @@
+using System.Diagnostics;
+using Grpc.Net.Client;
+using Mesh.Grpc.Inventory;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.LoadBench;
+
+/// <summary>
+/// What a caller sees: one backend process on loopback, every configuration measured in turn each round (so drift
+/// hits all alike), each after a warm-up: latency at concurrency 1, then throughput, CPU and allocations at
+/// concurrency N. Every figure is also given as a ratio to the bare client of its protocol in the same run.
+/// </summary>
+internal static class Comparison
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
+    public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
+    {
+        var nginx = Nginx.Find();
+        if (nginx is null)
+        {
+            Console.Error.WriteLine("nginx is not installed (not on PATH nor in /usr/sbin): the 'sidecar' configuration needs it. Install it with: apt-get install -y nginx");
+            if (options.Smoke)
+            {
+                return 2;
+            }
+
+            Console.Error.WriteLine("Going on without the 'sidecar' configuration.");
+        }
+
+        Console.WriteLine(Report.Invariant($"Mesh.LoadBench comparison: {options.Rounds} round(s); per configuration and round {options.Warmup:0.##} s warm-up, {options.Duration:0.##} s at concurrency 1, {options.Duration:0.##} s at concurrency {options.Concurrency}."));
+        Console.WriteLine($"Load average before the run: {Report.LoadAverage()} (1, 5, 15 min); other work on the machine moves the figures.");
+        var (server, addresses) = await Serve.StartChildAsync(3, 3, cancellationToken).ConfigureAwait(false);
+        var disposables = new List<IDisposable>();
+        try
+        {
+            Console.WriteLine(Report.Invariant($"Backends (pid {server.Id}): HTTP/1.1 {string.Join(", ", addresses.Http)}; gRPC h2c {string.Join(", ", addresses.Grpc)}"));
+            var targets = await CreateTargetsAsync(addresses, nginx, disposables, cancellationToken).ConfigureAwait(false);
+            var serverPid = server.Id;
+            var tallies = targets.Select(t => new Tally(t, () => ProcessCpu.Of(serverPid))).ToArray();
+
+            foreach (var tally in tallies)
+            {
+                await ClosedLoopAsync(tally.Target.Call, options.Concurrency, options.Warmup * 4, null, cancellationToken).ConfigureAwait(false);
+            }
+
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                foreach (var tally in tallies)
+                {
+                    await MeasureAsync(tally, options, cancellationToken).ConfigureAwait(false);
+                }
+
+                Console.WriteLine(Report.Invariant($"  round {round}/{options.Rounds}: ") + string.Join(", ", tallies.Select(t => Report.Invariant($"{t.Target.Name} {t.RoundThroughput[^1]:0} req/s"))));
+            }
+
+            var rows = Rows(tallies);
+            var goals = Goals(rows);
+            Print(rows, goals, options);
+            Console.WriteLine($"Load average after the run: {Report.LoadAverage()}");
+            if (options.Out is { } path)
+            {
+                await Report.WriteAsync(path, new ComparisonDocument(
+                    "comparison",
+                    Report.Machine(),
+                    new ComparisonSettings(options.Rounds, options.Warmup, options.Duration, options.Duration, options.Concurrency, 3, "GET /items/1 (HTTP/1.1, 26-byte JSON answer); gRPC Inventory.GetItem (h2c)"),
+                    rows,
+                    goals)).ConfigureAwait(false);
+            }
+
+            return rows.Any(r => r.Errors > 0) ? 1 : 0;
+        }
+        finally
+        {
+            foreach (var disposable in Enumerable.Reverse(disposables))
+            {
+                disposable.Dispose();
+            }
+
+            ChildProcesses.Stop(server);
+        }
+    }
+
+    private static async Task<List<Target>> CreateTargetsAsync(Addresses addresses, string? nginx, List<IDisposable> disposables, CancellationToken cancellationToken)
+    {
+        var http = addresses.Http.Select(a => new Uri(new Uri(a), "/items/1")).ToArray();
+        var targets = new List<Target>();
+
+        // bare: one HttpClient, the caller itself taking the three backends in turn, so the backends see the same load as under the mesh.
+        var bare = new HttpClient(new SocketsHttpHandler()) { Timeout = CallTimeout };
+        disposables.Add(bare);
+        var next = 0;
+        targets.Add(new Target("bare", "http", "bare", ct => GetAsync(bare, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
+
+        // mesh: the full pipeline, PeakEwma, default retry, breaker and outlier detection, a rate limit far above the load, telemetry with no listener.
+        var meshProvider = MeshProvider(addresses);
+        disposables.Add(meshProvider);
+        var meshed = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+        var logical = new Uri("http://backend/items/1");
+        targets.Add(new Target("mesh", "http", "bare", ct => GetAsync(meshed, logical, ct)));
+
+        // factory: a plain client from IHttpClientFactory (its logging handlers, no mesh), to tell the factory's cost from the mesh's.
+        var factory = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("factory");
+        targets.Add(new Target("factory", "http", "bare", ct => GetAsync(factory, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
+
+        // standard: Microsoft.Extensions.ServiceDiscovery over the same three endpoints, with the standard resilience handler.
+        var standardProvider = StandardProvider(addresses);
+        disposables.Add(standardProvider);
+        var standard = standardProvider.GetRequiredService<IHttpClientFactory>().CreateClient("standard");
+        targets.Add(new Target("standard", "http", "bare", ct => GetAsync(standard, logical, ct)));
+
+        // sidecar: a bare client to a client-side nginx, which forwards to a server-side nginx, which balances over the backends.
+        if (nginx is not null)
+        {
+            var serverSide = await Nginx.StartAsync(nginx, "server-sidecar", addresses.Http.Select(a => new Uri(a)), cancellationToken).ConfigureAwait(false);
+            disposables.Add(serverSide);
+            var clientSide = await Nginx.StartAsync(nginx, "client-sidecar", [new Uri($"http://127.0.0.1:{serverSide.Port}")], cancellationToken).ConfigureAwait(false);
+            disposables.Add(clientSide);
+            Console.WriteLine(Report.Invariant($"Sidecars: client-side nginx pid {clientSide.Pid} on port {clientSide.Port} -> server-side nginx pid {serverSide.Pid} on port {serverSide.Port}"));
+            var viaSidecar = new HttpClient(new SocketsHttpHandler()) { Timeout = CallTimeout };
+            disposables.Add(viaSidecar);
+            var sidecarUri = new Uri($"http://127.0.0.1:{clientSide.Port}/items/1");
+            targets.Add(new Target("sidecar", "http", "bare", ct => GetAsync(viaSidecar, sidecarUri, ct), () => clientSide.CpuTime() + serverSide.CpuTime()));
+        }
+
+        // grpc-bare: a GrpcChannel per backend, taken in turn by the caller.
+        var channels = addresses.Grpc.Select(a => GrpcChannel.ForAddress(a, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } })).ToArray();
+        disposables.AddRange(channels);
+        var bareGrpc = channels.Select(c => new Inventory.InventoryClient(c)).ToArray();
+        var nextGrpc = 0;
+        var item = new ItemRequest { Sku = "a" };
+        targets.Add(new Target("grpc-bare", "grpc", "grpc-bare", async ct =>
+            await bareGrpc[(int)((uint)Interlocked.Increment(ref nextGrpc) % bareGrpc.Length)].GetItemAsync(item, cancellationToken: ct).ConfigureAwait(false)));
+
+        // grpc-mesh: the generated client from AddGrpcClient(...).AddMesh(), same mesh settings as 'mesh'.
+        var meshGrpc = meshProvider.GetRequiredService<Inventory.InventoryClient>();
+        targets.Add(new Target("grpc-mesh", "grpc", "grpc-bare", async ct => await meshGrpc.GetItemAsync(item, cancellationToken: ct).ConfigureAwait(false)));
+        return targets;
+    }
+
+    private static ServiceProvider MeshProvider(Addresses addresses)
+    {
+        var config = new Dictionary<string, string?>();
+        foreach (var (service, endpoints) in new[] { ("backend", addresses.Http), ("inventory", addresses.Grpc) })
+        {
+            config[$"Mesh:Services:{service}:LoadBalancer"] = "PeakEwma";
+            config[$"Mesh:Services:{service}:RateLimit:PermitsPerSecond"] = "1000000";
+            config[$"Mesh:Services:{service}:RateLimit:Burst"] = "1000000";
+            for (var i = 0; i < endpoints.Count; i++)
+            {
+                config[$"Mesh:Services:{service}:Endpoints:{i}"] = endpoints[i];
+            }
+        }
+
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
+        services.AddMesh();
+        services.AddHttpClient("mesh").AddMesh();
+        services.AddHttpClient("factory");
+        services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+    }
+
+    private static ServiceProvider StandardProvider(Addresses addresses)
+    {
+        var config = new Dictionary<string, string?>();
+        for (var i = 0; i < addresses.Http.Count; i++)
+        {
+            var uri = new Uri(addresses.Http[i]);
+            config[$"services:backend:http:{i}"] = $"{uri.Host}:{uri.Port}";
+        }
+
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
+        services.AddServiceDiscovery();
+        services.AddHttpClient("standard").AddStandardResilienceHandler();
+        services.AddHttpClient("standard").AddServiceDiscovery();
+        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+    }
+
+    private static async Task GetAsync(HttpClient client, Uri uri, CancellationToken cancellationToken)
+    {
+        using var response = await client.GetAsync(uri, cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"{uri} answered {(int)response.StatusCode}", null, response.StatusCode);
+        }
+    }
+
+    private static async Task MeasureAsync(Tally tally, BenchOptions options, CancellationToken cancellationToken)
+    {
+        var call = tally.Target.Call;
+        await ClosedLoopAsync(call, options.Concurrency, options.Warmup, null, cancellationToken).ConfigureAwait(false);
+
+        var roundStart = tally.Latencies.Count;
+        var latency = await ClosedLoopAsync(call, 1, options.Duration, tally.Latencies, cancellationToken).ConfigureAwait(false);
+        var round = tally.Latencies.GetRange(roundStart, tally.Latencies.Count - roundStart).ToArray();
+        Array.Sort(round);
+        tally.RoundP50.Add(Math.Round(Report.PercentileMs(round, 0.5), 4));
+        tally.LatencyRequests += latency.Succeeded;
+        tally.Errors += latency.Failed;
+
+        var proxy0 = tally.Target.ProxyCpu?.Invoke() ?? TimeSpan.Zero;
+        var backend0 = tally.BackendCpuTime();
+        var cpu0 = Environment.CpuUsage.TotalTime;
+        var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
+        var load = await ClosedLoopAsync(call, options.Concurrency, options.Duration, null, cancellationToken).ConfigureAwait(false);
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0;
+        var cpu = Environment.CpuUsage.TotalTime - cpu0;
+        var proxy = (tally.Target.ProxyCpu?.Invoke() ?? TimeSpan.Zero) - proxy0;
+        tally.BackendCpu += tally.BackendCpuTime() - backend0;
+
+        tally.Requests += load.Succeeded;
+        tally.Errors += load.Failed;
+        tally.ElapsedSeconds += load.Seconds;
+        tally.Cpu += cpu;
+        tally.ProxyCpu += proxy;
+        tally.Allocated += allocated;
+        tally.RoundThroughput.Add(load.Succeeded / load.Seconds);
+    }
+
+    /// <summary>Runs <paramref name="concurrency"/> callers back to back for <paramref name="seconds"/>; each stops by itself at the end.</summary>
+    private static async Task<(long Succeeded, long Failed, double Seconds)> ClosedLoopAsync(
+        Func<CancellationToken, Task> call, int concurrency, double seconds, List<long>? latencies, CancellationToken cancellationToken)
+    {
+        using var phase = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        phase.CancelAfter(TimeSpan.FromSeconds(seconds) + CallTimeout);
+        var token = phase.Token;
+        var start = Stopwatch.GetTimestamp();
+        var end = start + (long)(seconds * Stopwatch.Frequency);
+
+        async Task<(long, long)> Caller()
+        {
+            await Task.Yield();
+            long succeeded = 0, failed = 0;
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                try
+                {
+                    await call(token).ConfigureAwait(false);
+                    succeeded++;
+                    latencies?.Add(Stopwatch.GetTimestamp() - t0);
+                }
+                catch (Exception e) when (e is HttpRequestException or OperationCanceledException or global::Grpc.Core.RpcException && !cancellationToken.IsCancellationRequested)
+                {
+                    failed++;
+                }
+            }
+
+            return (succeeded, failed);
+        }
+
+        var results = await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Caller())).ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (results.Sum(r => r.Item1), results.Sum(r => r.Item2), elapsed);
+    }
+
+    private static List<ComparisonRow> Rows(Tally[] tallies)
+    {
+        var figures = tallies.ToDictionary(t => t.Target.Name, t => t.Figures());
+        return [.. tallies.Select(t =>
+        {
+            var f = figures[t.Target.Name];
+            var b = figures[t.Target.Baseline];
+            var ratios = new Dictionary<string, double>
+            {
+                ["p50"] = Report.Ratio(f.P50, b.P50),
+                ["p90"] = Report.Ratio(f.P90, b.P90),
+                ["p99"] = Report.Ratio(f.P99, b.P99),
+                ["throughput"] = Report.Ratio(f.Throughput, b.Throughput),
+                ["cpu"] = Report.Ratio(f.Cpu, b.Cpu),
+                ["cpuWithProxies"] = Report.Ratio(f.Cpu + f.ProxyCpu, b.Cpu + b.ProxyCpu),
+                ["alloc"] = Report.Ratio(f.Alloc, b.Alloc),
+            };
+            return new ComparisonRow(
+                t.Target.Name, t.Target.Group, t.Target.Baseline, t.LatencyRequests, t.Requests, t.Errors,
+                Math.Round(f.P50, 4), Math.Round(f.P90, 4), Math.Round(f.P99, 4), Math.Round(f.Throughput, 1),
+                Math.Round(f.Cpu, 2), Math.Round(f.ProxyCpu, 2), Math.Round(f.BackendCpu, 2), Math.Round(f.Alloc, 0),
+                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], t.RoundP50, ratios);
+        })];
+    }
+
+    private static List<Goal> Goals(List<ComparisonRow> rows)
+    {
+        var goals = new List<Goal>();
+        var byName = rows.ToDictionary(r => r.Name);
+        foreach (var (meshed, bare) in new[] { ("mesh", "bare"), ("grpc-mesh", "grpc-bare") })
+        {
+            var m = byName[meshed];
+            goals.Add(new Goal($"{meshed} p50 <= 1.05x {bare}", m.Ratios["p50"], m.Ratios["p50"] <= 1.05));
+            goals.Add(new Goal($"{meshed} throughput >= 0.95x {bare}", m.Ratios["throughput"], m.Ratios["throughput"] >= 0.95));
+        }
+
+        if (byName.TryGetValue("sidecar", out var sidecar))
+        {
+            var mesh = byName["mesh"];
+            goals.Add(new Goal("mesh p50 below sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.P50Ms, sidecar.P50Ms), mesh.P50Ms < sidecar.P50Ms));
+            goals.Add(new Goal("mesh p90 below sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.P90Ms, sidecar.P90Ms), mesh.P90Ms < sidecar.P90Ms));
+            goals.Add(new Goal("mesh p99 below sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.P99Ms, sidecar.P99Ms), mesh.P99Ms < sidecar.P99Ms));
+            goals.Add(new Goal("mesh throughput above sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.ThroughputRps, sidecar.ThroughputRps), mesh.ThroughputRps > sidecar.ThroughputRps));
+            goals.Add(new Goal("mesh CPU/request below sidecar client + nginx pair (ratio)", Report.Ratio(mesh.CpuUsPerRequest, sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest), mesh.CpuUsPerRequest < sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest));
+            goals.Add(new Goal("mesh bytes/request below sidecar's client process (nginx's own memory not counted) (ratio)", Report.Ratio(mesh.AllocBytesPerRequest, sidecar.AllocBytesPerRequest), mesh.AllocBytesPerRequest < sidecar.AllocBytesPerRequest));
+        }
+
+        return goals;
+    }
+
+    private static void Print(List<ComparisonRow> rows, List<Goal> goals, BenchOptions options)
+    {
+        Console.WriteLine();
+        Console.WriteLine(Report.Invariant($"Latency at concurrency 1, throughput, CPU and allocations at concurrency {options.Concurrency}; (x) = ratio to the bare client of the same protocol in this run."));
+        Console.WriteLine("CPU is this client process's; 'nginx us/req' is the two sidecar processes' own, on top; 'backend us/req' the backend process's (10 ms ticks).");
+        Console.WriteLine();
+        Console.Write(Report.Table(
+            ["configuration", "p50 ms", "p90 ms", "p99 ms", "req/s", "CPU us/req", "nginx us/req", "backend us/req", "alloc B/req", "errors"],
+            rows.Select(r => new[]
+            {
+                r.Name,
+                Report.WithRatio(r.P50Ms, r.Ratios["p50"], "0.000"),
+                Report.WithRatio(r.P90Ms, r.Ratios["p90"], "0.000"),
+                Report.WithRatio(r.P99Ms, r.Ratios["p99"], "0.000"),
+                Report.WithRatio(r.ThroughputRps, r.Ratios["throughput"], "0"),
+                Report.WithRatio(r.CpuUsPerRequest, r.Ratios["cpu"], "0.0"),
+                r.ProxyCpuUsPerRequest > 0 ? Report.Number(r.ProxyCpuUsPerRequest, "0.0") : "-",
+                Report.Number(r.BackendCpuUsPerRequest, "0.0"),
+                Report.WithRatio(r.AllocBytesPerRequest, r.Ratios["alloc"], "0"),
+                r.Errors.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            })));
+        Console.WriteLine();
+        Console.WriteLine("Goals:");
+        foreach (var goal in goals)
+        {
+            Console.WriteLine(Report.Invariant($"  {(goal.Met ? "met    " : "NOT met")}  {goal.Name}: {goal.Value:0.000}"));
+        }
+    }
+
+    /// <summary>One configuration: how to make one call, which row is its baseline, and (sidecar) the CPU of its proxies.</summary>
+    private sealed record Target(string Name, string Group, string Baseline, Func<CancellationToken, Task> Call, Func<TimeSpan>? ProxyCpu = null);
+
+    private sealed class Tally(Target target, Func<TimeSpan> backendCpuTime)
+    {
+        public Target Target { get; } = target;
+
+        public Func<TimeSpan> BackendCpuTime { get; } = backendCpuTime;
+
+        public TimeSpan BackendCpu { get; set; }
+
+        public List<long> Latencies { get; } = [];
+
+        public List<double> RoundThroughput { get; } = [];
+
+        public List<double> RoundP50 { get; } = [];
+
+        public long LatencyRequests { get; set; }
+
+        public long Requests { get; set; }
+
+        public long Errors { get; set; }
+
+        public double ElapsedSeconds { get; set; }
+
+        public TimeSpan Cpu { get; set; }
+
+        public TimeSpan ProxyCpu { get; set; }
+
+        public long Allocated { get; set; }
+
+        public (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) Figures()
+        {
+            var sorted = Latencies.ToArray();
+            Array.Sort(sorted);
+            var requests = Math.Max(1, Requests);
+            return (
+                Report.PercentileMs(sorted, 0.50),
+                Report.PercentileMs(sorted, 0.90),
+                Report.PercentileMs(sorted, 0.99),
+                ElapsedSeconds > 0 ? Requests / ElapsedSeconds : 0,
+                Cpu.TotalMicroseconds / requests,
+                ProxyCpu.TotalMicroseconds / requests,
+                BackendCpu.TotalMicroseconds / requests,
+                (double)Allocated / requests);
+        }
+    }
+}
+
+/// <summary>The JSON file of a comparison run.</summary>
+internal sealed record ComparisonDocument(string Mode, MachineInfo Machine, ComparisonSettings Settings, List<ComparisonRow> Configurations, List<Goal> Goals);
+
+internal sealed record ComparisonSettings(int Rounds, double WarmupSeconds, double LatencySeconds, double ThroughputSeconds, int Concurrency, int Backends, string Request);
+
+/// <summary>One configuration's figures over every round: latency in ms, throughput in requests/s, CPU in µs and allocations in bytes per request.</summary>
+internal sealed record ComparisonRow(
+    string Name, string Group, string Baseline, long LatencyRequests, long ThroughputRequests, long Errors,
+    double P50Ms, double P90Ms, double P99Ms, double ThroughputRps, double CpuUsPerRequest, double ProxyCpuUsPerRequest,
+    double BackendCpuUsPerRequest, double AllocBytesPerRequest, List<double> ThroughputPerRound, List<double> P50MsPerRound,
+    Dictionary<string, double> Ratios);
+
+internal sealed record Goal(string Name, double Value, bool Met);

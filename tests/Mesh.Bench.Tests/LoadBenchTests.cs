@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Mesh.Bench.Tests;
+
+/// <summary>
+/// The load bench's smoke runs complete by themselves, print every configuration, write JSON with positive figures,
+/// and leave no process behind (its backend process and nginx pair are ended by pid). Speed itself is never asserted.
+/// </summary>
+public sealed partial class LoadBenchTests : IDisposable
+{
+    private readonly string _out = Path.Combine(Path.GetTempPath(), $"mesh-loadbench-{Guid.NewGuid():N}.json");
+
+    public void Dispose() => File.Delete(_out);
+
+    [Fact]
+    public async Task The_comparison_smoke_run_measures_every_configuration_and_stops_its_processes()
+    {
+        var (code, text) = await RunAsync("--smoke", "--out", _out);
+
+        Assert.True(code == 0, $"exit code {code}\n{text}");
+        string[] configurations = ["bare", "mesh", "factory", "standard", "sidecar", "grpc-bare", "grpc-mesh"];
+        foreach (var name in configurations)
+        {
+            Assert.Matches(new Regex($@"^{Regex.Escape(name)}\s+\d+\.\d+ \(\d+\.\d+x\)", RegexOptions.Multiline), text);
+        }
+
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_out));
+        Assert.Equal("comparison", json.RootElement.GetProperty("mode").GetString());
+        Assert.True(json.RootElement.GetProperty("machine").GetProperty("cores").GetInt32() > 0);
+        var rows = json.RootElement.GetProperty("configurations").EnumerateArray().ToDictionary(r => r.GetProperty("name").GetString()!);
+        Assert.Equal(configurations.Order(), rows.Keys.Order());
+        foreach (var row in rows.Values)
+        {
+            foreach (var figure in new[] { "p50Ms", "p90Ms", "p99Ms", "throughputRps", "cpuUsPerRequest", "allocBytesPerRequest" })
+            {
+                Assert.True(row.GetProperty(figure).GetDouble() > 0, $"{row.GetProperty("name")} {figure}");
+            }
+
+            Assert.Equal(0, row.GetProperty("errors").GetInt64());
+            Assert.True(row.GetProperty("ratios").GetProperty("p50").GetDouble() > 0);
+        }
+
+        Assert.Equal(1.0, rows["bare"].GetProperty("ratios").GetProperty("throughput").GetDouble());
+        Assert.True(rows["sidecar"].GetProperty("proxyCpuUsPerRequest").GetDouble() >= 0);
+
+        // The backend process and both nginx processes were ended by the program itself.
+        var pids = PidPattern().Matches(text).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(3, pids.Count);
+        Assert.All(pids, pid => Assert.False(Alive(pid), $"process {pid} survived the run"));
+    }
+
+    [Fact]
+    public async Task The_balancing_smoke_run_reports_every_balancer()
+    {
+        var (code, text) = await RunAsync("balancing", "--smoke", "--out", _out);
+
+        Assert.True(code == 0, $"exit code {code}\n{text}");
+        string[] balancers = ["RoundRobin", "LeastRequest", "PeakEwma", "PeakEwma+hedging", "PeakEwma+attempt-timeout"];
+        foreach (var name in balancers)
+        {
+            Assert.Matches(new Regex($@"^{Regex.Escape(name)}\s+\d+\s+\d+\.\d+\s+\d+\.\d", RegexOptions.Multiline), text);
+        }
+
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_out));
+        Assert.Equal("balancing", json.RootElement.GetProperty("mode").GetString());
+        var rows = json.RootElement.GetProperty("balancers").EnumerateArray().ToList();
+        Assert.Equal(balancers, rows.Select(r => r.GetProperty("name").GetString()));
+        foreach (var row in rows)
+        {
+            Assert.True(row.GetProperty("issued").GetInt64() > 0);
+            foreach (var figure in new[] { "successPercent", "p50Ms", "p99Ms", "p999Ms" })
+            {
+                Assert.True(row.GetProperty(figure).GetDouble() > 0, $"{row.GetProperty("name")} {figure}");
+            }
+
+            Assert.True(row.GetProperty("extraRequestsPercent").GetDouble() >= 0);
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(params string[] args)
+    {
+        var bench = Path.Combine(AppContext.BaseDirectory, "Mesh.LoadBench.dll");
+        var start = new ProcessStartInfo("dotnet", [bench, .. args])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                // Its children go too: the tree is the bench's own.
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var text = await output;
+        Assert.DoesNotContain('\u001b', text);
+        return (process.ExitCode, text + await error);
+    }
+
+    private static bool Alive(int pid)
+    {
+        // A pid may be reused, but not within the instant after the run; a zombie is gone as far as the test cares.
+        var stat = $"/proc/{pid}/stat";
+        return File.Exists(stat) && !File.ReadAllText(stat).Contains(") Z ", StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"pid (\d+)")]
+    private static partial Regex PidPattern();
+}

@@ -1,3 +1,18 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
-BenchmarkSwitcher.FromAssembly(typeof(Mesh.Benchmarks.PipelineBenchmarks).Assembly).Run(args);
+// `--smoke`: every benchmark once, in this process, whatever the build configuration: it checks that they run, in
+// seconds, and measures nothing worth reading.
+var smoke = args.Contains("--smoke");
+var config = smoke
+    ? DefaultConfig.Instance
+        .AddJob(Job.Dry.WithToolchain(InProcessEmitToolchain.Instance))
+        .WithOptions(ConfigOptions.DisableOptimizationsValidator)
+    : null;
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(Mesh.Benchmarks.PipelineBenchmarks).Assembly)
+    .Run([.. args.Where(a => a != "--smoke")], config);
+
+// A benchmark that threw leaves its report without results; say so with the exit code.
+return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;

@@ -22,10 +22,13 @@ public class PipelineBenchmarks
     [Params(3, 100, 1000)]
     public int Endpoints { get; set; }
 
+    /// <summary>The handler every client ends in.</summary>
+    protected virtual HttpMessageHandler CreateTerminal() => new TerminalHandler();
+
     [GlobalSetup]
     public void Setup()
     {
-        _bare = new HttpClient(new TerminalHandler());
+        _bare = new HttpClient(CreateTerminal());
 
         // The full pipeline: discovery, PeakEwma, retries with their budget, outlier detection, the breaker (all on by
         // default), a rate limit too high to refuse anything, telemetry with nobody listening.
@@ -44,12 +47,12 @@ public class PipelineBenchmarks
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
         services.AddMesh();
-        services.AddHttpClient("meshed").AddMesh().ConfigurePrimaryHttpMessageHandler(() => new TerminalHandler());
-        services.AddHttpClient("factory").ConfigurePrimaryHttpMessageHandler(() => new TerminalHandler());
-        services.AddHttpClient("meshed-quiet").AddMesh().RemoveAllLoggers().ConfigurePrimaryHttpMessageHandler(() => new TerminalHandler());
+        services.AddHttpClient("meshed").AddMesh().ConfigurePrimaryHttpMessageHandler(() => CreateTerminal());
+        services.AddHttpClient("factory").ConfigurePrimaryHttpMessageHandler(() => CreateTerminal());
+        services.AddHttpClient("meshed-quiet").AddMesh().RemoveAllLoggers().ConfigurePrimaryHttpMessageHandler(() => CreateTerminal());
         services.AddServiceDiscovery();
         services.AddHttpClient("standard").AddServiceDiscovery().AddStandardResilienceHandler();
-        services.AddHttpClient("standard").ConfigurePrimaryHttpMessageHandler(() => new TerminalHandler());
+        services.AddHttpClient("standard").ConfigurePrimaryHttpMessageHandler(() => CreateTerminal());
         _provider = services.BuildServiceProvider();
         _factory = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("factory");
         _meshed = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("meshed");

@@ -8,3 +8,13 @@ internal sealed class TerminalHandler : HttpMessageHandler
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request });
 }
+
+/// <summary>Answers 200 after yielding the thread, so the handlers above it wait as they would on a socket.</summary>
+internal sealed class WaitingTerminalHandler : HttpMessageHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        return new HttpResponseMessage(HttpStatusCode.OK) { RequestMessage = request };
+    }
+}

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Mesh.Balancing;
 using Mesh.Discovery;
 using Mesh.Grpc;
@@ -40,6 +41,8 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
     internal ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, MeshCall call, CancellationToken cancellationToken) =>
         SendToServiceAsync(request, call.LogicalUri, call.Service, call, cancellationToken);
 
+    // Pooled: an attempt that waits on the network would otherwise allocate its state machine every time.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
     {
         var pathAndQuery = logical.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped);

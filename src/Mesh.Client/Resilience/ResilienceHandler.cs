@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
@@ -49,6 +50,7 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
     }
 
     /// <summary>Sends one logical call to a service through rate limit, deadline, retries or hedging and the breaker.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, ServiceState service, CancellationToken cancellationToken)
     {
         var policy = service.Policy;
@@ -90,7 +92,8 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
             context.Properties.Set(ResiliencePolicy.CallKey, call);
             context.Properties.Set(ResiliencePolicy.RequestKey, request);
             outcome = await pipeline.ExecuteOutcomeAsync(
-                static async (context, handler) =>
+                [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+                static async ValueTask<Outcome<HttpResponseMessage>> (ResilienceContext context, ResilienceHandler handler) =>
                 {
                     try
                     {
@@ -148,6 +151,7 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
             ? endpoint.SendAttemptAsync(request, call, cancellationToken)
             : SendAttemptThroughAsync(request, call, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<HttpResponseMessage> SendAttemptThroughAsync(HttpRequestMessage request, MeshCall call, CancellationToken cancellationToken)
     {
         request.Options.Set(MeshCall.Key, call);

@@ -19,12 +19,13 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
     {
         var client = FreePort();
         var peer = FreePort();
-        Endpoint = new Uri($"http://127.0.0.1:{client}");
+        var url = $"http://127.0.0.1:{client}";
+        Endpoint = new Uri(url);
         var start = new ProcessStartInfo("etcd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[]
         {
-            "--name", "meshd-test", "--data-dir", _directory.Path,
-            "--listen-client-urls", Endpoint.ToString(), "--advertise-client-urls", Endpoint.ToString(),
+            "--name", "meshd-test", "--data-dir", Path.Combine(_directory.Path, "etcd"),
+            "--listen-client-urls", url, "--advertise-client-urls", url,
             "--listen-peer-urls", $"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{peer}",
             "--initial-cluster", $"meshd-test=http://127.0.0.1:{peer}", "--log-level", "error",
         })
@@ -40,8 +41,9 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         }
 
         _process = Process.Start(start) ?? throw new InvalidOperationException("etcd did not start.");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _process.OutputDataReceived += (_, e) => Keep(log, e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(log, e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -51,7 +53,7 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"etcd exited with {_process.ExitCode}; is etcd-server installed (apt-get install -y etcd-server)?");
+                throw new InvalidOperationException($"etcd exited with {_process.ExitCode}; is etcd-server installed (apt-get install -y etcd-server)?\n{string.Join('\n', log)}");
             }
 
             try
@@ -82,15 +84,33 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
 
     public Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
+        var process = Interlocked.Exchange(ref _process, null);
+        if (process is not null)
         {
-            _process.Kill();
-            _process.WaitForExit(10_000);
+            if (!process.HasExited)
+            {
+                process.Kill();
+                process.WaitForExit(10_000);
+            }
+
+            process.Dispose();
         }
 
-        _process?.Dispose();
         _directory.Dispose();
         return Task.CompletedTask;
+    }
+
+    private static void Keep(System.Collections.Concurrent.ConcurrentQueue<string> log, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        log.Enqueue(line);
+        while (log.Count > 50 && log.TryDequeue(out _))
+        {
+        }
     }
 
     private static int FreePort()

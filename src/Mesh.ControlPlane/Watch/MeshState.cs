@@ -388,12 +388,6 @@ internal sealed partial class MeshState : IAsyncDisposable
         return buffer.WrittenSpan.ToArray();
     }
 
-    [LoggerMessage(1, LogLevel.Warning, "The store's watch broke; resuming from revision {Revision}.")]
-    private static partial void LogWatchBroken(ILogger logger, long revision, Exception exception);
-
-    [LoggerMessage(2, LogLevel.Warning, "The store compacted the revisions being watched ({Reason}); listing everything again.")]
-    private static partial void LogCompacted(ILogger logger, string reason);
-
     private sealed record InstanceState(InstanceRecord Record, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);
 
     private sealed record LeaseState(DateTimeOffset ExpiresAt, long ModRevision);

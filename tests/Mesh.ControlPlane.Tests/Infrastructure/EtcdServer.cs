@@ -15,11 +15,35 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
 
     public Uri Endpoint { get; private set; } = new("http://127.0.0.1:2379");
 
-    public async Task InitializeAsync()
+    private int _clientPort;
+    private int _peerPort;
+
+    public Task InitializeAsync()
     {
-        var client = FreePort();
-        var peer = FreePort();
-        var url = $"http://127.0.0.1:{client}";
+        _clientPort = FreePort();
+        _peerPort = FreePort();
+        return StartAsync();
+    }
+
+    /// <summary>SIGKILL, as a crash or an outage.</summary>
+    public void Kill()
+    {
+        var process = Interlocked.Exchange(ref _process, null);
+        if (process is not null)
+        {
+            process.Kill();
+            process.WaitForExit(10_000);
+            process.Dispose();
+        }
+    }
+
+    /// <summary>Starts etcd again on the same ports and data, as after an outage.</summary>
+    public Task RestartAsync() => StartAsync();
+
+    private async Task StartAsync()
+    {
+        var url = $"http://127.0.0.1:{_clientPort}";
+        var peer = _peerPort;
         Endpoint = new Uri(url);
         var start = new ProcessStartInfo("etcd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[]
@@ -84,18 +108,7 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
 
     public Task DisposeAsync()
     {
-        var process = Interlocked.Exchange(ref _process, null);
-        if (process is not null)
-        {
-            if (!process.HasExited)
-            {
-                process.Kill();
-                process.WaitForExit(10_000);
-            }
-
-            process.Dispose();
-        }
-
+        Kill();
         _directory.Dispose();
         return Task.CompletedTask;
     }

@@ -1,0 +1,91 @@
+using System.Globalization;
+using Mesh.ControlPlane.Registry;
+using Mesh.ControlPlane.Security;
+
+namespace Mesh.ControlPlane.Api;
+
+/// <summary>PUT, renew and DELETE of instances.</summary>
+internal static class RegistryEndpoints
+{
+    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens)
+    {
+        var group = v1.MapGroup("/services/{service}/instances/{instanceId}").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload));
+        group.MapPut(string.Empty, RegisterAsync);
+        group.MapPost("/renew", RenewAsync);
+        group.MapDelete(string.Empty, DeregisterAsync);
+    }
+
+    private static async Task<IResult> RegisterAsync(string service, string instanceId, HttpRequest request, RegistryService registry)
+    {
+        if (CheckNames(service, instanceId) is { } bad)
+        {
+            return bad;
+        }
+
+        var (body, problem) = await RequestBody.ReadJsonAsync(request, "application/json").ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var instance = RegistrationParser.Parse(instanceId, body, errors);
+        if (instance is null)
+        {
+            return Problems.Invalid(errors);
+        }
+
+        var lease = await registry.RegisterAsync(Canonical(service), instance, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        return Lease(instanceId, registry.LeaseTtl, lease);
+    }
+
+    private static async Task<IResult> RenewAsync(string service, string instanceId, HttpContext context, RegistryService registry)
+    {
+        if (CheckNames(service, instanceId) is { } bad)
+        {
+            return bad;
+        }
+
+        var lease = await registry.RenewAsync(Canonical(service), instanceId, context.RequestAborted).ConfigureAwait(false);
+        return lease is null
+            ? Problems.NotFound($"Instance '{instanceId}' of service '{service}' is not registered (its lease lapsed?): register it again.")
+            : Lease(instanceId, registry.LeaseTtl, lease);
+    }
+
+    private static async Task<IResult> DeregisterAsync(string service, string instanceId, HttpContext context, RegistryService registry)
+    {
+        if (CheckNames(service, instanceId) is { } bad)
+        {
+            return bad;
+        }
+
+        await registry.DeregisterAsync(Canonical(service), instanceId, context.RequestAborted).ConfigureAwait(false);
+        return Results.NoContent();
+    }
+
+    // The client matches service names ignoring case, so the store keeps one spelling.
+    internal static string Canonical(string service) => service.ToLowerInvariant();
+
+    private static IResult? CheckNames(string service, string instanceId)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (Names.CheckService(service) is { } badService)
+        {
+            errors["service"] = [badService];
+        }
+
+        if (Names.CheckInstance(instanceId) is { } badInstance)
+        {
+            errors["instanceId"] = [badInstance];
+        }
+
+        return errors.Count == 0 ? null : Problems.Invalid(errors);
+    }
+
+    private static IResult Lease(string instanceId, TimeSpan ttl, LeaseRecord lease) => Results.Ok(new
+    {
+        instanceId,
+        ttl = ttl.ToString("c", CultureInfo.InvariantCulture),
+        expiresAt = lease.ExpiresAt,
+    });
+}

@@ -1,0 +1,5 @@
+using Mesh.ControlPlane;
+
+await using var meshd = await MeshdHost.StartAsync(args).ConfigureAwait(false);
+Console.WriteLine($"meshd: serving on {meshd.Address}");
+await meshd.WaitForShutdownAsync().ConfigureAwait(false);

@@ -1,0 +1,301 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Threading.Channels;
+
+namespace Mesh.ControlPlane.Storage;
+
+/// <summary>
+/// The single-node store: the whole state in memory and in one file, <c>store.json</c>. Every write that carries a
+/// durable operation writes the new file beside the old one, flushes it to disk, renames it over the old one and
+/// flushes the directory, and only then answers; so after a crash at any point the file is the old state or the new
+/// one, never a mix, and every acknowledged write is in it. Writes are serialized.
+/// </summary>
+internal sealed partial class FileKeyValueStore : IKeyValueStore
+{
+    internal const string FileName = "store.json";
+    private const string TempSuffix = ".tmp";
+    private const int HistoryLimit = 8192;
+
+    private readonly string _directory;
+    private readonly string _path;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly Lock _watchLock = new();
+    private readonly Queue<StoreWatchBatch> _history = new();
+    private readonly List<Channel<StoreWatchBatch>> _watchers = [];
+    private Dictionary<string, Entry> _data;
+    private long _revision;
+    private long _oldestWatchable;
+
+    private FileKeyValueStore(string directory, Dictionary<string, Entry> data, long revision, ILogger logger)
+    {
+        _directory = directory;
+        _path = Path.Combine(directory, FileName);
+        _data = data;
+        _revision = revision;
+        _oldestWatchable = revision + 1;
+        _logger = logger;
+    }
+
+    /// <summary>Opens the store in <paramref name="directory"/>, creating it when absent; leftover temporary files are removed.</summary>
+    public static FileKeyValueStore Open(string directory, ILogger logger)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var leftover in Directory.EnumerateFiles(directory, FileName + "*" + TempSuffix))
+        {
+            // A write that crashed before its rename was never acknowledged.
+            File.Delete(leftover);
+        }
+
+        var path = Path.Combine(directory, FileName);
+        var data = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        long revision = 0;
+        if (File.Exists(path))
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = document.RootElement;
+            revision = root.GetProperty("revision").GetInt64();
+            foreach (var item in root.GetProperty("entries").EnumerateArray())
+            {
+                var key = item.GetProperty("key").GetString()!;
+                data[key] = new Entry(item.GetProperty("value").GetBytesFromBase64(), item.GetProperty("modRevision").GetInt64(), Durable: true);
+            }
+
+            LogLoaded(logger, data.Count, revision, path);
+        }
+
+        return new FileKeyValueStore(directory, data, revision, logger);
+    }
+
+    public Task<KeyValueEntry?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var data = Volatile.Read(ref _data);
+        return Task.FromResult(data.TryGetValue(key, out var entry) ? new KeyValueEntry(key, entry.Value, entry.ModRevision) : null);
+    }
+
+    public async Task<StoreListing> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        // Under the write gate, so the revision matches the entries.
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var entries = _data.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .OrderBy(p => p.Key, StringComparer.Ordinal)
+                .Select(p => new KeyValueEntry(p.Key, p.Value.Value, p.Value.ModRevision))
+                .ToList();
+            return new StoreListing(_revision, entries);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    public async Task<StoreCommit> CommitAsync(IReadOnlyList<StoreCompare> compares, IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var compare in compares)
+            {
+                var actual = _data.TryGetValue(compare.Key, out var entry) ? entry.ModRevision : 0;
+                if (actual != compare.ModRevision)
+                {
+                    return new StoreCommit(false, _revision);
+                }
+            }
+
+            var revision = _revision + 1;
+            var next = new Dictionary<string, Entry>(_data, StringComparer.Ordinal);
+            var events = new List<StoreEvent>(operations.Count);
+            var durable = false;
+            foreach (var operation in operations)
+            {
+                durable |= operation.Durable;
+                if (operation.Value is null)
+                {
+                    if (next.Remove(operation.Key, out var removed))
+                    {
+                        durable |= removed.Durable;
+                        events.Add(new StoreEvent(operation.Key, null, revision));
+                    }
+                }
+                else
+                {
+                    next[operation.Key] = new Entry(operation.Value, revision, operation.Durable);
+                    events.Add(new StoreEvent(operation.Key, operation.Value, revision));
+                }
+            }
+
+            if (durable)
+            {
+                Persist(next, revision);
+            }
+
+            Volatile.Write(ref _data, next);
+            _revision = revision;
+            Publish(new StoreWatchBatch(revision, events));
+            return new StoreCommit(true, revision);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    public async IAsyncEnumerable<StoreWatchBatch> WatchAsync(string prefix, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateUnbounded<StoreWatchBatch>(new UnboundedChannelOptions { SingleReader = true });
+        lock (_watchLock)
+        {
+            if (fromRevision < _oldestWatchable)
+            {
+                throw new StoreCompactedException($"Revision {fromRevision} is no longer kept (oldest: {_oldestWatchable}).");
+            }
+
+            foreach (var batch in _history)
+            {
+                if (batch.Revision >= fromRevision)
+                {
+                    channel.Writer.TryWrite(batch);
+                }
+            }
+
+            _watchers.Add(channel);
+        }
+
+        try
+        {
+            await foreach (var batch in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var events = batch.Events.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+                yield return new StoreWatchBatch(batch.Revision, events);
+            }
+        }
+        finally
+        {
+            lock (_watchLock)
+            {
+                _watchers.Remove(channel);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        lock (_watchLock)
+        {
+            foreach (var watcher in _watchers)
+            {
+                watcher.Writer.TryComplete();
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void Publish(StoreWatchBatch batch)
+    {
+        lock (_watchLock)
+        {
+            _history.Enqueue(batch);
+            while (_history.Count > HistoryLimit)
+            {
+                _oldestWatchable = _history.Dequeue().Revision + 1;
+            }
+
+            foreach (var watcher in _watchers)
+            {
+                watcher.Writer.TryWrite(batch);
+            }
+        }
+    }
+
+    private void Persist(Dictionary<string, Entry> data, long revision)
+    {
+        var temp = _path + "." + Guid.NewGuid().ToString("N") + TempSuffix;
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
+            {
+                using (var writer = new Utf8JsonWriter(stream))
+                {
+                    writer.WriteStartObject();
+                    writer.WriteNumber("revision", revision);
+                    writer.WriteStartArray("entries");
+                    foreach (var (key, entry) in data.OrderBy(p => p.Key, StringComparer.Ordinal))
+                    {
+                        if (!entry.Durable)
+                        {
+                            continue;
+                        }
+
+                        writer.WriteStartObject();
+                        writer.WriteString("key", key);
+                        writer.WriteBase64String("value", entry.Value);
+                        writer.WriteNumber("modRevision", entry.ModRevision);
+                        writer.WriteEndObject();
+                    }
+
+                    writer.WriteEndArray();
+                    writer.WriteEndObject();
+                }
+
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, _path, overwrite: true);
+            SyncDirectory(_directory);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    private static void SyncDirectory(string directory)
+    {
+        // The rename is only durable once the directory itself is flushed; .NET has no API for that, so ask libc.
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var fd = Native.Open(directory, 0);
+        if (fd < 0)
+        {
+            throw new IOException($"Could not open directory '{directory}' to flush it (errno {Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (Native.Fsync(fd) != 0)
+            {
+                throw new IOException($"Could not flush directory '{directory}' (errno {Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            _ = Native.Close(fd);
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "Loaded {Count} keys at revision {Revision} from {Path}.")]
+    private static partial void LogLoaded(ILogger logger, int count, long revision, string path);
+
+    private sealed record Entry(byte[] Value, long ModRevision, bool Durable);
+
+    private static partial class Native
+    {
+        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        public static partial int Fsync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+        public static partial int Close(int fd);
+    }
+}

@@ -1,0 +1,373 @@
+using System.Buffers;
+using System.Text.Json;
+using Mesh.ControlPlane.Policies;
+using Mesh.ControlPlane.Registry;
+using Mesh.ControlPlane.Storage;
+
+namespace Mesh.ControlPlane.Watch;
+
+/// <summary>
+/// The in-memory view of the store, built from a listing and then from the store's watch, so every replica on one
+/// store converges on the same state. Each change of the registry or of a policy publishes a new
+/// <see cref="Snapshot"/> whose version is the store revision of that change (lease renewals change no snapshot).
+/// </summary>
+internal sealed partial class MeshState : IAsyncDisposable
+{
+    private readonly IKeyValueStore _store;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _leaseTtl;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<string, SortedDictionary<string, InstanceState>> _instances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LeaseState> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PolicyRecord> _policies = new(StringComparer.Ordinal);
+    private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SnapshotHead _head = new(new Snapshot(0, "{\"version\":0,\"services\":{}}"u8.ToArray()));
+    private long _applied;
+    private Task? _loop;
+
+    public MeshState(IKeyValueStore store, TimeProvider time, TimeSpan leaseTtl, ILogger<MeshState> logger)
+    {
+        _store = store;
+        _time = time;
+        _leaseTtl = leaseTtl;
+        _logger = logger;
+    }
+
+    /// <summary>Gets the current snapshot with its change signal.</summary>
+    public SnapshotHead Head => Volatile.Read(ref _head);
+
+    /// <summary>Gets the last store revision applied.</summary>
+    public long AppliedRevision => Volatile.Read(ref _applied);
+
+    /// <summary>Loads the state from the store and starts following its changes.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await RelistAsync(cancellationToken).ConfigureAwait(false);
+        _loop = Task.Run(() => FollowAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>Waits until the changes of <paramref name="revision"/> are applied, so a writer reads its own write.</summary>
+    public async Task<bool> WaitForRevisionAsync(long revision, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetTimestamp() + (_time.TimestampFrequency * 5);
+        while (AppliedRevision < revision)
+        {
+            Task progress;
+            lock (_lock)
+            {
+                progress = _progress.Task;
+            }
+
+            if (AppliedRevision >= revision)
+            {
+                break;
+            }
+
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+
+            await Task.WhenAny(progress, Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return true;
+    }
+
+    public PolicyRecord? GetPolicy(string service)
+    {
+        lock (_lock)
+        {
+            return _policies.GetValueOrDefault(service);
+        }
+    }
+
+    public IReadOnlyList<KeyValuePair<string, PolicyRecord>> GetPolicies()
+    {
+        lock (_lock)
+        {
+            return _policies.Where(p => p.Value.Policy is not null).OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+        }
+    }
+
+    /// <summary>The instances whose lease lapsed at <paramref name="now"/>, with the revisions a removal must compare.</summary>
+    public IReadOnlyList<ExpiredInstance> GetExpired(DateTimeOffset now)
+    {
+        var expired = new List<ExpiredInstance>();
+        lock (_lock)
+        {
+            foreach (var (service, instances) in _instances)
+            {
+                foreach (var (id, instance) in instances)
+                {
+                    var lease = _leases.GetValueOrDefault(StoreKeys.Lease(service, id));
+                    var expiresAt = lease?.ExpiresAt ?? instance.FirstSeen + _leaseTtl;
+                    if (expiresAt <= now)
+                    {
+                        expired.Add(new ExpiredInstance(service, id, instance.ModRevision, lease?.ModRevision ?? 0));
+                    }
+                }
+            }
+        }
+
+        return expired;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                // Resumes after the last applied revision, so a broken watch loses nothing.
+                await foreach (var batch in _store.WatchAsync(string.Empty, AppliedRevision + 1, cancellationToken).ConfigureAwait(false))
+                {
+                    Apply(batch);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (StoreCompactedException ex)
+            {
+                LogCompacted(_logger, ex.Message);
+                await RetryAsync(() => RelistAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                LogWatchBroken(_logger, AppliedRevision + 1, ex);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task RetryAsync(Func<Task> action, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await action().ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogWatchBroken(_logger, AppliedRevision + 1, ex);
+                await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RelistAsync(CancellationToken cancellationToken)
+    {
+        var listing = await _store.ListAsync(string.Empty, cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var seen = _instances.SelectMany(s => s.Value.Select(i => (Key: StoreKeys.Instance(s.Key, i.Key), i.Value.FirstSeen)))
+                .ToDictionary(p => p.Key, p => p.FirstSeen, StringComparer.Ordinal);
+            _instances.Clear();
+            _leases.Clear();
+            _policies.Clear();
+            foreach (var entry in listing.Entries)
+            {
+                ApplyOne(new StoreEvent(entry.Key, entry.Value, entry.ModRevision), seen.GetValueOrDefault(entry.Key, now));
+            }
+
+            _applied = Math.Max(_applied, listing.Revision);
+            Publish(Math.Max(Head.Snapshot.Version, listing.Revision));
+        }
+    }
+
+    private void Apply(StoreWatchBatch batch)
+    {
+        lock (_lock)
+        {
+            long relevant = 0;
+            var now = _time.GetUtcNow();
+            foreach (var change in batch.Events)
+            {
+                if (ApplyOne(change, now))
+                {
+                    relevant = Math.Max(relevant, change.ModRevision);
+                }
+            }
+
+            _applied = Math.Max(_applied, batch.Revision);
+            if (relevant > 0)
+            {
+                Publish(Math.Max(relevant, Head.Snapshot.Version + 1));
+            }
+            else
+            {
+                SignalProgress();
+            }
+        }
+    }
+
+    /// <summary>Applies one change; true when it changes the snapshot.</summary>
+    private bool ApplyOne(StoreEvent change, DateTimeOffset now)
+    {
+        var key = change.Key;
+        if (key.StartsWith(StoreKeys.Instances, StringComparison.Ordinal) && StoreKeys.TrySplit(key, StoreKeys.Instances, out var service, out var id))
+        {
+            if (change.Value is null)
+            {
+                if (_instances.TryGetValue(service, out var gone) && gone.Remove(id))
+                {
+                    if (gone.Count == 0)
+                    {
+                        _instances.Remove(service);
+                    }
+
+                    return true;
+                }
+
+                return false;
+            }
+
+            if (!_instances.TryGetValue(service, out var instances))
+            {
+                instances = new SortedDictionary<string, InstanceState>(StringComparer.Ordinal);
+                _instances[service] = instances;
+            }
+
+            var existing = instances.GetValueOrDefault(id);
+            var same = existing is not null && existing.Utf8.AsSpan().SequenceEqual(change.Value);
+            instances[id] = new InstanceState(InstanceRecord.FromUtf8(change.Value), change.Value, change.ModRevision, existing?.FirstSeen ?? now);
+            return !same;
+        }
+
+        if (key.StartsWith(StoreKeys.Leases, StringComparison.Ordinal))
+        {
+            if (change.Value is null)
+            {
+                _leases.Remove(key);
+            }
+            else
+            {
+                _leases[key] = new LeaseState(LeaseRecord.FromUtf8(change.Value).ExpiresAt, change.ModRevision);
+            }
+
+            return false;
+        }
+
+        if (key.StartsWith(StoreKeys.Policies, StringComparison.Ordinal))
+        {
+            var name = key[StoreKeys.Policies.Length..];
+            if (change.Value is null)
+            {
+                return _policies.Remove(name);
+            }
+
+            _policies[name] = PolicyRecord.FromUtf8(change.Value);
+            return true;
+        }
+
+        return false;
+    }
+
+    private void Publish(long version)
+    {
+        var previous = _head;
+        var next = new SnapshotHead(new Snapshot(version, Serialize(version)));
+        Volatile.Write(ref _head, next);
+        previous.Supersede();
+        SignalProgress();
+    }
+
+    private void SignalProgress()
+    {
+        var progress = _progress;
+        _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        progress.TrySetResult();
+    }
+
+    private byte[] Serialize(long version)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("version", version);
+            writer.WriteStartObject("services");
+            var services = new SortedSet<string>(_instances.Keys, StringComparer.Ordinal);
+            services.UnionWith(_policies.Where(p => p.Value.Policy is not null).Select(p => p.Key));
+            foreach (var service in services)
+            {
+                writer.WriteStartObject(service);
+                var policy = _policies.GetValueOrDefault(service);
+                writer.WriteNumber("policyVersion", policy?.Version ?? 0);
+                writer.WritePropertyName("policy");
+                if (policy?.Policy is { } document)
+                {
+                    document.WriteTo(writer);
+                }
+                else
+                {
+                    writer.WriteStartObject();
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteStartArray("instances");
+                if (_instances.TryGetValue(service, out var instances))
+                {
+                    foreach (var instance in instances.Values)
+                    {
+                        writer.WriteRawValue(instance.Utf8, skipInputValidation: true);
+                    }
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    [LoggerMessage(1, LogLevel.Warning, "The store's watch broke; resuming from revision {Revision}.")]
+    private static partial void LogWatchBroken(ILogger logger, long revision, Exception exception);
+
+    [LoggerMessage(2, LogLevel.Warning, "The store compacted the revisions being watched ({Reason}); listing everything again.")]
+    private static partial void LogCompacted(ILogger logger, string reason);
+
+    private sealed record InstanceState(InstanceRecord Record, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);
+
+    private sealed record LeaseState(DateTimeOffset ExpiresAt, long ModRevision);
+}
+
+/// <summary>An instance whose lease lapsed, with the mod revisions of its keys as seen when it was found.</summary>
+internal readonly record struct ExpiredInstance(string Service, string InstanceId, long InstanceRevision, long LeaseRevision);

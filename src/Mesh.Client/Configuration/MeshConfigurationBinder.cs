@@ -9,14 +9,34 @@ namespace Mesh.Configuration;
 /// A binding error is kept on the options for validation to report instead of thrown, so a bad reload can be refused
 /// while the last good options stay.
 /// </summary>
-internal sealed class MeshConfigurationBinder(MeshConfigurationRoot root) : IConfigureOptions<MeshOptions>
+internal sealed class MeshConfigurationBinder : IConfigureOptions<MeshOptions>
 {
     /// <summary>Keys of the <c>Mesh</c> section that belong to other packages: <c>Mesh:Server</c> is read by Mesh.AspNetCore.</summary>
     internal static readonly string[] ForeignKeys = ["Server"];
 
     private static readonly Action<BinderOptions> s_strict = o => o.ErrorOnUnknownConfiguration = true;
 
-    public void Configure(MeshOptions options) => Bind(root.Configuration, options);
+    private readonly IConfiguration? _configuration;
+
+    /// <summary>Binds <paramref name="configuration"/> alone, as the control plane does to validate a policy.</summary>
+    public MeshConfigurationBinder(IConfiguration? configuration = null)
+    {
+        _configuration = configuration;
+    }
+
+    /// <summary>Binds the control plane's keys under the application's configuration.</summary>
+    public MeshConfigurationBinder(MeshConfigurationRoot root)
+    {
+        _configuration = root.Configuration;
+    }
+
+    public void Configure(MeshOptions options)
+    {
+        if (_configuration is not null)
+        {
+            Bind(_configuration, options);
+        }
+    }
 
     /// <summary>Binds the <c>Mesh</c> section of <paramref name="configuration"/> into <paramref name="options"/>.</summary>
     public static void Bind(IConfiguration configuration, MeshOptions options)

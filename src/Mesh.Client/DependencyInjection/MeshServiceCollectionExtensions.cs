@@ -27,7 +27,7 @@ public static class MeshServiceCollectionExtensions
         services.AddOptions();
         services.AddLogging();
         services.AddMetrics();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshOptions>, MeshConfigurationBinder>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshOptions>, MeshConfigurationBinder>(static sp => new MeshConfigurationBinder(sp.GetRequiredService<MeshConfigurationRoot>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<MeshOptions>, MeshConfigurationChangeTokenSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ConfigurationEndpointSource>());
 

@@ -59,7 +59,6 @@ public sealed class MeshdHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
-        await _app.Services.GetRequiredService<MeshState>().DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 

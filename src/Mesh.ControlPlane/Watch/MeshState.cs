@@ -26,6 +26,7 @@ internal sealed partial class MeshState : IAsyncDisposable
     private SnapshotHead _head = new(new Snapshot(0, "{\"version\":0,\"services\":{}}"u8.ToArray()));
     private long _applied;
     private Task? _loop;
+    private int _disposed;
 
     public MeshState(IKeyValueStore store, TimeProvider time, TimeSpan leaseTtl, ILogger<MeshState> logger)
     {
@@ -119,6 +120,11 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {

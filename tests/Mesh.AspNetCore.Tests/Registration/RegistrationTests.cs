@@ -108,7 +108,7 @@ public sealed class RegistrationTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
-    public void The_host_shutdown_timeout_leaves_room_for_the_drain()
+    public void The_host_shutdown_timeout_leaves_room_for_the_drain_and_the_client_ignores_server_settings()
     {
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Mesh:Server:DrainTime"] = "00:00:45" }).Build());
@@ -116,6 +116,9 @@ public sealed class RegistrationTests(ITestOutputHelper output) : IAsyncLifetime
         using var provider = services.BuildServiceProvider();
 
         Assert.Equal(TimeSpan.FromSeconds(55), provider.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout);
+
+        // Mesh:Server belongs to this package: the client's strict binder of the Mesh section leaves it alone.
+        Assert.Equal(1, provider.GetRequiredService<ServiceCatalog>().Version);
     }
 
     private async Task<Server> StartServerAsync(TestMeshd meshd, string id)

@@ -174,6 +174,7 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Contains(first.Logs.Entries, e => e.Message.Contains("unreachable", StringComparison.Ordinal) && e.Message.Contains("routing goes on", StringComparison.Ordinal));
         Assert.Contains(first.Logs.Entries, e => e.Message.Contains("reached again", StringComparison.Ordinal));
         Assert.Contains(second.Logs.Entries, e => e.Message.Contains("loaded from the cache", StringComparison.Ordinal));
+        Assert.DoesNotContain(first.Logs.Entries.Concat(second.Logs.Entries), e => e.Message.Contains(TestMeshd.WorkloadToken, StringComparison.Ordinal));
     }
 
     private Dictionary<string, string?> Settings(TestMeshd meshd) => new()

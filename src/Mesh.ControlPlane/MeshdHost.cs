@@ -95,7 +95,12 @@ public sealed class MeshdHost : IAsyncDisposable
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
-        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = ex => ex is ConflictException ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError });
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = ex => ex switch
+        {
+            ConflictException => StatusCodes.Status409Conflict,
+            global::Grpc.Core.RpcException => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status500InternalServerError,
+        } });
         app.UseStatusCodePages();
         app.MapGet("/healthz", () => Results.Ok(new { status = "serving" }));
         var v1 = app.MapGroup("/v1");

@@ -15,16 +15,41 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
 
     public Uri Endpoint { get; private set; } = new("http://127.0.0.1:2379");
 
-    public async Task InitializeAsync()
+    private int _clientPort;
+    private int _peerPort;
+
+    public Task InitializeAsync()
     {
-        var client = FreePort();
-        var peer = FreePort();
-        Endpoint = new Uri($"http://127.0.0.1:{client}");
+        _clientPort = FreePort();
+        _peerPort = FreePort();
+        return StartAsync();
+    }
+
+    /// <summary>SIGKILL, as a crash or an outage.</summary>
+    public void Kill()
+    {
+        var process = Interlocked.Exchange(ref _process, null);
+        if (process is not null)
+        {
+            process.Kill();
+            process.WaitForExit(10_000);
+            process.Dispose();
+        }
+    }
+
+    /// <summary>Starts etcd again on the same ports and data, as after an outage.</summary>
+    public Task RestartAsync() => StartAsync();
+
+    private async Task StartAsync()
+    {
+        var url = $"http://127.0.0.1:{_clientPort}";
+        var peer = _peerPort;
+        Endpoint = new Uri(url);
         var start = new ProcessStartInfo("etcd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[]
         {
-            "--name", "meshd-test", "--data-dir", _directory.Path,
-            "--listen-client-urls", Endpoint.ToString(), "--advertise-client-urls", Endpoint.ToString(),
+            "--name", "meshd-test", "--data-dir", Path.Combine(_directory.Path, "etcd"),
+            "--listen-client-urls", url, "--advertise-client-urls", url,
             "--listen-peer-urls", $"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{peer}",
             "--initial-cluster", $"meshd-test=http://127.0.0.1:{peer}", "--log-level", "error",
         })
@@ -40,8 +65,9 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         }
 
         _process = Process.Start(start) ?? throw new InvalidOperationException("etcd did not start.");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _process.OutputDataReceived += (_, e) => Keep(log, e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(log, e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
@@ -51,7 +77,7 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"etcd exited with {_process.ExitCode}; is etcd-server installed (apt-get install -y etcd-server)?");
+                throw new InvalidOperationException($"etcd exited with {_process.ExitCode}; is etcd-server installed (apt-get install -y etcd-server)?\n{string.Join('\n', log)}");
             }
 
             try
@@ -82,15 +108,22 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
 
     public Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill();
-            _process.WaitForExit(10_000);
-        }
-
-        _process?.Dispose();
+        Kill();
         _directory.Dispose();
         return Task.CompletedTask;
+    }
+
+    private static void Keep(System.Collections.Concurrent.ConcurrentQueue<string> log, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        log.Enqueue(line);
+        while (log.Count > 50 && log.TryDequeue(out _))
+        {
+        }
     }
 
     private static int FreePort()

@@ -1,3 +1,5 @@
+using Mesh.ControlPlane;
+
 namespace Mesh;
 
 /// <summary>
@@ -20,6 +22,14 @@ public sealed class MeshOptions
     /// </summary>
     /// <value><see langword="null"/> by default: no header is sent.</value>
     public string? ServiceName { get; set; }
+
+    /// <summary>
+    /// Gets the settings of the control plane (<c>meshd</c>). With an address set, services, their endpoints and their
+    /// policies also come from the control plane; a key set locally under <c>Mesh:Services</c> overrides the same key from
+    /// the control plane, and local <c>Endpoints</c> of a service replace its registered instances.
+    /// </summary>
+    /// <value>No control plane by default. Read once, at start.</value>
+    public ControlPlaneOptions ControlPlane { get; } = new();
 
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }

@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using Mesh.AspNetCore.Registration;
 using Mesh.AspNetCore.Telemetry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -14,6 +17,11 @@ public static class MeshServerServiceCollectionExtensions
     /// continue from the caller's <c>traceparent</c>, including one of a future version as W3C Trace Context asks. Also adds
     /// the outbound mesh (<c>AddMesh()</c>).
     /// </summary>
+    /// <remarks>
+    /// With <c>Mesh:ControlPlane:Address</c> and <c>Mesh:ServiceName</c> set, the service registers with the control plane once
+    /// Kestrel listens (settings under <c>Mesh:Server</c>, see <see cref="MeshServerOptions"/>), renews its lease, and on a
+    /// graceful shutdown deregisters, keeps serving for <see cref="MeshServerOptions.DrainTime"/>, then stops.
+    /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <returns>The same service collection.</returns>
     public static IServiceCollection AddMeshServer(this IServiceCollection services)
@@ -22,6 +30,15 @@ public static class MeshServerServiceCollectionExtensions
         services.AddMesh();
         services.TryAddSingleton<MeshServerMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, MeshServerStartupFilter>());
+
+        if (!services.Any(d => d.ServiceType == typeof(MeshRegistration)))
+        {
+            services.AddOptions<MeshServerOptions>().BindConfiguration(MeshServerOptionsValidator.Section, o => o.ErrorOnUnknownConfiguration = true).ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshServerOptions>, MeshServerOptionsValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<HostOptions>, DrainShutdownTimeout>());
+            services.AddSingleton<MeshRegistration>();
+            services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
+        }
 
         // Incoming traceparent headers of a future version are continued, as W3C Trace Context asks.
         if (!services.Any(d => d.ServiceType == typeof(DistributedContextPropagator) && d.ImplementationFactory is not null && d.ImplementationFactory.Method.DeclaringType == typeof(MeshServerServiceCollectionExtensions)))

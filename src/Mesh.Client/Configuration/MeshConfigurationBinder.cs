@@ -1,26 +1,49 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace Mesh.Configuration;
 
 /// <summary>
-/// Binds the <c>Mesh</c> configuration section, refusing unknown keys. A binding error is kept on the options for
-/// validation to report instead of thrown, so a bad reload can be refused while the last good options stay.
+/// Binds the <c>Mesh</c> configuration section (control-plane keys under the application's own), refusing unknown keys.
+/// A binding error is kept on the options for validation to report instead of thrown, so a bad reload can be refused
+/// while the last good options stay.
 /// </summary>
-internal sealed class MeshConfigurationBinder(IConfiguration? configuration = null) : IConfigureOptions<MeshOptions>
+internal sealed class MeshConfigurationBinder : IConfigureOptions<MeshOptions>
 {
+    /// <summary>Keys of the <c>Mesh</c> section that belong to other packages: <c>Mesh:Server</c> is read by Mesh.AspNetCore.</summary>
+    internal static readonly string[] ForeignKeys = ["Server"];
+
     private static readonly Action<BinderOptions> s_strict = o => o.ErrorOnUnknownConfiguration = true;
+
+    private readonly IConfiguration? _configuration;
+
+    /// <summary>Binds <paramref name="configuration"/> alone, as the control plane does to validate a policy.</summary>
+    public MeshConfigurationBinder(IConfiguration? configuration = null)
+    {
+        _configuration = configuration;
+    }
+
+    /// <summary>Binds the control plane's keys under the application's configuration.</summary>
+    public MeshConfigurationBinder(MeshConfigurationRoot root)
+    {
+        _configuration = root.Configuration;
+    }
 
     public void Configure(MeshOptions options)
     {
-        if (configuration is null)
+        if (_configuration is not null)
         {
-            return;
+            Bind(_configuration, options);
         }
+    }
 
+    /// <summary>Binds the <c>Mesh</c> section of <paramref name="configuration"/> into <paramref name="options"/>.</summary>
+    public static void Bind(IConfiguration configuration, MeshOptions options)
+    {
         try
         {
-            configuration.GetSection(MeshOptionsValidator.Section).Bind(options, s_strict);
+            new SectionWithout(configuration.GetSection(MeshOptionsValidator.Section), ForeignKeys).Bind(options, s_strict);
         }
         catch (InvalidOperationException ex)
         {
@@ -36,5 +59,22 @@ internal sealed class MeshConfigurationBinder(IConfiguration? configuration = nu
 
             options.BindingError = message;
         }
+    }
+
+    /// <summary>A section whose listed children are invisible to the binder, so its unknown-key check skips them.</summary>
+    private sealed class SectionWithout(IConfigurationSection inner, string[] hidden) : IConfiguration
+    {
+        public string? this[string key]
+        {
+            get => inner[key];
+            set => inner[key] = value;
+        }
+
+        public IEnumerable<IConfigurationSection> GetChildren() =>
+            inner.GetChildren().Where(c => !hidden.Contains(c.Key, StringComparer.OrdinalIgnoreCase));
+
+        public IChangeToken GetReloadToken() => inner.GetReloadToken();
+
+        public IConfigurationSection GetSection(string key) => inner.GetSection(key);
     }
 }

@@ -1,4 +1,5 @@
 using Mesh.Balancing;
+using Mesh.ControlPlane;
 using Mesh.Discovery;
 using Mesh.Retry;
 using Microsoft.Extensions.Options;
@@ -26,12 +27,47 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{Section}:ServiceName: '{own}' is not a valid service name (letters, digits, '-' and '.', as in a host name).");
         }
 
+        ValidateControlPlane(options.ControlPlane, failures);
         foreach (var (serviceName, service) in options.Services)
         {
             ValidateService(serviceName, service, failures);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateControlPlane(ControlPlaneOptions controlPlane, List<string> failures)
+    {
+        const string path = $"{Section}:ControlPlane";
+        foreach (var address in controlPlane.AllAddresses())
+        {
+            if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || uri.Query.Length != 0 || uri.Fragment.Length != 0 || uri.UserInfo.Length != 0)
+            {
+                failures.Add($"{path}:Address: '{address}' is not an absolute http or https URI without query, fragment or user info.");
+            }
+        }
+
+        if (controlPlane.Token is { } token && (token.Length == 0 || token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            // The token itself is never repeated in a message.
+            failures.Add($"{path}:Token: the token is empty or holds white space or control characters.");
+        }
+
+        if (controlPlane.WaitTime < TimeSpan.FromSeconds(1) || controlPlane.WaitTime > TimeSpan.FromSeconds(60))
+        {
+            failures.Add($"{path}:WaitTime: {Format(controlPlane.WaitTime)} is out of range (1 to 60 seconds, the most the control plane waits).");
+        }
+
+        if (controlPlane.StartupWait < TimeSpan.Zero || controlPlane.StartupWait > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"{path}:StartupWait: {Format(controlPlane.StartupWait)} is out of range (0 to 5 minutes).");
+        }
+
+        if (controlPlane.CacheDirectory is { } directory && (string.IsNullOrWhiteSpace(directory) || directory.IndexOfAny(Path.GetInvalidPathChars()) >= 0))
+        {
+            failures.Add($"{path}:CacheDirectory: '{directory}' is not a usable directory path.");
+        }
     }
 
     private static void ValidateService(string serviceName, MeshServiceOptions? service, List<string> failures)
@@ -161,7 +197,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         _ => value?.ToString() ?? "null",
     };
 
-    private static bool IsServiceName(string name)
+    internal static bool IsServiceName(string name)
     {
         if (name.Length is 0 or > 253 || name[0] is '-' or '.' || name[^1] is '-' or '.')
         {

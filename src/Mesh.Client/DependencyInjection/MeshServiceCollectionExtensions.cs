@@ -1,6 +1,7 @@
 using Mesh;
 using Mesh.Balancing;
 using Mesh.Configuration;
+using Mesh.ControlPlane;
 using Mesh.Discovery;
 using Mesh.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -26,9 +27,16 @@ public static class MeshServiceCollectionExtensions
         services.AddOptions();
         services.AddLogging();
         services.AddMetrics();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshOptions>, MeshConfigurationBinder>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MeshOptions>, MeshConfigurationBinder>(static sp => new MeshConfigurationBinder(sp.GetRequiredService<MeshConfigurationRoot>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<MeshOptions>, MeshConfigurationChangeTokenSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ConfigurationEndpointSource>());
+
+        // After static configuration: a service's local endpoints win over its registered instances.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ControlPlaneEndpointSource>());
+        services.TryAddSingleton<ControlPlaneConfigurationProvider>();
+        services.TryAddSingleton<MeshConfigurationRoot>();
+        services.TryAddSingleton<ControlPlaneClient>();
+        services.TryAddSingleton<ControlPlaneMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartupValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(MeshRandom.Shared);

@@ -75,6 +75,9 @@ internal sealed partial class ServiceCatalog : IDisposable
     public bool TryGetService(string host, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ServiceState? service) =>
         _snapshot.Services.TryGetValue(host, out service);
 
+    /// <summary>Tells whether a host names a service an endpoint source knows but has no endpoint for now.</summary>
+    public bool IsWithoutEndpoints(string host) => _snapshot.WithoutEndpoints.Contains(host);
+
     /// <summary>Gets the counters of a service's resilience decisions, kept across reloads.</summary>
     public ResilienceCounters CountersOf(string service) => _counters.GetOrAdd(service, static (name, metrics) => new ResilienceCounters(name, metrics), _metrics);
 
@@ -157,11 +160,12 @@ internal sealed partial class ServiceCatalog : IDisposable
         var result = _validator.Validate(Options.DefaultName, options);
         var errors = result.Failed ? new List<string>(result.Failures) : [];
         var services = new Dictionary<string, ServiceState>(StringComparer.OrdinalIgnoreCase);
+        var withoutEndpoints = new List<string>();
         if (errors.Count == 0)
         {
             foreach (var (name, serviceOptions) in options.Services)
             {
-                if (BuildService(name, serviceOptions, previous, errors) is { } service)
+                if (BuildService(name, serviceOptions, previous, errors, withoutEndpoints) is { } service)
                 {
                     services[name] = service;
                 }
@@ -171,7 +175,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         failures = errors;
         if (errors.Count == 0)
         {
-            return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName);
+            return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName, withoutEndpoints.ToFrozenSet(StringComparer.OrdinalIgnoreCase));
         }
 
         // Refused whole: release what was built for it.
@@ -186,7 +190,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         return null;
     }
 
-    private ServiceState? BuildService(string name, MeshServiceOptions options, Snapshot? previous, List<string> errors)
+    private ServiceState? BuildService(string name, MeshServiceOptions options, Snapshot? previous, List<string> errors, List<string> withoutEndpoints)
     {
         IReadOnlyList<MeshEndpoint>? endpoints = null;
         foreach (var source in _sources)
@@ -196,6 +200,13 @@ internal sealed partial class ServiceCatalog : IDisposable
                 endpoints = found;
                 break;
             }
+        }
+
+        // A source that knows the service but has no instance of it yet (the control plane): not an error; its calls fail.
+        if (endpoints is { Count: 0 })
+        {
+            withoutEndpoints.Add(name);
+            return null;
         }
 
         var path = $"{MeshOptionsValidator.Section}:Services:{name}:Endpoints";
@@ -248,7 +259,7 @@ internal sealed partial class ServiceCatalog : IDisposable
         a.Weight == b.Weight && a.Zone == b.Zone && a.Labels.Count == b.Labels.Count
         && a.Labels.All(l => b.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
 
-    private sealed record Snapshot(FrozenDictionary<string, ServiceState> Services, long Version, string? ServiceName);
+    private sealed record Snapshot(FrozenDictionary<string, ServiceState> Services, long Version, string? ServiceName, FrozenSet<string> WithoutEndpoints);
 
     [LoggerMessage(1, LogLevel.Information, "Mesh configuration {Version} applied: {ServiceCount} services.")]
     private static partial void LogApplied(ILogger logger, long version, int serviceCount);

@@ -29,8 +29,13 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri;
-        return uri is not null && uri.IsAbsoluteUri && catalog.TryGetService(uri.Host, out var service)
-            ? SendToServiceAsync(request, service, cancellationToken).AsTask()
+        if (uri is not null && uri.IsAbsoluteUri && catalog.TryGetService(uri.Host, out var service))
+        {
+            return SendToServiceAsync(request, service, cancellationToken).AsTask();
+        }
+
+        return uri is not null && uri.IsAbsoluteUri && catalog.IsWithoutEndpoints(uri.Host)
+            ? Task.FromException<HttpResponseMessage>(new MeshEndpointUnavailableException(uri.Host, [], null, " The service has no registered instance."))
             : SendPassThroughAsync(request, cancellationToken);
     }
 

@@ -1,0 +1,42 @@
+namespace Mesh.AspNetCore.Registration;
+
+/// <summary>
+/// How this service registers with the control plane: bound from <c>Mesh:Server</c>. Registration happens when
+/// <c>Mesh:ControlPlane:Address</c> and <c>Mesh:ServiceName</c> are set and <c>AddMeshServer()</c> was called.
+/// </summary>
+public sealed class MeshServerOptions
+{
+    /// <summary>Gets or sets whether the service registers with the control plane when one is configured.</summary>
+    /// <value><see langword="true"/> by default.</value>
+    public bool Register { get; set; } = true;
+
+    /// <summary>Gets or sets the address other services reach this one at, such as <c>http://10.0.0.5:8080</c>.</summary>
+    /// <value>
+    /// <see langword="null"/> by default: Kestrel's first bound address, with a wildcard or <c>localhost</c> host
+    /// (<c>0.0.0.0</c>, <c>[::]</c>, <c>+</c>, <c>*</c>) replaced by <c>127.0.0.1</c>, which suits one machine only.
+    /// </value>
+    public string? AdvertisedAddress { get; set; }
+
+    /// <summary>Gets or sets the id of this instance in the registry.</summary>
+    /// <value><see langword="null"/> by default: <c>{service}-{8 hex digits}</c>, new at each start.</value>
+    public string? InstanceId { get; set; }
+
+    /// <summary>Gets or sets the zone this instance runs in.</summary>
+    /// <value><see langword="null"/> by default.</value>
+    public string? Zone { get; set; }
+
+    /// <summary>Gets the labels of this instance, such as <c>version=v2</c>.</summary>
+    /// <value>Empty by default.</value>
+    public IDictionary<string, string> Labels { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets this instance's share of traffic relative to the others of its service.</summary>
+    /// <value>1 by default; 0 or more.</value>
+    public int Weight { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets how long a graceful shutdown keeps serving after deregistering, so callers learn of it and stop
+    /// sending before the server stops. The host's shutdown timeout is raised to this plus 10 seconds when it is shorter.
+    /// </summary>
+    /// <value>5 seconds by default; 0 to 10 minutes.</value>
+    public TimeSpan DrainTime { get; set; } = TimeSpan.FromSeconds(5);
+}

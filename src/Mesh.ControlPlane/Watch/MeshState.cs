@@ -16,6 +16,10 @@ internal sealed partial class MeshState : IAsyncDisposable
     private readonly IKeyValueStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _leaseTtl;
+
+    // Leases kept from before this meshd started (a restart, or an outage longer than a TTL) get one TTL from the start
+    // to be renewed, so a meshd coming back never empties the mesh of instances that are still running.
+    private readonly DateTimeOffset _graceUntil;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -34,6 +38,7 @@ internal sealed partial class MeshState : IAsyncDisposable
         _store = store;
         _time = time;
         _leaseTtl = leaseTtl;
+        _graceUntil = time.GetUtcNow() + leaseTtl;
         _logger = logger;
     }
 
@@ -130,6 +135,11 @@ internal sealed partial class MeshState : IAsyncDisposable
                 {
                     var lease = _leases.GetValueOrDefault(StoreKeys.Lease(service, id));
                     var expiresAt = lease?.ExpiresAt ?? instance.FirstSeen + _leaseTtl;
+                    if (expiresAt < _graceUntil)
+                    {
+                        expiresAt = _graceUntil;
+                    }
+
                     if (expiresAt <= now)
                     {
                         expired.Add(new ExpiredInstance(service, id, instance.ModRevision, lease?.ModRevision ?? 0));

@@ -15,7 +15,7 @@ internal static class SnapshotEndpoints
     public static void Map(IEndpointRouteBuilder v1, TokenStore tokens) =>
         v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload));
 
-    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings)
+    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, IHostApplicationLifetime lifetime)
     {
         var query = context.Request.Query;
         long? since = null;
@@ -50,7 +50,19 @@ internal static class SnapshotEndpoints
 
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
-        if (!await state.WaitForChangeAsync(head, jittered, context.RequestAborted).ConfigureAwait(false))
+        // A stopping meshd answers its parked watchers at once ("no change") rather than holding its shutdown for them.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        bool changed;
+        try
+        {
+            changed = await state.WaitForChangeAsync(head, jittered, stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            changed = false;
+        }
+
+        if (!changed)
         {
             context.Response.Headers[VersionHeader] = head.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
             return Results.StatusCode(StatusCodes.Status304NotModified);

@@ -27,6 +27,24 @@ public sealed class SnapshotTests
     }
 
     [Fact]
+    public async Task A_stopping_meshd_answers_its_parked_watchers_with_no_change_instead_of_holding_its_stop()
+    {
+        await using var meshd = await Meshd.StartAsync();
+        var version = (long)(await meshd.SnapshotAsync())["version"]!;
+        var state = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Mesh.ControlPlane.Watch.MeshState>(meshd.Host.Services);
+
+        var watch = meshd.Workload.GetAsync($"/v1/snapshot?since={version}&wait=60");
+        await Until.TrueAsync(() => Task.FromResult(state.Waiting == 1), "the watcher is parked");
+        var stop = meshd.Host.DisposeAsync().AsTask();
+
+        // Well within the watcher's 60 s and the host's 30 s shutdown timeout.
+        var response = await watch.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Equal(version.ToString(System.Globalization.CultureInfo.InvariantCulture), response.Headers.GetValues("Mesh-Version").Single());
+        await stop.WaitAsync(TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task A_watcher_at_the_current_version_waits_and_gets_the_change()
     {
         await using var meshd = await Meshd.StartAsync();

@@ -28,15 +28,19 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
         var logical = call?.LogicalUri ?? request.RequestUri;
         if (call is not null)
         {
-            return SendToServiceAsync(request, logical!, call.Service, call, cancellationToken);
+            return SendToServiceAsync(request, logical!, call.Service, call, cancellationToken).AsTask();
         }
 
         return logical is not null && logical.IsAbsoluteUri && catalog.TryGetService(logical.Host, out var service)
-            ? SendToServiceAsync(request, logical, service, null, cancellationToken)
+            ? SendToServiceAsync(request, logical, service, null, cancellationToken).AsTask()
             : base.SendAsync(request, cancellationToken);
     }
 
-    private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
+    /// <summary>One attempt of a call, from the resilience stage directly before it.</summary>
+    internal ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, MeshCall call, CancellationToken cancellationToken) =>
+        SendToServiceAsync(request, call.LogicalUri, call.Service, call, cancellationToken);
+
+    private async ValueTask<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, Uri logical, ServiceState service, MeshCall? call, CancellationToken cancellationToken)
     {
         var pathAndQuery = logical.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped);
         var limit = Math.Min(MaxEndpointsPerAttempt, service.Available.Length);
@@ -55,19 +59,16 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
             var started = time.GetTimestamp();
 
             var attemptTimeout = service.Policy.AttemptTimeout;
-            CancellationTokenSource? attempt = null;
-            ITimer? timer = null;
-            if (attemptTimeout is { } timeout)
-            {
-                attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), attempt, timeout, Timeout.InfiniteTimeSpan);
-            }
+            using var attempt = attemptTimeout is { } timeout
+                ? CallCancellation.Start(timeout, time, reusable: call is { IsGrpc: false, Replayable: true }, cancellationToken)
+                : default;
+            var attempting = attemptTimeout is not null;
 
             var lease = endpoint.Acquire(started);
             var kind = FailureKind.Reset;
             try
             {
-                var response = await base.SendAsync(request, attempt?.Token ?? cancellationToken).ConfigureAwait(false);
+                var response = await base.SendAsync(request, attempting ? attempt.Token : cancellationToken).ConfigureAwait(false);
                 kind = Failures.Classify(response);
                 activity?.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
                 if (activity is not null && call is { IsGrpc: true })
@@ -77,7 +78,7 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
 
                 return response;
             }
-            catch (OperationCanceledException) when (attempt is not null && attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (attempting && attempt.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 kind = FailureKind.AttemptTimeout;
                 throw new AttemptTimeoutException(service.Name, attemptTimeout!.Value);
@@ -96,12 +97,6 @@ internal sealed class EndpointHandler(ServiceCatalog catalog, TimeProvider time,
             }
             finally
             {
-                if (timer is not null)
-                {
-                    await timer.DisposeAsync().ConfigureAwait(false);
-                }
-
-                attempt?.Dispose();
                 lease.Complete(Outcome(kind), time.GetTimestamp());
                 RecordAttempt(activity, service, endpoint, kind, started);
                 if (kind != FailureKind.Canceled)

@@ -4,6 +4,7 @@ using System.Runtime.ExceptionServices;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
 using Mesh.Grpc;
+using Mesh.Pipeline;
 using Mesh.RateLimiting;
 using Mesh.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -29,7 +30,7 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         var uri = request.RequestUri;
         if (uri is not null && uri.IsAbsoluteUri && catalog.TryGetService(uri.Host, out var service))
         {
-            return SendToServiceAsync(request, service, cancellationToken);
+            return SendToServiceAsync(request, service, cancellationToken).AsTask();
         }
 
         return uri is not null && uri.IsAbsoluteUri && catalog.IsWithoutEndpoints(uri.Host)
@@ -40,8 +41,7 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
     private async Task<HttpResponseMessage> SendPassThroughAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         // The mesh owns HttpClient's timeout, so hosts outside the mesh keep the 100 s HttpClient would have applied.
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var deadline = ScheduleCancel(linked, PassThroughTimeout);
+        using var linked = CallCancellation.Start(PassThroughTimeout, time, MeshCall.IsReplayable(request.Content) && !GrpcProtocol.IsGrpc(request), cancellationToken);
         try
         {
             return await base.SendAsync(request, linked.Token).ConfigureAwait(false);
@@ -53,7 +53,8 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         }
     }
 
-    private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, ServiceState service, CancellationToken cancellationToken)
+    /// <summary>Sends one logical call to a service through rate limit, deadline, retries or hedging and the breaker.</summary>
+    internal async ValueTask<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, ServiceState service, CancellationToken cancellationToken)
     {
         var policy = service.Policy;
         policy.Budget.Deposit();
@@ -72,7 +73,6 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         }
 
         var call = new MeshCall(service, request, now + timeout);
-        request.Options.Set(MeshCall.Key, call);
 
         // The server learns how long this caller will wait, so the calls it makes in turn can inherit the deadline.
         request.Headers.Remove(MeshHeaders.Timeout);
@@ -86,8 +86,7 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         }
 
         // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var deadline = ScheduleCancel(linked, timeout);
+        using var linked = CallCancellation.Start(timeout, time, reusable: !call.IsGrpc && call.Replayable, cancellationToken);
         var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;
         var context = ResilienceContextPool.Shared.Get(linked.Token);
         Outcome<HttpResponseMessage> outcome;
@@ -101,7 +100,8 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
                     try
                     {
                         var attempt = context.Properties.GetValue(ResiliencePolicy.RequestKey, null!);
-                        return Outcome.FromResult(await handler.SendAttemptAsync(attempt, context.CancellationToken).ConfigureAwait(false));
+                        var call = context.Properties.GetValue(ResiliencePolicy.CallKey, null!);
+                        return Outcome.FromResult(await handler.SendAttemptAsync(attempt, call, context.CancellationToken).ConfigureAwait(false));
                     }
 #pragma warning disable CA1031 // Every failure becomes an outcome for the strategies to judge.
                     catch (Exception ex)
@@ -116,7 +116,6 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         finally
         {
             ResilienceContextPool.Shared.Return(context);
-            ((IDictionary<string, object?>)request.Options).Remove(MeshCall.Key.Key);
         }
 
         if (Activity.Current is { } span && span.Source == MeshTelemetry.Source)
@@ -145,20 +144,27 @@ internal sealed partial class ResilienceHandler(ServiceCatalog catalog, TimeProv
         throw translated;
     }
 
-    /// <summary>Cancels <paramref name="source"/> after <paramref name="delay"/> on the injected clock; the system clock needs no timer of ours.</summary>
-    private ITimer? ScheduleCancel(CancellationTokenSource source, TimeSpan delay)
+    /// <summary>
+    /// One attempt: straight to the endpoint stage when it comes next, as it does in every mesh pipeline; through the
+    /// handlers in between otherwise, with the call in the request's options for the endpoint stage to find.
+    /// </summary>
+    private ValueTask<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, MeshCall call, CancellationToken cancellationToken) =>
+        InnerHandler is EndpointHandler endpoint
+            ? endpoint.SendAttemptAsync(request, call, cancellationToken)
+            : SendAttemptThroughAsync(request, call, cancellationToken);
+
+    private async ValueTask<HttpResponseMessage> SendAttemptThroughAsync(HttpRequestMessage request, MeshCall call, CancellationToken cancellationToken)
     {
-        if (ReferenceEquals(time, TimeProvider.System))
+        request.Options.Set(MeshCall.Key, call);
+        try
         {
-            source.CancelAfter(delay);
-            return null;
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
-
-        return time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), source, delay, System.Threading.Timeout.InfiniteTimeSpan);
+        finally
+        {
+            ((IDictionary<string, object?>)request.Options).Remove(MeshCall.Key.Key);
+        }
     }
-
-    private Task<HttpResponseMessage> SendAttemptAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        base.SendAsync(request, cancellationToken);
 
     private async ValueTask AcquirePermitAsync(ServiceState service, CancellationToken cancellationToken)
     {

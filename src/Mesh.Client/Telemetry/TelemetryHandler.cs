@@ -17,7 +17,7 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
     {
         var uri = request.RequestUri;
         return uri is not null && uri.IsAbsoluteUri && catalog.TryGetService(uri.Host, out var service)
-            ? SendToServiceAsync(request, service.Name, cancellationToken)
+            ? SendToServiceAsync(request, service, cancellationToken)
             : base.SendAsync(request, cancellationToken);
     }
 
@@ -34,8 +34,9 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
 
     internal static string OutcomeOf(int status) => status >= 500 ? "server_error" : status >= 400 ? "client_error" : "success";
 
-    private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, string service, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendToServiceAsync(HttpRequestMessage request, ServiceState state, CancellationToken cancellationToken)
     {
+        var service = state.Name;
         // The callee learns which service calls it, for its own metrics.
         request.Headers.Remove(MeshHeaders.Caller);
         if (catalog.ServiceName is { } caller)
@@ -45,7 +46,8 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
 
         metrics.ActiveRequests.Add(1, new KeyValuePair<string, object?>(MeshTags.Service, service));
         var method = request.Method.Method;
-        using var activity = MeshTelemetry.Source.StartActivity($"{method} {service}", ActivityKind.Internal);
+        // The span's name is made only when someone listens.
+        using var activity = MeshTelemetry.Source.HasListeners() ? MeshTelemetry.Source.StartActivity($"{method} {service}", ActivityKind.Internal) : null;
         if (activity is not null)
         {
             activity.SetTag(MeshTags.Service, service);
@@ -56,7 +58,7 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
         var started = time.GetTimestamp();
         try
         {
-            var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            var response = await SendNextAsync(request, state, cancellationToken).ConfigureAwait(false);
             Finish(activity, service, method, started, (int)response.StatusCode, null);
             if (activity is not null && GrpcProtocol.IsGrpc(request))
             {
@@ -76,6 +78,12 @@ internal sealed class TelemetryHandler(ServiceCatalog catalog, MeshMetrics metri
             throw;
         }
     }
+
+    // The next stage is called directly when it is the mesh's own: no second service lookup, no Task of its own.
+    private ValueTask<HttpResponseMessage> SendNextAsync(HttpRequestMessage request, ServiceState service, CancellationToken cancellationToken) =>
+        InnerHandler is ResilienceHandler resilience
+            ? resilience.SendToServiceAsync(request, service, cancellationToken)
+            : new ValueTask<HttpResponseMessage>(base.SendAsync(request, cancellationToken));
 
     // Outside the async method, so the tags live on the stack rather than in the state machine.
     private void Finish(Activity? activity, string service, string method, long started, int? status, Exception? exception)

@@ -117,6 +117,41 @@ public sealed class PipelineTests : IAsyncLifetime
         Assert.Equal("only", response.Headers.GetValues("x-backend").Single());
     }
 
+    [Fact]
+    public async Task A_handler_placed_between_the_mesh_stages_sees_every_attempt_and_retries_still_move_on()
+    {
+        await using var second = await TestBackend.StartAsync("second");
+        _backend.Status = System.Net.HttpStatusCode.ServiceUnavailable;
+        second.Status = System.Net.HttpStatusCode.ServiceUnavailable;
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder()
+            .AddInMemoryCollection(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RingHash, [_backend, second]))
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Mesh:Services:inventory:RingHash:Header"] = "x-user",
+                ["Mesh:Services:inventory:Retry:MaxAttempts"] = "2",
+                ["Mesh:Services:inventory:Retry:Backoff"] = "00:00:00",
+            })
+            .Build());
+        services.AddMesh();
+        var between = new List<string>();
+        services.AddHttpClient("between").AddMesh().ConfigureAdditionalHttpMessageHandlers((handlers, _) =>
+            handlers.Insert(handlers.Count - 1, new MarkerHandler("between") { Seen = between }));
+        using var provider = services.BuildServiceProvider();
+        Assert.Equal(["TelemetryHandler", "ResilienceHandler", "between", "EndpointHandler"], Chain(provider, "between"));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "http://inventory/items");
+        request.Headers.Add("x-user", "42");
+        using var response = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("between").SendAsync(request);
+
+        // Two attempts, each seen with the logical address; the same key hashes to one endpoint, yet the retry went to the
+        // other: the call, and the endpoints it tried, reached the endpoint stage through the handler in between.
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(["http://inventory/items", "http://inventory/items"], between);
+        Assert.Equal(1, _backend.Requests);
+        Assert.Equal(1, second.Requests);
+    }
+
     private MeshTestHost Host() => MeshTestHost.Create(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.PeakEwma, [_backend]));
 
     private ServiceCollection Services()
@@ -153,6 +188,14 @@ public sealed class PipelineTests : IAsyncLifetime
     private sealed class MarkerHandler(string name) : DelegatingHandler
     {
         public string Name { get; } = name;
+
+        public List<string>? Seen { get; init; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Seen?.Add(request.RequestUri!.ToString());
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     private sealed class InventoryClient(HttpClient client)

@@ -59,7 +59,6 @@ public sealed class MeshdHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync().ConfigureAwait(false);
-        await _app.Services.GetRequiredService<MeshState>().DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -96,7 +95,12 @@ public sealed class MeshdHost : IAsyncDisposable
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
-        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = ex => ex is ConflictException ? StatusCodes.Status409Conflict : StatusCodes.Status500InternalServerError });
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = ex => ex switch
+        {
+            ConflictException => StatusCodes.Status409Conflict,
+            global::Grpc.Core.RpcException => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status500InternalServerError,
+        } });
         app.UseStatusCodePages();
         app.MapGet("/healthz", () => Results.Ok(new { status = "serving" }));
         var v1 = app.MapGroup("/v1");

@@ -37,6 +37,7 @@ internal sealed partial class MeshRegistration(
     private Uri[] _addresses = [];
     private Task _loop = Task.CompletedTask;
     private volatile bool _everRegistered;
+    private int _disposed;
 
     /// <summary>Gets the service name registered, once registration is on.</summary>
     public string? Service { get; private set; }
@@ -124,6 +125,12 @@ internal sealed partial class MeshRegistration(
 
     public void Dispose()
     {
+        // Disposed twice: as itself and as the hosted service it also is.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stop.Cancel();
         _http?.Dispose();
         _stop.Dispose();

@@ -43,6 +43,7 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private int _started;
     private long _rejected;
+    private int _disposed;
 
     public ControlPlaneClient(
         IOptionsFactory<MeshOptions> optionsFactory,
@@ -390,6 +391,11 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stop.Cancel();
         try
         {
@@ -406,6 +412,11 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _http?.Dispose();

@@ -15,7 +15,7 @@ internal static class SnapshotEndpoints
     public static void Map(IEndpointRouteBuilder v1, TokenStore tokens) =>
         v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload));
 
-    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, TimeProvider time)
+    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings)
     {
         var query = context.Request.Query;
         long? since = null;
@@ -50,11 +50,7 @@ internal static class SnapshotEndpoints
 
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
-        try
-        {
-            await head.Changed.WaitAsync(jittered, time, context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
+        if (!await state.WaitForChangeAsync(head, jittered, context.RequestAborted).ConfigureAwait(false))
         {
             context.Response.Headers[VersionHeader] = head.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
             return Results.StatusCode(StatusCodes.Status304NotModified);

@@ -10,15 +10,31 @@ namespace Mesh.ControlPlane.Policies;
 /// Versioned per-service policies. Each write puts the current document and its history entry in one transaction
 /// that compares the current document's mod revision, so concurrent writers through any replica never lose a version.
 /// </summary>
-internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeProvider time)
+internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeProvider time) : IDisposable
 {
-    private const int Attempts = 8;
+    private const int Attempts = 32;
+
+    // Writers in this process take turns, so compare-and-set races are only between replicas.
+    private readonly SemaphoreSlim _turn = new(1, 1);
 
     /// <summary>
     /// Writes a new version made by <paramref name="produce"/> from the current one (null document: delete). Fails with
     /// <see cref="PolicyWrite.Invalid"/> before storing anything when the result does not validate.
     /// </summary>
     public async Task<PolicyWrite> WriteAsync(string service, long? ifMatch, Func<PolicyRecord?, PolicyDocument> produce, CancellationToken cancellationToken)
+    {
+        await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await WriteOnceAsync(service, ifMatch, produce, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    private async Task<PolicyWrite> WriteOnceAsync(string service, long? ifMatch, Func<PolicyRecord?, PolicyDocument> produce, CancellationToken cancellationToken)
     {
         var key = StoreKeys.Policy(service);
         for (var attempt = 0; attempt < Attempts; attempt++)
@@ -65,10 +81,15 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
             {
                 return PolicyWrite.PreconditionFailed(currentVersion + 1);
             }
+
+            // Another replica won this round; back off a little, with jitter, so the two do not collide again.
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 + (attempt * 5))), time, cancellationToken).ConfigureAwait(false);
         }
 
         throw new ConflictException($"The policy of service '{service}' kept changing while it was being written; try again.");
     }
+
+    public void Dispose() => _turn.Dispose();
 
     /// <summary>Every version of a service's policy, newest first.</summary>
     public async Task<IReadOnlyList<PolicyRecord>> HistoryAsync(string service, CancellationToken cancellationToken)

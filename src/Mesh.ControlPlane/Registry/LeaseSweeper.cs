@@ -30,9 +30,4 @@ internal sealed partial class LeaseSweeper(RegistryService registry, TimeProvide
         }
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Removed {Count} instances whose lease lapsed.")]
-    private static partial void LogSwept(ILogger logger, int count);
-
-    [LoggerMessage(2, LogLevel.Warning, "The lease sweep failed; it runs again at the next interval.")]
-    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }

@@ -19,7 +19,6 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
 
     private readonly string _directory;
     private readonly string _path;
-    private readonly ILogger _logger;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly Lock _watchLock = new();
     private readonly Queue<StoreWatchBatch> _history = new();
@@ -28,14 +27,13 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
     private long _revision;
     private long _oldestWatchable;
 
-    private FileKeyValueStore(string directory, Dictionary<string, Entry> data, long revision, ILogger logger)
+    private FileKeyValueStore(string directory, Dictionary<string, Entry> data, long revision)
     {
         _directory = directory;
         _path = Path.Combine(directory, FileName);
         _data = data;
         _revision = revision;
         _oldestWatchable = revision + 1;
-        _logger = logger;
     }
 
     /// <summary>Opens the store in <paramref name="directory"/>, creating it when absent; leftover temporary files are removed.</summary>
@@ -65,7 +63,7 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
             LogLoaded(logger, data.Count, revision, path);
         }
 
-        return new FileKeyValueStore(directory, data, revision, logger);
+        return new FileKeyValueStore(directory, data, revision);
     }
 
     public Task<KeyValueEntry?> GetAsync(string key, CancellationToken cancellationToken)
@@ -281,9 +279,6 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
             _ = Native.Close(fd);
         }
     }
-
-    [LoggerMessage(1, LogLevel.Information, "Loaded {Count} keys at revision {Revision} from {Path}.")]
-    private static partial void LogLoaded(ILogger logger, int count, long revision, string path);
 
     private sealed record Entry(byte[] Value, long ModRevision, bool Durable);
 

@@ -26,6 +26,8 @@ internal sealed partial class MeshState : IAsyncDisposable
     private SnapshotHead _head = new(new Snapshot(0, "{\"version\":0,\"services\":{}}"u8.ToArray()));
     private long _applied;
     private Task? _loop;
+    private int _disposed;
+    private int _waiting;
 
     public MeshState(IKeyValueStore store, TimeProvider time, TimeSpan leaseTtl, ILogger<MeshState> logger)
     {
@@ -37,6 +39,9 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     /// <summary>Gets the current snapshot with its change signal.</summary>
     public SnapshotHead Head => Volatile.Read(ref _head);
+
+    /// <summary>Gets the number of watchers parked on the current snapshot.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
 
     /// <summary>Gets the last store revision applied.</summary>
     public long AppliedRevision => Volatile.Read(ref _applied);
@@ -76,6 +81,25 @@ internal sealed partial class MeshState : IAsyncDisposable
         }
 
         return true;
+    }
+
+    /// <summary>Parks until the snapshot after <paramref name="head"/> is published or <paramref name="wait"/> passes; true when it changed.</summary>
+    public async Task<bool> WaitForChangeAsync(SnapshotHead head, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await head.Changed.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
     }
 
     public PolicyRecord? GetPolicy(string service)
@@ -119,6 +143,11 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
@@ -146,8 +175,9 @@ internal sealed partial class MeshState : IAsyncDisposable
                     Apply(batch);
                 }
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
             {
+                // Stopping: the store's watch ends with whatever its client throws on cancellation.
                 return;
             }
             catch (StoreCompactedException ex)
@@ -357,12 +387,6 @@ internal sealed partial class MeshState : IAsyncDisposable
 
         return buffer.WrittenSpan.ToArray();
     }
-
-    [LoggerMessage(1, LogLevel.Warning, "The store's watch broke; resuming from revision {Revision}.")]
-    private static partial void LogWatchBroken(ILogger logger, long revision, Exception exception);
-
-    [LoggerMessage(2, LogLevel.Warning, "The store compacted the revisions being watched ({Reason}); listing everything again.")]
-    private static partial void LogCompacted(ILogger logger, string reason);
 
     private sealed record InstanceState(InstanceRecord Record, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);
 

@@ -144,6 +144,19 @@ public sealed class SnapshotTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Several_addresses_are_tried_in_turn_when_one_fails()
+    {
+        _stub.Publish(Service("inventory", """{ "LoadBalancer": "RoundRobin" }""", _backends[0]));
+        var settings = Settings(Ports.Closed(), _cache);
+        settings["Mesh:ControlPlane:Addresses:0"] = _stub.Address.ToString();
+        using var host = MeshTestHost.Create(settings);
+
+        Assert.Equal("b0", await BackendOfAsync(host.Client));
+        Assert.Equal(2, host.Services.GetRequiredService<ControlPlaneClient>().Addresses.Count);
+        Assert.Contains(host.Logs.Entries, e => e.Message.Contains("unreachable", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Back_off_is_full_jitter_under_a_doubling_ceiling_capped_at_five_seconds()
     {
         var random = MeshRandom.Seeded(7);

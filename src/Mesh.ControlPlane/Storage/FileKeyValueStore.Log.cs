@@ -1,0 +1,8 @@
+namespace Mesh.ControlPlane.Storage;
+
+/// <summary>The log lines of <see cref="FileKeyValueStore"/>, with fixed event ids.</summary>
+internal sealed partial class FileKeyValueStore
+{
+    [LoggerMessage(1, LogLevel.Information, "Loaded {Count} keys at revision {Revision} from {Path}.")]
+    private static partial void LogLoaded(ILogger logger, int count, long revision, string path);
+}

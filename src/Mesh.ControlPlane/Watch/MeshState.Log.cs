@@ -1,0 +1,11 @@
+namespace Mesh.ControlPlane.Watch;
+
+/// <summary>The log lines of <see cref="MeshState"/>, with fixed event ids.</summary>
+internal sealed partial class MeshState
+{
+    [LoggerMessage(1, LogLevel.Warning, "The store's watch broke; resuming from revision {Revision}.")]
+    private static partial void LogWatchBroken(ILogger logger, long revision, Exception exception);
+
+    [LoggerMessage(2, LogLevel.Warning, "The store compacted the revisions being watched ({Reason}); listing everything again.")]
+    private static partial void LogCompacted(ILogger logger, string reason);
+}

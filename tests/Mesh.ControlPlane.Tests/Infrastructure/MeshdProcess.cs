@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Mesh.ControlPlane.Tests.Infrastructure;
+
+/// <summary>
+/// meshd as a real child process (<c>dotnet Mesh.ControlPlane.dll</c> from its build output), for tests that kill it
+/// with SIGKILL. Killed by its pid on dispose.
+/// </summary>
+internal sealed class MeshdProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private MeshdProcess(Process process) => _process = process;
+
+    public Uri Address { get; private set; } = new("http://127.0.0.1");
+
+    public int Pid => _process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts meshd with <paramref name="settings"/> (as <c>--Key=Value</c>) and waits until it serves.</summary>
+    public static async Task<MeshdProcess> StartAsync(IReadOnlyDictionary<string, string?> settings)
+    {
+        var dll = typeof(MeshdHost).Assembly.Location;
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(dll);
+        foreach (var (key, value) in settings)
+        {
+            start.ArgumentList.Add($"--{key}={value}");
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("meshd did not start.");
+        var serving = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var self = new MeshdProcess(process);
+        void OnLine(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (self._output)
+            {
+                self._output.AppendLine(line);
+            }
+
+            const string Marker = "meshd: serving on ";
+            if (line.StartsWith(Marker, StringComparison.Ordinal))
+            {
+                serving.TrySetResult(new Uri(line[Marker.Length..].Trim()));
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => serving.TrySetException(new InvalidOperationException("meshd exited before serving:\n" + self.Output));
+        try
+        {
+            self.Address = await serving.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            return self;
+        }
+        catch
+        {
+            process.Kill();
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+}

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Mesh.Demo;
 using Mesh.Demo.Microservices;
 using Mesh.Demo.Scenes;
@@ -11,6 +12,10 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     cancel.Cancel();
 };
+
+// SIGTERM (kill, a CI timeout) and SIGHUP (the terminal closed) stop the demo the way Ctrl+C does, children included.
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
 IScene[] scenes = [new BalancingScene(), new DiscoveryScene(), new ResilienceScene(), new ObservabilityScene(), new GrpcScene()];
 var total = scenes.Length + 1;
@@ -50,3 +55,9 @@ catch (Exception ex) when (ex is TimeoutException or InvalidOperationException o
 Console.WriteLine();
 Console.WriteLine("Done.");
 return 0;
+
+void Stop(PosixSignalContext context)
+{
+    context.Cancel = true;
+    cancel.Cancel();
+}

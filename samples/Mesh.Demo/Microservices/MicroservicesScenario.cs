@@ -316,7 +316,7 @@ internal sealed class MicroservicesScenario
 
         var ejected = _v1bEjectedAt is { } e ? string.Create(CultureInfo.InvariantCulture, $"ejected within {e.TotalSeconds:0} s") : "not ejected before meshd dropped it";
         var removed = _v1bRemovedAt is { } r ? string.Create(CultureInfo.InvariantCulture, $"gone from the registry within {r.TotalSeconds:0} s (lease lapsed)") : "still registered";
-        output.WriteLine($"  - inventory v1b killed: {ejected}, {removed}");
+        output.WriteLine(_killedAt > TimeSpan.Zero ? $"  - inventory v1b killed: {ejected}, {removed}" : "  - inventory v1b killed: not reached");
         output.WriteLine($"  - payments fails 20%: {_retryLine}");
         output.WriteLine($"  - payments breaker: {path}");
         output.WriteLine("  - 20% of inventory traffic shifted to v2: not yet (traffic splitting does not exist yet)");

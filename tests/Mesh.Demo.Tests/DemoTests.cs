@@ -7,8 +7,10 @@ namespace Mesh.Demo.Tests;
 /// <summary>The README's first command: the demo runs to its end by itself, shows every scene, and leaves no process behind.</summary>
 public sealed class DemoTests
 {
-    [Fact]
-    public async Task Ctrl_C_stops_every_child_the_demo_started()
+    [Theory]
+    [InlineData("INT")] // Ctrl+C
+    [InlineData("TERM")] // kill, a CI timeout
+    public async Task A_signal_stops_every_child_the_demo_started(string signal)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -35,7 +37,7 @@ public sealed class DemoTests
                 }
             }
 
-            using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+            using (var interrupt = Process.Start("kill", ["-" + signal, process.Id.ToString(CultureInfo.InvariantCulture)]))
             {
                 await interrupt.WaitForExitAsync(timeout.Token);
             }
@@ -55,7 +57,7 @@ public sealed class DemoTests
         Assert.Contains("Summary (interrupted)", text, StringComparison.Ordinal);
         var children = Line(text, "children:").TrimStart()["children:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList();
         Assert.NotEmpty(children);
-        Assert.All(children, pid => Assert.False(IsAlive(pid), $"child {pid} survived Ctrl+C"));
+        Assert.All(children, pid => Assert.False(IsAlive(pid), $"child {pid} survived SIG{signal}"));
         var temp = Regex.Match(text, @"\(temp: (.+?)\) \.\.\.").Groups[1].Value;
         Assert.NotEmpty(temp);
         Assert.False(Directory.Exists(temp), temp);

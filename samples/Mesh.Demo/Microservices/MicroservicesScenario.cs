@@ -15,7 +15,6 @@ internal sealed class MicroservicesScenario
     private readonly List<StepCounts> _steps = [];
     private readonly Stopwatch _clock = new();
     private readonly Lock _lock = new();
-    private readonly HashSet<string> _breakerStates = new(StringComparer.Ordinal);
     private readonly List<string> _breakerPath = [];
     private LiveView _view = null!;
     private SampleMesh _mesh = null!;
@@ -27,6 +26,10 @@ internal sealed class MicroservicesScenario
     private TimeSpan? _v1bEjectedAt;
     private TimeSpan? _v1bRemovedAt;
     private TimeSpan _killedAt;
+    private string _retryLine = "not reached";
+    private string _capLine = string.Empty;
+    private readonly Dictionary<string, Queue<(TimeSpan At, long Retries)>> _retrySamples = new(StringComparer.Ordinal);
+    private int _closed;
 
     public static string Title => "Microservices: meshd, gateway, orders, payments and inventory as processes, under a scripted scenario";
 
@@ -124,15 +127,21 @@ internal sealed class MicroservicesScenario
         await Task.Delay(Seconds(1), cancellationToken);
         lock (_lock)
         {
-            _breakerStates.Clear();
             _breakerPath.Clear();
             _breakerPath.Add(_paymentsBreaker);
         }
 
+        retriesBefore = Interlocked.Read(ref _paymentsRetries);
+        exhaustedBefore = Interlocked.Read(ref _paymentsBudgetExhausted);
+        var failing = _clock.Elapsed;
+        var ordersBefore = _driver.Step.Requests;
         await _mesh.SetPaymentsFailureRateAsync(1, cancellationToken);
         await UntilAsync(() => _paymentsBreaker == "open", Seconds(10), cancellationToken);
         await Task.Delay(Seconds(quick ? 2 : 4), cancellationToken);
         await _mesh.SetPaymentsFailureRateAsync(0, cancellationToken);
+        seconds = (_clock.Elapsed - failing).TotalSeconds;
+        _capLine = string.Create(CultureInfo.InvariantCulture,
+            $"; while every charge failed: {(_driver.Step.Requests - ordersBefore) / seconds:0.0} orders/s, {(Interlocked.Read(ref _paymentsRetries) - retriesBefore) / seconds:0.0} retries/s, {Interlocked.Read(ref _paymentsBudgetExhausted) - exhaustedBefore} retries refused by the budget");
         _view.WriteLine("    payments recovers (failure rate 0)");
         await UntilAsync(() => _paymentsBreaker == "closed", Seconds(15), cancellationToken);
         await Task.Delay(Seconds(quick ? 2 : 4), cancellationToken);
@@ -145,8 +154,6 @@ internal sealed class MicroservicesScenario
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
     }
-
-    private string _retryLine = "not reached";
 
     private Task StepAsync(int number, string caption, CancellationToken cancellationToken)
     {
@@ -168,8 +175,6 @@ internal sealed class MicroservicesScenario
             _view.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    -> {last.Requests} orders, {last.SuccessRate * 100:0.00} % ok (charged {last.Charged}, payment pending {last.Pending}, failed {last.Failed}{Failures(last)})"));
         }
     }
-
-    private int _closed;
 
     private static string Short(int step) => step switch
     {
@@ -220,13 +225,13 @@ internal sealed class MicroservicesScenario
         {
             string.Create(CultureInfo.InvariantCulture, $"  {_clock.Elapsed.TotalSeconds,4:0} s  {_caption}"),
             string.Create(CultureInfo.InvariantCulture, $"  users -> gateway: {total.Requests} orders, {(total.Requests == 0 ? 1 : total.Ok / (double)total.Requests):P2} ok; this step {step.Requests}, {step.SuccessRate:P2} ok, payment pending {step.Pending}"),
-            $"  {"caller -> service",-20} {"req/s",7} {"success",9} {"p50 ms",8} {"p99 ms",8} {"retries",8}  {"breaker",-10} endpoints",
+            $"  {"caller -> service",-20} {"req/s",7} {"success",9} {"p50 ms",8} {"p99 ms",8} {"retry/s",8}  {"breaker",-10} endpoints",
         };
         lines.Add(Row("gateway -> orders", Find(gateway, "orders")));
         lines.Add(Row("orders -> inventory", Find(orders, "inventory")));
         var payments = Find(orders, "payments");
         lines.Add(Row("orders -> payments", payments));
-        lines.Add("  (req/s, success and latency over the last minute, from each caller's GET /mesh/stats; retries since start)");
+        lines.Add("  (req/s, success and latency over the last minute, from each caller's GET /mesh/stats; retries/s over the last seconds)");
         Observe(Find(orders, "inventory"), payments);
         return lines;
     }
@@ -259,7 +264,30 @@ internal sealed class MicroservicesScenario
         var endpoints = string.Join(", ", e.GetProperty("endpoints").EnumerateArray().Select(p =>
             _mesh.NameOf(p.GetProperty("address").GetString()!) + (p.GetProperty("ejected").GetBoolean() ? " (ejected)" : string.Empty)));
         return string.Create(CultureInfo.InvariantCulture,
-            $"  {name,-20} {e.GetProperty("requestsPerSecond").GetDouble(),7:0.0} {e.GetProperty("successRate").GetDouble() * 100,7:0.00} % {e.GetProperty("p50Ms").GetDouble(),8:0.0} {e.GetProperty("p99Ms").GetDouble(),8:0.0} {e.GetProperty("retries").GetInt64(),8}  {e.GetProperty("breaker").GetString(),-10} {endpoints}");
+            $"  {name,-20} {e.GetProperty("requestsPerSecond").GetDouble(),7:0.0} {e.GetProperty("successRate").GetDouble() * 100,7:0.00} % {e.GetProperty("p50Ms").GetDouble(),8:0.0} {e.GetProperty("p99Ms").GetDouble(),8:0.0} {RetryRate(name, e.GetProperty("retries").GetInt64()),8:0.0}  {e.GetProperty("breaker").GetString(),-10} {endpoints}");
+    }
+
+    /// <summary>Retries per second over the last two seconds or so, from the running count each caller keeps.</summary>
+    private double RetryRate(string row, long retries)
+    {
+        var now = _clock.Elapsed;
+        lock (_lock)
+        {
+            if (!_retrySamples.TryGetValue(row, out var samples))
+            {
+                _retrySamples[row] = samples = new Queue<(TimeSpan At, long Retries)>();
+            }
+
+            samples.Enqueue((now, retries));
+            while (samples.Count > 1 && now - samples.Peek().At > TimeSpan.FromSeconds(2))
+            {
+                samples.Dequeue();
+            }
+
+            var (at, first) = samples.Peek();
+            var seconds = (now - at).TotalSeconds;
+            return seconds < 0.5 ? 0 : (retries - first) / seconds;
+        }
     }
 
     private void Observe(JsonElement? inventory, JsonElement? payments)
@@ -276,7 +304,6 @@ internal sealed class MicroservicesScenario
                     _breakerPath.Add(state);
                 }
 
-                _breakerStates.Add(state);
                 _paymentsBreaker = state;
             }
         }
@@ -318,7 +345,7 @@ internal sealed class MicroservicesScenario
         var removed = _v1bRemovedAt is { } r ? string.Create(CultureInfo.InvariantCulture, $"gone from the registry within {r.TotalSeconds:0} s (lease lapsed)") : "still registered";
         output.WriteLine(_killedAt > TimeSpan.Zero ? $"  - inventory v1b killed: {ejected}, {removed}" : "  - inventory v1b killed: not reached");
         output.WriteLine($"  - payments fails 20%: {_retryLine}");
-        output.WriteLine($"  - payments breaker: {path}");
+        output.WriteLine($"  - payments breaker: {path}{_capLine}");
         output.WriteLine("  - 20% of inventory traffic shifted to v2: not yet (traffic splitting does not exist yet)");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  end to end through the gateway: {requests} orders, {ok} succeeded, {requests - ok} failed: success rate {rate * 100:0.00} % (target >= {Target * 100:0.0} %: {(rate >= Target ? "met" : "missed")})"));

@@ -162,10 +162,11 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
 
             if (snapshot is null || failures.Count > 0)
             {
+                // Logged before it is counted, so whoever sees the count also finds the reason.
                 _lastRejected = body;
-                Interlocked.Increment(ref _rejected);
-                _metrics.Rejected.Add(1, new KeyValuePair<string, object?>("mesh.control_plane.source", origin));
                 LogRejected(_logger, origin, _current.Version, string.Join(" ", failures));
+                _metrics.Rejected.Add(1, new KeyValuePair<string, object?>("mesh.control_plane.source", origin));
+                Interlocked.Increment(ref _rejected);
                 return false;
             }
 

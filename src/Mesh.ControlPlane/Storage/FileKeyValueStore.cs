@@ -9,13 +9,15 @@ namespace Mesh.ControlPlane.Storage;
 /// The single-node store: the whole state in memory and in one file, <c>store.json</c>. Every write that carries a
 /// durable operation writes the new file beside the old one, flushes it to disk, renames it over the old one and
 /// flushes the directory, and only then answers; so after a crash at any point the file is the old state or the new
-/// one, never a mix, and every acknowledged write is in it. Writes are serialized.
+/// one, never a mix, and every acknowledged write is in it. Writes are serialized; the transactions waiting while the
+/// file is written are committed together by the next write of the file (group commit).
 /// </summary>
 internal sealed partial class FileKeyValueStore : IKeyValueStore
 {
     internal const string FileName = "store.json";
     private const string TempSuffix = ".tmp";
     private const int HistoryLimit = 8192;
+    private const int MaxGroup = 512;
 
     private readonly string _directory;
     private readonly string _path;
@@ -23,6 +25,8 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
     private readonly Lock _watchLock = new();
     private readonly Queue<StoreWatchBatch> _history = new();
     private readonly List<Channel<StoreWatchBatch>> _watchers = [];
+    private readonly Channel<PendingCommit> _queue = Channel.CreateUnbounded<PendingCommit>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
     private Dictionary<string, Entry> _data;
     private long _revision;
     private long _oldestWatchable;
@@ -34,6 +38,7 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         _data = data;
         _revision = revision;
         _oldestWatchable = revision + 1;
+        _writer = Task.Run(WriteLoopAsync);
     }
 
     /// <summary>Opens the store in <paramref name="directory"/>, creating it when absent; leftover temporary files are removed.</summary>
@@ -90,56 +95,13 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         }
     }
 
-    public async Task<StoreCommit> CommitAsync(IReadOnlyList<StoreCompare> compares, IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken)
+    public Task<StoreCommit> CommitAsync(IReadOnlyList<StoreCompare> compares, IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken)
     {
-        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            foreach (var compare in compares)
-            {
-                var actual = _data.TryGetValue(compare.Key, out var entry) ? entry.ModRevision : 0;
-                if (actual != compare.ModRevision)
-                {
-                    return new StoreCommit(false, _revision);
-                }
-            }
+        var pending = new PendingCommit(compares, operations, new TaskCompletionSource<StoreCommit>(TaskCreationOptions.RunContinuationsAsynchronously));
+        ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), this);
 
-            var revision = _revision + 1;
-            var next = new Dictionary<string, Entry>(_data, StringComparer.Ordinal);
-            var events = new List<StoreEvent>(operations.Count);
-            var durable = false;
-            foreach (var operation in operations)
-            {
-                durable |= operation.Durable;
-                if (operation.Value is null)
-                {
-                    if (next.Remove(operation.Key, out var removed))
-                    {
-                        durable |= removed.Durable;
-                        events.Add(new StoreEvent(operation.Key, null, revision));
-                    }
-                }
-                else
-                {
-                    next[operation.Key] = new Entry(operation.Value, revision, operation.Durable);
-                    events.Add(new StoreEvent(operation.Key, operation.Value, revision));
-                }
-            }
-
-            if (durable)
-            {
-                Persist(next, revision);
-            }
-
-            Volatile.Write(ref _data, next);
-            _revision = revision;
-            Publish(new StoreWatchBatch(revision, events));
-            return new StoreCommit(true, revision);
-        }
-        finally
-        {
-            _writeGate.Release();
-        }
+        // Like an etcd request, a write whose caller gives up may still be committed.
+        return pending.Done.Task.WaitAsync(cancellationToken);
     }
 
     public async IAsyncEnumerable<StoreWatchBatch> WatchAsync(string prefix, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -180,8 +142,10 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
         lock (_watchLock)
         {
             foreach (var watcher in _watchers)
@@ -189,8 +153,112 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
                 watcher.Writer.TryComplete();
             }
         }
+    }
 
-        return ValueTask.CompletedTask;
+    private async Task WriteLoopAsync()
+    {
+        var group = new List<PendingCommit>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            group.Clear();
+            while (group.Count < MaxGroup && _queue.Reader.TryRead(out var pending))
+            {
+                group.Add(pending);
+            }
+
+            await _writeGate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                CommitGroup(group);
+            }
+            catch (Exception ex)
+            {
+                // The loop must outlive any one group, or every later writer would wait forever.
+                foreach (var pending in group)
+                {
+                    pending.Done.TrySetException(ex);
+                }
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Commits every waiting transaction in order, each at its own revision, with one write of the file for all of
+    /// them (group commit): none is answered before the file holding it is on disk.
+    /// </summary>
+    private void CommitGroup(List<PendingCommit> group)
+    {
+        var next = new Dictionary<string, Entry>(_data, StringComparer.Ordinal);
+        var revision = _revision;
+        var durable = false;
+        var outcomes = new List<(PendingCommit Pending, StoreCommit Commit, StoreWatchBatch? Batch)>(group.Count);
+        foreach (var pending in group)
+        {
+            if (!pending.Compares.All(c => (next.TryGetValue(c.Key, out var entry) ? entry.ModRevision : 0) == c.ModRevision))
+            {
+                outcomes.Add((pending, new StoreCommit(false, revision), null));
+                continue;
+            }
+
+            revision++;
+            var events = new List<StoreEvent>(pending.Operations.Count);
+            foreach (var operation in pending.Operations)
+            {
+                durable |= operation.Durable;
+                if (operation.Value is null)
+                {
+                    if (next.Remove(operation.Key, out var removed))
+                    {
+                        durable |= removed.Durable;
+                        events.Add(new StoreEvent(operation.Key, null, revision));
+                    }
+                }
+                else
+                {
+                    next[operation.Key] = new Entry(operation.Value, revision, operation.Durable);
+                    events.Add(new StoreEvent(operation.Key, operation.Value, revision));
+                }
+            }
+
+            outcomes.Add((pending, new StoreCommit(true, revision), new StoreWatchBatch(revision, events)));
+        }
+
+        if (durable)
+        {
+            try
+            {
+                Persist(next, revision);
+            }
+            catch (Exception ex)
+            {
+                // Nothing of the group is applied: the file and the memory still hold the state before it.
+                foreach (var (pending, _, _) in outcomes)
+                {
+                    pending.Done.TrySetException(ex);
+                }
+
+                return;
+            }
+        }
+
+        Volatile.Write(ref _data, next);
+        _revision = revision;
+        foreach (var (_, _, batch) in outcomes)
+        {
+            if (batch is not null)
+            {
+                Publish(batch);
+            }
+        }
+
+        foreach (var (pending, commit, _) in outcomes)
+        {
+            pending.Done.TrySetResult(commit);
+        }
     }
 
     private void Publish(StoreWatchBatch batch)
@@ -281,6 +349,8 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
     }
 
     private sealed record Entry(byte[] Value, long ModRevision, bool Durable);
+
+    private sealed record PendingCommit(IReadOnlyList<StoreCompare> Compares, IReadOnlyList<StoreOperation> Operations, TaskCompletionSource<StoreCommit> Done);
 
     private static partial class Native
     {

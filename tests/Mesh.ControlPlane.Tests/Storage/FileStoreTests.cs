@@ -6,8 +6,31 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Mesh.ControlPlane.Tests.Storage;
 
-public sealed class FileStoreTests
+public sealed class FileStoreTests(ITestOutputHelper output)
 {
+    [Fact]
+    public async Task Concurrent_writes_are_committed_together_each_at_its_own_revision_and_all_on_disk()
+    {
+        using var directory = new TempDirectory();
+        const int Writes = 500;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        StoreCommit[] commits;
+        await using (var store = FileKeyValueStore.Open(directory.Path, NullLogger.Instance))
+        {
+            commits = await Task.WhenAll(Enumerable.Range(0, Writes).Select(i =>
+                store.CommitAsync([new StoreCompare($"k{i}", 0)], [StoreOperation.Put($"k{i}", BitConverter.GetBytes(i))], CancellationToken.None)));
+        }
+
+        output.WriteLine($"{Writes} concurrent durable writes to the file store in {watch.ElapsedMilliseconds} ms");
+        Assert.All(commits, c => Assert.True(c.Succeeded));
+        Assert.Equal(Enumerable.Range(1, Writes).Select(r => (long)r), commits.Select(c => c.Revision).Order());
+
+        await using var reopened = FileKeyValueStore.Open(directory.Path, NullLogger.Instance);
+        var listing = await reopened.ListAsync(string.Empty, CancellationToken.None);
+        Assert.Equal(Writes, listing.Revision);
+        Assert.Equal(Writes, listing.Entries.Count);
+    }
+
     [Fact]
     public async Task A_restart_keeps_every_write_and_the_version_never_goes_back()
     {

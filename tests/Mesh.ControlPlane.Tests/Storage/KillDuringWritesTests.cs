@@ -62,14 +62,16 @@ public sealed class KillDuringWritesTests(ITestOutputHelper output)
                 }
             }
 
+            var burst = System.Diagnostics.Stopwatch.StartNew();
             var writers = Enumerable.Range(0, 8).Select(w => Task.Run(() => WriterAsync(w))).ToArray();
             await Eventually.WaitAsync(() => Volatile.Read(ref acknowledged) >= 40 + (round * 10), "a burst of acknowledged writes", TimeSpan.FromSeconds(30));
 
             // SIGKILL while the writers are still sending.
             meshd.Kill();
+            var elapsed = burst.Elapsed;
             await stop.CancelAsync();
             await Task.WhenAll(writers);
-            output.WriteLine($"round {round}: killed meshd (pid {meshd.Pid}) after {acknowledged} acknowledged writes in the burst");
+            output.WriteLine($"round {round}: killed meshd (pid {meshd.Pid}) after {acknowledged} acknowledged writes in {elapsed.TotalMilliseconds:F0} ms from 8 writers");
 
             // The file is whole whatever the moment of the kill.
             using (JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(directory.Path, FileKeyValueStore.FileName))))

@@ -1,3 +1,4 @@
+using Mesh.Discovery;
 using Mesh.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -10,7 +11,10 @@ public static class MeshEndpointRouteBuilderExtensions
 {
     /// <summary>
     /// Maps <c>GET /mesh/stats</c>: the last minute of calls this service made, per destination service, as JSON
-    /// (<c>service</c>, <c>requests</c>, <c>requestsPerSecond</c>, <c>successRate</c>, <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>).
+    /// (<c>service</c>, <c>requests</c>, <c>requestsPerSecond</c>, <c>successRate</c>, <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>),
+    /// with the service's state now: <c>endpoints</c> (each <c>address</c> and whether it is <c>ejected</c>), <c>breaker</c>
+    /// (<c>closed</c>, <c>open</c>, <c>half_open</c> or <c>disabled</c>), and the <c>retries</c> and <c>budgetExhausted</c>
+    /// counted since the process started.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>A builder for the endpoints, to add authorization or other conventions.</returns>
@@ -21,15 +25,27 @@ public static class MeshEndpointRouteBuilderExtensions
         group.MapGet("/stats", (HttpContext context) =>
         {
             var stats = context.RequestServices.GetRequiredService<MeshStats>().GetSnapshot();
-            return Results.Json(stats.Select(s => new
+            var catalog = context.RequestServices.GetRequiredService<ServiceCatalog>();
+            var time = context.RequestServices.GetRequiredService<TimeProvider>();
+            var now = time.GetTimestamp();
+            return Results.Json(stats.Select(s =>
             {
-                service = s.Service,
-                requests = s.Requests,
-                requestsPerSecond = s.RequestsPerSecond,
-                successRate = s.SuccessRate,
-                p50Ms = s.P50.TotalMilliseconds,
-                p95Ms = s.P95.TotalMilliseconds,
-                p99Ms = s.P99.TotalMilliseconds,
+                var state = catalog.TryGetService(s.Service, out var found) ? found : null;
+                var counters = catalog.CountersOf(s.Service);
+                return new
+                {
+                    service = s.Service,
+                    requests = s.Requests,
+                    requestsPerSecond = s.RequestsPerSecond,
+                    successRate = s.SuccessRate,
+                    p50Ms = s.P50.TotalMilliseconds,
+                    p95Ms = s.P95.TotalMilliseconds,
+                    p99Ms = s.P99.TotalMilliseconds,
+                    endpoints = (state?.Endpoints ?? []).Select(e => new { address = e.Authority, ejected = e.IsEjected(now) }),
+                    breaker = state?.Policy.BreakerState,
+                    retries = counters.Retries,
+                    budgetExhausted = counters.BudgetExhausted,
+                };
             }));
         });
         return group;

@@ -30,6 +30,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _budgetWindow;
     private readonly TimeSpan _hedgingDelay;
+    private volatile string _breakerState;
 
     public ResiliencePolicy(string service, MeshServiceOptions options, ResilienceCounters counters, TimeProvider time, MeshRandom random, ILogger logger, Action<string> refresh)
     {
@@ -53,6 +54,7 @@ internal sealed partial class ResiliencePolicy : IDisposable
             Limiter = CreateLimiter(limit.PermitsPerSecond, limit.Burst, limit.QueueLimit);
         }
 
+        _breakerState = options.CircuitBreaker.Enabled ? "closed" : "disabled";
         var breaker = options.CircuitBreaker.Enabled ? CreateBreakerOptions(options.CircuitBreaker) : null;
         Pipeline = BuildPipeline(builder =>
         {
@@ -82,6 +84,9 @@ internal sealed partial class ResiliencePolicy : IDisposable
     public TimeSpan? AttemptTimeout { get; }
 
     public ResilienceCounters Counters { get; }
+
+    /// <summary>Gets the service breaker's state as of its last transition: <c>closed</c>, <c>open</c>, <c>half_open</c> or <c>disabled</c>.</summary>
+    public string BreakerState => _breakerState;
 
     public RetryRules Rules { get; }
 
@@ -269,18 +274,21 @@ internal sealed partial class ResiliencePolicy : IDisposable
         ShouldHandle = args => ValueTask.FromResult(Failures.CountsAgainstService(Failures.Classify(args.Outcome))),
         OnOpened = args =>
         {
+            _breakerState = "open";
             Counters.BreakerTransition("open");
             LogBreakerOpened(_logger, Service, args.BreakDuration.TotalSeconds);
             return default;
         },
         OnHalfOpened = _ =>
         {
+            _breakerState = "half_open";
             Counters.BreakerTransition("half_open");
             LogBreakerHalfOpen(_logger, Service);
             return default;
         },
         OnClosed = _ =>
         {
+            _breakerState = "closed";
             Counters.BreakerTransition("closed");
             LogBreakerClosed(_logger, Service);
             return default;

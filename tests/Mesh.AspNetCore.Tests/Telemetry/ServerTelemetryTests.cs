@@ -92,6 +92,12 @@ public sealed class ServerTelemetryTests : IAsyncLifetime
         Assert.Equal(10, inventory.GetProperty("requests").GetInt64());
         Assert.Equal(0.9, inventory.GetProperty("successRate").GetDouble(), precision: 6);
         Assert.True(inventory.GetProperty("p99Ms").GetDouble() >= inventory.GetProperty("p50Ms").GetDouble());
+        var endpoint = Assert.Single(inventory.GetProperty("endpoints").EnumerateArray());
+        Assert.Equal(_backend.Address.GetLeftPart(UriPartial.Authority), endpoint.GetProperty("address").GetString());
+        Assert.False(endpoint.GetProperty("ejected").GetBoolean());
+        Assert.Equal("closed", inventory.GetProperty("breaker").GetString());
+        Assert.Equal(0, inventory.GetProperty("retries").GetInt64());
+        Assert.Equal(0, inventory.GetProperty("budgetExhausted").GetInt64());
     }
 
     [Theory]

@@ -115,7 +115,8 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(failures);
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
         Assert.Equal(_backends[1].Address, Assert.Single(service.Endpoints).Endpoint.Address);
-        Assert.InRange(gone, ttl - TimeSpan.FromMilliseconds(600), ttl + TimeSpan.FromSeconds(2));
+        // The last renewal came up to a renewal interval before the kill, so the lease may lapse that much sooner.
+        Assert.InRange(gone, ttl * 0.3, ttl + TimeSpan.FromSeconds(2));
     }
 
     [Fact]

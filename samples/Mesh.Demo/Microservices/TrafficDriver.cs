@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Mesh.Demo.Microservices;
+
+/// <summary>
+/// The scenario's users: a fixed rate of orders through the gateway from a few concurrent workers, each answer counted
+/// in the step that is running.
+/// </summary>
+internal sealed class TrafficDriver : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly Uri _orders;
+    private readonly int _concurrency;
+    private readonly double _rate;
+    private StepCounts _step = new("warm-up");
+    private long _sequence;
+
+    public TrafficDriver(Uri gateway, int concurrency, double requestsPerSecond)
+    {
+        _orders = new Uri(gateway, "/orders");
+        _concurrency = concurrency;
+        _rate = requestsPerSecond;
+    }
+
+    /// <summary>Gets the counts of the step running now.</summary>
+    public StepCounts Step => Volatile.Read(ref _step);
+
+    /// <summary>Counts the next answers in a new step and returns it.</summary>
+    public StepCounts BeginStep(string name)
+    {
+        var step = new StepCounts(name);
+        Volatile.Write(ref _step, step);
+        return step;
+    }
+
+    /// <summary>Sends orders until cancelled.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, _concurrency).Select(i => WorkerAsync(i, cancellationToken)));
+
+    /// <summary>Sends orders, not counted, until <paramref name="inARow"/> in a row succeed: every service has seen every other.</summary>
+    public async Task WarmUpAsync(int inARow, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var row = 0;
+        while (row < inARow)
+        {
+            if (stopwatch.Elapsed > timeout)
+            {
+                throw new TimeoutException($"the gateway did not answer {inARow} orders in a row within {timeout.TotalSeconds} s.");
+            }
+
+            var (ok, _) = await SendAsync(cancellationToken);
+            row = ok ? row + 1 : 0;
+            if (!ok)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task WorkerAsync(int worker, CancellationToken cancellationToken)
+    {
+        // Each worker keeps its own schedule, offset from the others, so the total rate is steady.
+        var interval = TimeSpan.FromSeconds(_concurrency / _rate);
+        var clock = Stopwatch.StartNew();
+        var next = interval * worker / _concurrency;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var wait = next - clock.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+
+            next += interval;
+            if (next < clock.Elapsed - interval)
+            {
+                next = clock.Elapsed; // fell behind (slow answers): do not burst to catch up
+            }
+
+            var step = Step;
+            var (ok, outcome) = await SendAsync(cancellationToken);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return; // an answer cut short by the end of the run is not the mesh's
+            }
+
+            step.Record(ok, outcome);
+        }
+    }
+
+    private async Task<(bool Ok, string Outcome)> SendAsync(CancellationToken cancellationToken)
+    {
+        var n = Interlocked.Increment(ref _sequence);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _orders)
+        {
+            Content = new StringContent($$"""{"sku":"sku-{{n % 100}}","quantity":1}""", Encoding.UTF8, "application/json"),
+        };
+        try
+        {
+            using var response = await _http.SendAsync(request, cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            var ok = response.IsSuccessStatusCode;
+            var outcome = !ok ? $"{(int)response.StatusCode}"
+                : body.Contains("\"payment-pending\"", StringComparison.Ordinal) ? "pending"
+                : "charged";
+            return (ok, outcome);
+        }
+        catch (HttpRequestException ex)
+        {
+            return (false, ex.HttpRequestError.ToString());
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (false, "timeout");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return (false, "cancelled");
+        }
+    }
+}
+
+/// <summary>What the users saw during one step.</summary>
+internal sealed class StepCounts(string name)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, long> _failures = new(StringComparer.Ordinal);
+    private long _requests;
+    private long _ok;
+    private long _charged;
+    private long _pending;
+
+    public string Name { get; } = name;
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public long Ok => Interlocked.Read(ref _ok);
+
+    public long Charged => Interlocked.Read(ref _charged);
+
+    public long Pending => Interlocked.Read(ref _pending);
+
+    public long Failed => Requests - Ok;
+
+    public double SuccessRate => Requests == 0 ? 1 : Ok / (double)Requests;
+
+    /// <summary>Gets the failures by outcome (status code or error), such as <c>503 ×2</c>.</summary>
+    public string FailureSummary
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return string.Join(", ", _failures.Select(f => $"{f.Key} ×{f.Value}"));
+            }
+        }
+    }
+
+    public void Record(bool ok, string outcome)
+    {
+        Interlocked.Increment(ref _requests);
+        if (ok)
+        {
+            Interlocked.Increment(ref _ok);
+            Interlocked.Increment(ref outcome == "pending" ? ref _pending : ref _charged);
+            return;
+        }
+
+        lock (_lock)
+        {
+            _failures[outcome] = _failures.GetValueOrDefault(outcome) + 1;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using Mesh.Samples.Gateway;
+
+// The public API. Orders is a logical name: the mesh finds its instances in meshd and applies meshd's policy for it.
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddMeshServer();
+builder.Services.AddHttpClient<OrdersClient>(c => c.BaseAddress = new Uri("http://orders")).AddMesh();
+builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new() { Timeout = TimeSpan.FromSeconds(5) });
+
+var app = builder.Build();
+app.UseRequestTimeouts();
+app.UseMeshDeadlines();
+app.MapMeshEndpoints();
+app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
+
+// POST /orders { "sku": "sku-1", "quantity": 2 } -> 200 charged, 202 payment pending, 409 out of stock, 503 unavailable.
+app.MapPost("/orders", async (HttpRequest request, OrdersClient orders, CancellationToken cancellationToken) =>
+{
+    using var reader = new StreamReader(request.Body);
+    var body = await reader.ReadToEndAsync(cancellationToken);
+    var orderId = request.Headers["Idempotency-Key"].FirstOrDefault() ?? $"ord_{Guid.NewGuid():N}";
+    var (status, answer) = await orders.PlaceAsync(orderId, body, cancellationToken);
+    return Results.Content(answer, "application/json", statusCode: status);
+});
+
+app.Run();

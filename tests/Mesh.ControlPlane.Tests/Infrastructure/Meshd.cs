@@ -28,6 +28,19 @@ internal sealed class Meshd : IAsyncDisposable
 
     public HttpClient Workload { get; }
 
+    /// <summary>Gets the registry, to sweep lapsed leases at a moment the test chooses.</summary>
+    public Mesh.ControlPlane.Registry.RegistryService Registry => Host.Services.GetRequiredService<Mesh.ControlPlane.Registry.RegistryService>();
+
+    /// <summary>Gets the snapshot state, whose <c>Waiting</c> says how many watchers are parked.</summary>
+    public Mesh.ControlPlane.Watch.MeshState State => Host.Services.GetRequiredService<Mesh.ControlPlane.Watch.MeshState>();
+
+    /// <summary>Registers <paramref name="time"/> as meshd's clock.</summary>
+    public static Action<IServiceCollection> Clock(TimeProvider time) => services => services.AddSingleton(time);
+
+    /// <summary>Waits until <paramref name="count"/> watchers are parked on a long poll.</summary>
+    public Task WatchersParkedAsync(int count = 1) =>
+        Eventually.WaitAsync(() => State.Waiting == count, $"{count} watcher(s) parked");
+
     public static Dictionary<string, string?> Settings(string dataDirectory, params (string Key, string Value)[] extra)
     {
         var settings = new Dictionary<string, string?>

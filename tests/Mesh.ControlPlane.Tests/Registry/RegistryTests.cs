@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Mesh.ControlPlane.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.ControlPlane.Tests.Registry;
 
@@ -33,17 +34,19 @@ public sealed class RegistryTests
     [Fact]
     public async Task A_renewal_keeps_the_instance_and_changes_no_version()
     {
-        await using var meshd = await Meshd.StartAsync(("Meshd:LeaseTtl", "00:00:01"), ("Meshd:SweepInterval", "00:00:00.100"));
+        using var directory = new TempDirectory();
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var meshd = await Meshd.StartAsync(Meshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:00:01")), Meshd.Clock(time));
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 
-        // Renewed every 300 ms for three TTLs: never removed, and no new snapshot version.
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(3);
-        while (DateTime.UtcNow < until)
+        // Renewed every 300 ms for three TTLs, swept after each: never removed, and no new snapshot version.
+        for (var step = 0; step < 10; step++)
         {
+            time.Advance(TimeSpan.FromMilliseconds(300));
             var renewed = await meshd.Workload.PostAsync("/v1/services/inventory/instances/inv-1/renew", null);
             Assert.Equal(HttpStatusCode.OK, renewed.StatusCode);
-            await Task.Delay(300);
+            Assert.Equal(0, await meshd.Registry.SweepAsync(CancellationToken.None));
         }
 
         var snapshot = await meshd.SnapshotAsync();
@@ -59,7 +62,7 @@ public sealed class RegistryTests
         await meshd.RegisterAsync("inventory", "inv-2", "http://127.0.0.1:5002");
 
         var started = DateTime.UtcNow;
-        await Until.TrueAsync(async () => (await meshd.SnapshotAsync())["services"]!["inventory"] is null, "both leases lapse", TimeSpan.FromSeconds(5));
+        await Eventually.WaitAsync(async () => (await meshd.SnapshotAsync())["services"]!["inventory"] is null, "both leases lapse", TimeSpan.FromSeconds(5));
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3));
 
         var renewed = await meshd.Workload.PostAsync("/v1/services/inventory/instances/inv-1/renew", null);

@@ -31,7 +31,7 @@ public sealed class EtcdOutageTests
         await etcd.RestartAsync();
 
         // The watch resumes by itself: a write through meshd, once etcd answers, shows in its snapshot.
-        await Until.TrueAsync(
+        await Eventually.WaitAsync(
             async () => (await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""")).IsSuccessStatusCode,
             "a write succeeds after etcd returns",
             TimeSpan.FromSeconds(20));

@@ -23,13 +23,13 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
 
         // A registration through B is seen through A, at the same version.
         await replicaB.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
-        await Until.TrueAsync(async () => (await workloadA.GetFromJsonAsync<JsonObject>("/v1/snapshot"))!["services"]!["inventory"] is not null, "replica A sees the registration made through B");
+        await Eventually.WaitAsync(async () => (await workloadA.GetFromJsonAsync<JsonObject>("/v1/snapshot"))!["services"]!["inventory"] is not null, "replica A sees the registration made through B");
         var versionB = (long)(await replicaB.SnapshotAsync())["version"]!;
         Assert.Equal(versionB, (long)(await workloadA.GetFromJsonAsync<JsonObject>("/v1/snapshot"))!["version"]!);
 
         // A watcher of B, parked on that version, gets a policy written through A.
         var watch = replicaB.Workload.GetAsync($"/v1/snapshot?since={versionB}&wait=20");
-        await Task.Delay(200);
+        await replicaB.WatchersParkedAsync();
         Assert.False(watch.IsCompleted);
         var written = Stopwatch.StartNew();
         var put = await adminA.PutAsync("/v1/policies/inventory", Meshd.Json("""{ "LoadBalancer": "LeastRequest" }"""));
@@ -85,24 +85,34 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
         (string, string)[] etcdSettings =
         [
             ("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", prefix),
-            ("Meshd:LeaseTtl", "00:00:00.800"), ("Meshd:SweepInterval", "00:00:00.100"),
+            ("Meshd:LeaseTtl", "00:00:00.800"),
         ];
-        await using var a = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings));
-        await using var b = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings));
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var a = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings), Meshd.Clock(time));
+        await using var b = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings), Meshd.Clock(time));
 
         await a.RegisterAsync("inventory", "kept", "http://127.0.0.1:5001");
         await a.RegisterAsync("inventory", "lapsed", "http://127.0.0.1:5002");
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(2.5);
-        while (DateTime.UtcNow < until)
+        // Both replicas see both instances before the clock moves.
+        foreach (var replica in new[] { a, b })
         {
-            // Renewed through the other replica: leases live in etcd, not in one replica's memory.
+            await Eventually.WaitAsync(
+                async () => (await replica.SnapshotAsync())["services"]!["inventory"]?["instances"]!.AsArray().Count == 2,
+                "both registrations are seen");
+        }
+
+        // Renewed through the other replica every 200 ms (leases live in etcd, not in one replica's memory), while both
+        // replicas sweep: the lapsed one is removed, the kept one never.
+        for (var step = 0; step < 13; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(200));
             Assert.Equal(HttpStatusCode.OK, (await b.Workload.PostAsync("/v1/services/inventory/instances/kept/renew", null)).StatusCode);
-            await Task.Delay(200);
+            await Task.WhenAll(a.Registry.SweepAsync(CancellationToken.None), b.Registry.SweepAsync(CancellationToken.None));
         }
 
         foreach (var replica in new[] { a, b })
         {
-            await Until.TrueAsync(
+            await Eventually.WaitAsync(
                 async () => (await replica.SnapshotAsync())["services"]!["inventory"]!["instances"]!.AsArray().Count == 1,
                 "the lapsed instance is gone");
             Assert.Equal("kept", (string?)(await replica.SnapshotAsync())["services"]!["inventory"]!["instances"]![0]!["instanceId"]);

@@ -12,9 +12,7 @@ public sealed class EtcdRestartTests(EtcdServer etcd)
         using var directory = new TempDirectory();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         var settings = Meshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:00:10"), ("Meshd:SweepInterval", "00:00:01"), ("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", $"/mesh-test-{Guid.NewGuid():N}/"));
-        void Services(Microsoft.Extensions.DependencyInjection.IServiceCollection services) =>
-            Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<TimeProvider>(services, time);
-        await using (var meshd = await Meshd.StartAsync(settings, Services))
+        await using (var meshd = await Meshd.StartAsync(settings, Meshd.Clock(time)))
         {
             await meshd.RegisterAsync("inventory", "alive", "http://127.0.0.1:5001");
             await meshd.RegisterAsync("inventory", "dead", "http://127.0.0.1:5002");
@@ -22,8 +20,8 @@ public sealed class EtcdRestartTests(EtcdServer etcd)
 
         // meshd was down for a minute: both stored leases ran out long ago. Sweeps are called here, not left to the timer.
         time.Advance(TimeSpan.FromMinutes(1));
-        await using var restarted = await Meshd.StartAsync(settings, Services);
-        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Mesh.ControlPlane.Registry.RegistryService>(restarted.Host.Services);
+        await using var restarted = await Meshd.StartAsync(settings, Meshd.Clock(time));
+        var registry = restarted.Registry;
         time.Advance(TimeSpan.FromSeconds(9));
         Assert.Equal(0, await registry.SweepAsync(CancellationToken.None));
         Assert.Equal(2, (await restarted.SnapshotAsync())["services"]!["inventory"]!["instances"]!.AsArray().Count);
@@ -31,7 +29,7 @@ public sealed class EtcdRestartTests(EtcdServer etcd)
         // The running instance renews within its TTL; the dead one never does and goes.
         Assert.Equal(System.Net.HttpStatusCode.OK, (await restarted.Workload.PostAsync("/v1/services/inventory/instances/alive/renew", null)).StatusCode);
         time.Advance(TimeSpan.FromSeconds(2));
-        await Until.TrueAsync(
+        await Eventually.WaitAsync(
             async () =>
             {
                 await registry.SweepAsync(CancellationToken.None);

@@ -20,13 +20,13 @@ public sealed class EtcdWatchTests(EtcdServer etcd)
         await using var state = new MeshState(store, TimeProvider.System, TimeSpan.FromMinutes(1), NullLogger<MeshState>.Instance);
         await state.StartAsync(CancellationToken.None);
         await RegisterAsync(store, "one");
-        await Until.TrueAsync(() => Task.FromResult(Has(state, "one")), "the first instance");
+        await Eventually.WaitAsync(() => Task.FromResult(Has(state, "one")), "the first instance");
         var applied = state.AppliedRevision;
 
         // A break: a write lands while no watch runs; the next watch starts after the last applied revision.
         store.BeforeNextWatch = () => RegisterAsync(store, "two");
         store.Break();
-        await Until.TrueAsync(() => Task.FromResult(Has(state, "two")), "the instance written during the break");
+        await Eventually.WaitAsync(() => Task.FromResult(Has(state, "two")), "the instance written during the break");
         Assert.Equal(applied + 1, store.WatchedFrom[^1]);
         Assert.Equal(1, store.Listings);
 
@@ -38,13 +38,13 @@ public sealed class EtcdWatchTests(EtcdServer etcd)
             await CompactAsync();
         };
         store.Break();
-        await Until.TrueAsync(() => Task.FromResult(Has(state, "three")), "the instance written before the compaction");
+        await Eventually.WaitAsync(() => Task.FromResult(Has(state, "three")), "the instance written before the compaction");
         Assert.Equal(2, store.Listings);
         Assert.True(Has(state, "one") && Has(state, "two"));
 
         // And it follows changes after that.
         await RegisterAsync(store, "four");
-        await Until.TrueAsync(() => Task.FromResult(Has(state, "four")), "an instance written after the re-listing");
+        await Eventually.WaitAsync(() => Task.FromResult(Has(state, "four")), "an instance written after the re-listing");
     }
 
     private static bool Has(MeshState state, string id) =>

@@ -31,10 +31,9 @@ public sealed class SnapshotTests
     {
         await using var meshd = await Meshd.StartAsync();
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
-        var state = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Mesh.ControlPlane.Watch.MeshState>(meshd.Host.Services);
 
         var watch = meshd.Workload.GetAsync($"/v1/snapshot?since={version}&wait=60");
-        await Until.TrueAsync(() => Task.FromResult(state.Waiting == 1), "the watcher is parked");
+        await meshd.WatchersParkedAsync();
         var stop = meshd.Host.DisposeAsync().AsTask();
 
         // Well within the watcher's 60 s and the host's 30 s shutdown timeout.
@@ -51,7 +50,7 @@ public sealed class SnapshotTests
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 
         var watch = meshd.Workload.GetAsync($"/v1/snapshot?since={version}&wait=20");
-        await Task.Delay(300);
+        await meshd.WatchersParkedAsync();
         Assert.False(watch.IsCompleted);
         var changedAt = Stopwatch.StartNew();
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");

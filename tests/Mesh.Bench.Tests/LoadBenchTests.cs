@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -82,33 +81,10 @@ public sealed partial class LoadBenchTests : IDisposable
 
     private static async Task<(int ExitCode, string Output)> RunAsync(params string[] args)
     {
-        var bench = Path.Combine(AppContext.BaseDirectory, "Mesh.LoadBench.dll");
-        var start = new ProcessStartInfo("dotnet", [bench, .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                // Its children go too: the tree is the bench's own.
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        var text = await output;
-        Assert.DoesNotContain('\u001b', text);
-        return (process.ExitCode, text + await error);
+        // Killed with its children if it overruns: the tree is the bench's own.
+        var run = await ChildProcess.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "Mesh.LoadBench.dll"), .. args], TimeSpan.FromMinutes(2));
+        Assert.DoesNotContain('\u001b', run.Output);
+        return (run.ExitCode, run.Output + run.Error);
     }
 
     private static bool Alive(int pid)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace Mesh.Bench.Tests;
@@ -11,41 +10,20 @@ public sealed class MicroBenchmarkTests
     {
         // From its own output folder, with its own dependencies (the test's folder holds the test's).
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = testOutput;
-        while (!File.Exists(Path.Combine(root.FullName, "Mesh.Library.sln")))
-        {
-            root = root.Parent ?? throw new InvalidOperationException("Mesh.Library.sln not found above " + testOutput);
-        }
-
-        var configuration = testOutput.Parent!.Name;
-        var bench = Path.Combine(root.FullName, "bench", "Mesh.Benchmarks", "bin", configuration, testOutput.Name, "Mesh.Benchmarks.dll");
+        var bench = Path.Combine(ChildProcess.RepositoryRoot, "bench", "Mesh.Benchmarks", "bin", testOutput.Parent!.Name, testOutput.Name, "Mesh.Benchmarks.dll");
         var artifacts = Directory.CreateTempSubdirectory("mesh-bdn-");
-        var start = new ProcessStartInfo("dotnet", [bench, "--smoke", "--filter", "*", "--artifacts", artifacts.FullName])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        ChildProcess.Result run;
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            run = await ChildProcess.RunAsync("dotnet", [bench, "--smoke", "--filter", "*", "--artifacts", artifacts.FullName], TimeSpan.FromMinutes(3));
         }
         finally
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
             artifacts.Delete(recursive: true);
         }
 
-        var text = await output;
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}\n{text}\n{await error}");
+        var text = run.Output;
+        Assert.True(run.ExitCode == 0, $"exit code {run.ExitCode}\n{text}\n{run.Error}");
 
         // 5 clients × 3 endpoint counts, twice (answering at once, and after a wait), 5 balancers × 3, telemetry off and on: a benchmark that did not run changes the total.
         Assert.Matches(@"Global total time: .*executed benchmarks: 47", text);

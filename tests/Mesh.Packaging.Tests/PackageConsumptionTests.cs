@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.IO.Compression;
 using System.Xml.Linq;
 using Microsoft.AspNetCore.Builder;
@@ -108,50 +107,12 @@ public sealed class PackageConsumptionTests : IDisposable
         Assert.Matches(@"hello mesh, deadline \d+ ms", output);
     }
 
-    private static string RepositoryRoot { get; } = FindRoot();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Mesh.Library.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Mesh.Library.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static string RepositoryRoot => ChildProcess.RepositoryRoot;
 
     private static async Task<string> RunAsync(string file, string[] arguments, string directory)
     {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        var text = await output;
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited with {process.ExitCode}\n{text}\n{await error}");
-        return text;
+        var run = await ChildProcess.RunAsync(file, arguments, TimeSpan.FromMinutes(4), directory);
+        Assert.True(run.ExitCode == 0, $"{file} {string.Join(' ', arguments)} exited with {run.ExitCode}\n{run.Output}\n{run.Error}");
+        return run.Output;
     }
 }

@@ -1,15 +1,15 @@
-using Mesh.ControlPlane.Api;
-using Mesh.ControlPlane.Policies;
-using Mesh.ControlPlane.Registry;
-using Mesh.ControlPlane.Security;
-using Mesh.ControlPlane.Storage;
-using Mesh.ControlPlane.Watch;
+using Meshd.Api;
+using Meshd.Policies;
+using Meshd.Registry;
+using Meshd.Security;
+using Meshd.Storage;
+using Meshd.Watch;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
-namespace Mesh.ControlPlane;
+namespace Meshd;
 
 /// <summary>
 /// A running meshd: its HTTP API on <see cref="Address"/> over the configured store. <c>meshd</c> runs one from its

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Mesh.ControlPlane;
+namespace Meshd;
 
 /// <summary>meshd's settings, read from the <c>Meshd</c> configuration section.</summary>
 internal sealed class MeshdSettings

@@ -1,4 +1,4 @@
-using Mesh.ControlPlane;
+using Meshd;
 
 await using var meshd = await MeshdHost.StartAsync(args).ConfigureAwait(false);
 Console.WriteLine($"meshd: serving on {meshd.Address}");

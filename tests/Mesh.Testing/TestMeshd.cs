@@ -1,15 +1,19 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
+using System.Net.Http.Json;
 using System.Text;
-using Mesh.ControlPlane;
+using System.Text.Json.Nodes;
+using Meshd;
+using Meshd.Registry;
+using Meshd.Watch;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Testing;
 
 /// <summary>
-/// A real meshd in the test's process on a loopback port of its own, with a data directory of its own and a short lease
-/// TTL. It can be stopped and started again on the same port with the same data, as a restarted meshd would be.
+/// A real meshd in the test's process on 127.0.0.1 (port 0: the port Kestrel was given), with known tokens, and clients
+/// of its API. It can be stopped and started again on the same port with the same data, as a restarted meshd would be.
 /// </summary>
 public sealed class TestMeshd : IAsyncDisposable
 {
@@ -19,52 +23,112 @@ public sealed class TestMeshd : IAsyncDisposable
     /// <summary>The workload token of every test meshd.</summary>
     public const string WorkloadToken = "test-workload-token";
 
-    private readonly int _port;
-    private readonly TimeSpan _leaseTtl;
-    private readonly HttpClient _admin;
+    private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
+    private readonly TempDirectory? _directory;
     private MeshdHost? _host;
 
-    private TestMeshd(int port, string dataDirectory, TimeSpan leaseTtl)
+    private TestMeshd(MeshdHost host, Dictionary<string, string?> settings, Action<IServiceCollection>? services, TempDirectory? directory)
     {
-        _port = port;
-        DataDirectory = dataDirectory;
-        _leaseTtl = leaseTtl;
-        Address = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
-        _admin = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(10) };
-        _admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        _host = host;
+        _settings = settings;
+        _services = services;
+        _directory = directory;
+        Address = host.Address;
+
+        // Restarts keep the port, so clients configured with the address reach the new meshd.
+        _settings["Meshd:Urls"] = Address.ToString();
+        Admin = Client(Address, AdminToken);
+        Workload = Client(Address, WorkloadToken);
     }
 
     /// <summary>Gets the address meshd listens on, the same across restarts.</summary>
     public Uri Address { get; }
 
-    /// <summary>Gets meshd's data directory, deleted on dispose.</summary>
-    public string DataDirectory { get; }
+    /// <summary>Gets the running meshd.</summary>
+    /// <exception cref="InvalidOperationException">meshd is stopped.</exception>
+    public MeshdHost Host => _host ?? throw new InvalidOperationException("meshd is stopped.");
 
     /// <summary>Gets whether meshd runs now.</summary>
     public bool IsRunning => _host is not null;
 
-    /// <summary>Starts meshd with a lease TTL of <paramref name="leaseTtl"/> (10 s when not given).</summary>
-    public static async Task<TestMeshd> StartAsync(TimeSpan? leaseTtl = null)
+    /// <summary>Gets meshd's data directory.</summary>
+    public string? DataDirectory => _settings.GetValueOrDefault("Meshd:DataDirectory");
+
+    /// <summary>Gets a client with the admin token.</summary>
+    public HttpClient Admin { get; }
+
+    /// <summary>Gets a client with the workload token.</summary>
+    public HttpClient Workload { get; }
+
+    /// <summary>Gets the registry, to sweep lapsed leases at a moment the test chooses.</summary>
+    internal RegistryService Registry => Host.Services.GetRequiredService<RegistryService>();
+
+    /// <summary>Gets the snapshot state, whose <c>Waiting</c> says how many watchers are parked.</summary>
+    internal MeshState State => Host.Services.GetRequiredService<MeshState>();
+
+    /// <summary>Starts meshd with a data directory of its own and default settings (a 100 ms lease sweep).</summary>
+    public static Task<TestMeshd> StartAsync() => StartAsync(("Meshd:SweepInterval", "00:00:00.100"));
+
+    /// <summary>Starts meshd with a data directory of its own and a lease TTL of <paramref name="leaseTtl"/>.</summary>
+    public static Task<TestMeshd> StartAsync(TimeSpan leaseTtl) =>
+        StartAsync(("Meshd:LeaseTtl", leaseTtl.ToString("c", CultureInfo.InvariantCulture)), ("Meshd:SweepInterval", "00:00:00.100"));
+
+    /// <summary>Starts meshd with a data directory of its own and <paramref name="extra"/> settings.</summary>
+    public static async Task<TestMeshd> StartAsync(params (string Key, string Value)[] extra)
     {
-        var meshd = new TestMeshd(FreePort(), Directory.CreateTempSubdirectory("meshd-").FullName, leaseTtl ?? TimeSpan.FromSeconds(10));
-        await meshd.StartAgainAsync().ConfigureAwait(false);
-        return meshd;
+        var directory = new TempDirectory("meshd-");
+        try
+        {
+            return await StartAsync(Settings(directory.Path, extra), null, directory).ConfigureAwait(false);
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>Starts meshd again after <see cref="StopAsync"/>, on the same port with the same data.</summary>
-    public async Task StartAgainAsync()
+    /// <summary>Starts meshd with exactly <paramref name="settings"/>; the caller owns its data directory.</summary>
+    public static Task<TestMeshd> StartAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? services = null) =>
+        StartAsync(new Dictionary<string, string?>(settings), services, null);
+
+    /// <summary>The settings of a test meshd on <paramref name="dataDirectory"/>, plus <paramref name="extra"/>.</summary>
+    public static Dictionary<string, string?> Settings(string dataDirectory, params (string Key, string Value)[] extra)
     {
-        _host = await MeshdHost.StartAsync([], new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
-            ["Meshd:Urls"] = Address.ToString(),
-            ["Meshd:DataDirectory"] = DataDirectory,
-            ["Meshd:LeaseTtl"] = _leaseTtl.ToString("c", CultureInfo.InvariantCulture),
-            ["Meshd:SweepInterval"] = "00:00:00.100",
+            ["Meshd:Urls"] = "http://127.0.0.1:0",
+            ["Meshd:DataDirectory"] = dataDirectory,
             ["Meshd:AdminToken"] = AdminToken,
             ["Meshd:WorkloadToken"] = WorkloadToken,
             ["Logging:LogLevel:Default"] = "Warning",
-        }).ConfigureAwait(false);
+        };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
     }
+
+    /// <summary>Registers <paramref name="time"/> as meshd's clock.</summary>
+    public static Action<IServiceCollection> Clock(TimeProvider time) => services => services.AddSingleton(time);
+
+    /// <summary>A client of meshd's API at <paramref name="address"/> with a bearer token (none when null).</summary>
+    public static HttpClient Client(Uri address, string? token)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(90) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    /// <summary>A JSON body of the given media type.</summary>
+    public static StringContent Json(string json, string mediaType = "application/json") => new(json, Encoding.UTF8, mediaType);
 
     /// <summary>Stops meshd; its port then refuses connections until <see cref="StartAgainAsync"/>.</summary>
     public async Task StopAsync()
@@ -75,23 +139,33 @@ public sealed class TestMeshd : IAsyncDisposable
         }
     }
 
-    /// <summary>Replaces a service's policy with the admin token; returns the answer after checking it is 200.</summary>
-    public Task<HttpResponseMessage> PutPolicyAsync(string service, string policyJson) =>
-        SendAsync(HttpMethod.Put, $"v1/policies/{service}", policyJson, "application/json");
+    /// <summary>Starts meshd again after <see cref="StopAsync"/>, on the same port with the same data and settings.</summary>
+    public async Task StartAgainAsync()
+    {
+        if (_host is not null)
+        {
+            throw new InvalidOperationException("meshd is running.");
+        }
 
-    /// <summary>Changes a few fields of a service's policy (JSON merge patch).</summary>
-    public Task<HttpResponseMessage> PatchPolicyAsync(string service, string patchJson) =>
-        SendAsync(HttpMethod.Patch, $"v1/policies/{service}", patchJson, "application/merge-patch+json");
+        _host = await MeshdHost.StartAsync([], _settings, _services, CancellationToken.None).ConfigureAwait(false);
+    }
 
-    /// <summary>Registers an instance, as a service's registrar would.</summary>
+    /// <summary>Waits until <paramref name="count"/> watchers are parked on a long poll.</summary>
+    public Task WatchersParkedAsync(int count = 1) =>
+        Eventually.WaitAsync(() => State.Waiting == count, $"{count} watcher(s) parked");
+
+    /// <summary>Registers an instance with the workload token (zone <c>a</c>, label <c>version=v1</c>); the answer as it came.</summary>
+    public Task<HttpResponseMessage> RegisterAsync(string service, string instanceId, string address) =>
+        Workload.PutAsync(new Uri($"/v1/services/{service}/instances/{instanceId}", UriKind.Relative), Json($$"""{ "address": "{{address}}", "zone": "a", "labels": { "version": "v1" } }"""));
+
+    /// <summary>Registers an instance at the scheme, host and port of <paramref name="address"/>.</summary>
     public Task<HttpResponseMessage> RegisterAsync(string service, string instanceId, Uri address) =>
-        SendAsync(HttpMethod.Put, $"v1/services/{service}/instances/{instanceId}", $$"""{ "address": "{{address.GetLeftPart(UriPartial.Authority)}}" }""", "application/json");
+        RegisterAsync(service, instanceId, address.GetLeftPart(UriPartial.Authority));
 
     /// <summary>Renews an instance's lease; <see langword="false"/> when meshd no longer knows it (404).</summary>
     public async Task<bool> RenewAsync(string service, string instanceId)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"v1/services/{service}/instances/{instanceId}/renew", UriKind.Relative));
-        using var response = await _admin.SendAsync(request).ConfigureAwait(false);
+        using var response = await Workload.PostAsync(new Uri($"/v1/services/{service}/instances/{instanceId}/renew", UriKind.Relative), null).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return false;
@@ -101,57 +175,38 @@ public sealed class TestMeshd : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Deregisters an instance.</summary>
+    /// <summary>Deregisters an instance; the answer as it came.</summary>
     public Task<HttpResponseMessage> DeregisterAsync(string service, string instanceId) =>
-        SendAsync(HttpMethod.Delete, $"v1/services/{service}/instances/{instanceId}", null, null);
+        Workload.DeleteAsync(new Uri($"/v1/services/{service}/instances/{instanceId}", UriKind.Relative));
 
-    /// <summary>Gets the current snapshot's JSON.</summary>
-    public async Task<string> SnapshotAsync()
+    /// <summary>Replaces a service's policy with the admin token; the answer as it came.</summary>
+    public Task<HttpResponseMessage> PutPolicyAsync(string service, string policyJson) =>
+        Admin.PutAsync(new Uri($"/v1/policies/{service}", UriKind.Relative), Json(policyJson));
+
+    /// <summary>Changes a few fields of a service's policy (JSON merge patch); the answer as it came.</summary>
+    public Task<HttpResponseMessage> PatchPolicyAsync(string service, string patchJson) =>
+        Admin.PatchAsync(new Uri($"/v1/policies/{service}", UriKind.Relative), Json(patchJson, "application/merge-patch+json"));
+
+    /// <summary>Gets the current snapshot.</summary>
+    public async Task<JsonObject> SnapshotAsync()
     {
-        using var response = await _admin.GetAsync(new Uri("v1/snapshot", UriKind.Relative)).ConfigureAwait(false);
+        using var response = await Workload.GetAsync(new Uri("/v1/snapshot", UriKind.Relative)).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
-        return await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>().ConfigureAwait(false))!;
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _admin.Dispose();
-        try
-        {
-            Directory.Delete(DataDirectory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A file still held open is left to the temporary directory's cleanup.
-        }
+        Admin.Dispose();
+        Workload.Dispose();
+        _directory?.Dispose();
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? body, string? contentType)
+    private static async Task<TestMeshd> StartAsync(Dictionary<string, string?> settings, Action<IServiceCollection>? services, TempDirectory? directory)
     {
-        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, contentType!);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType!);
-        }
-
-        var response = await _admin.SendAsync(request).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
-        {
-            var problem = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-            response.Dispose();
-            throw new HttpRequestException($"{method} {path}: {(int)response.StatusCode} {problem}", null, response.StatusCode);
-        }
-
-        return response;
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        var host = await MeshdHost.StartAsync([], settings, services, CancellationToken.None).ConfigureAwait(false);
+        return new TestMeshd(host, settings, services, directory);
     }
 }

@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Api;
+namespace Meshd.Api;
 
 /// <summary>Checks the names that become store keys.</summary>
 internal static class Names

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Policies;
-using Mesh.ControlPlane.Security;
-using Mesh.ControlPlane.Watch;
+using Meshd.Policies;
+using Meshd.Security;
+using Meshd.Watch;
 
-namespace Mesh.ControlPlane.Api;
+namespace Meshd.Api;
 
 /// <summary>Policy documents: read, replace, merge-patch, delete, history and restore (admin token).</summary>
 internal static class PolicyEndpoints

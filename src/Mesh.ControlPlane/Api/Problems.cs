@@ -1,5 +1,5 @@
 
-namespace Mesh.ControlPlane.Api;
+namespace Meshd.Api;
 
 /// <summary>RFC 7807 answers.</summary>
 internal static class Problems

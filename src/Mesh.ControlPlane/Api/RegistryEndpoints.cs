@@ -1,8 +1,8 @@
 using System.Globalization;
-using Mesh.ControlPlane.Registry;
-using Mesh.ControlPlane.Security;
+using Meshd.Registry;
+using Meshd.Security;
 
-namespace Mesh.ControlPlane.Api;
+namespace Meshd.Api;
 
 /// <summary>PUT, renew and DELETE of instances.</summary>
 internal static class RegistryEndpoints

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Mesh.ControlPlane.Api;
+namespace Meshd.Api;
 
 /// <summary>Reads a JSON body of at most 64 KiB, or says what is wrong with it.</summary>
 internal static class RequestBody

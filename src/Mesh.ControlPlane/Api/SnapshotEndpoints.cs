@@ -1,8 +1,8 @@
 using System.Globalization;
-using Mesh.ControlPlane.Security;
-using Mesh.ControlPlane.Watch;
+using Meshd.Security;
+using Meshd.Watch;
 
-namespace Mesh.ControlPlane.Api;
+namespace Meshd.Api;
 
 /// <summary>
 /// <c>GET /v1/snapshot?since=&amp;wait=</c>: the whole snapshot at once when the caller's version is not the current

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Mesh.ControlPlane.Policies;
+namespace Meshd.Policies;
 
 /// <summary>RFC 7396 JSON merge patch.</summary>
 internal static class JsonMergePatch

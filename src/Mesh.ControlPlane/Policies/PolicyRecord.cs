@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Mesh.ControlPlane.Policies;
+namespace Meshd.Policies;
 
 /// <summary>One version of a service's policy; <see cref="Policy"/> is absent when the document was deleted.</summary>
 internal sealed record PolicyRecord(long Version, JsonElement? Policy, DateTimeOffset UpdatedAt)

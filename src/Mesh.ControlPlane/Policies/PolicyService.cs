@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Registry;
-using Mesh.ControlPlane.Storage;
-using Mesh.ControlPlane.Watch;
+using Meshd.Registry;
+using Meshd.Storage;
+using Meshd.Watch;
 
-namespace Mesh.ControlPlane.Policies;
+namespace Meshd.Policies;
 
 /// <summary>
 /// Versioned per-service policies. Each write puts the current document and its history entry in one transaction

@@ -5,9 +5,10 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Mesh;
 using Mesh.Configuration;
 
-namespace Mesh.ControlPlane.Policies;
+namespace Meshd.Policies;
 
 /// <summary>
 /// Checks a policy document with the client's own binder and validator, as if it were <c>Mesh:Services:{service}</c>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Mesh.ControlPlane.Registry;
+namespace Meshd.Registry;
 
 /// <summary>One registered instance as stored and served.</summary>
 internal sealed record InstanceRecord(

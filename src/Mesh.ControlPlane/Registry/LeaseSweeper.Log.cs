@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Registry;
+namespace Meshd.Registry;
 
 /// <summary>The log lines of <see cref="LeaseSweeper"/>, with fixed event ids.</summary>
 internal sealed partial class LeaseSweeper

@@ -1,5 +1,5 @@
 
-namespace Mesh.ControlPlane.Registry;
+namespace Meshd.Registry;
 
 /// <summary>Removes instances whose lease lapsed, once per sweep interval.</summary>
 internal sealed partial class LeaseSweeper(RegistryService registry, TimeProvider time, MeshdSettings settings, ILogger<LeaseSweeper> logger) : BackgroundService

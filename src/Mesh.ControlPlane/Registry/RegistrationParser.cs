@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mesh.Discovery;
 
-namespace Mesh.ControlPlane.Registry;
+namespace Meshd.Registry;
 
 /// <summary>Reads a registration body, naming each bad field.</summary>
 internal static class RegistrationParser

@@ -1,7 +1,7 @@
-using Mesh.ControlPlane.Storage;
-using Mesh.ControlPlane.Watch;
+using Meshd.Storage;
+using Meshd.Watch;
 
-namespace Mesh.ControlPlane.Registry;
+namespace Meshd.Registry;
 
 /// <summary>Registers, renews and removes instances with compare-and-set writes, so replicas never fight.</summary>
 internal sealed class RegistryService(IKeyValueStore store, MeshState state, TimeProvider time, MeshdSettings settings)

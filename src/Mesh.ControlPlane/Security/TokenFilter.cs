@@ -1,6 +1,6 @@
-using Mesh.ControlPlane.Api;
+using Meshd.Api;
 
-namespace Mesh.ControlPlane.Security;
+namespace Meshd.Security;
 
 /// <summary>Lets a request through only with a bearer token of at least the required role.</summary>
 internal sealed class TokenFilter(TokenStore tokens, TokenRole required) : IEndpointFilter

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace Mesh.ControlPlane.Security;
+namespace Meshd.Security;
 
 /// <summary>Who a bearer token belongs to.</summary>
 internal enum TokenRole

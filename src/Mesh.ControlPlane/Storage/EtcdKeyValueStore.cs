@@ -6,7 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Mvccpb;
 
-namespace Mesh.ControlPlane.Storage;
+namespace Meshd.Storage;
 
 /// <summary>
 /// The store for several meshd replicas: every key lives in etcd under a prefix, writes are etcd transactions that

@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Storage;
+namespace Meshd.Storage;
 
 /// <summary>The log lines of <see cref="FileKeyValueStore"/>, with fixed event ids.</summary>
 internal sealed partial class FileKeyValueStore

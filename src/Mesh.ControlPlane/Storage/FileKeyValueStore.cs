@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
 
-namespace Mesh.ControlPlane.Storage;
+namespace Meshd.Storage;
 
 /// <summary>
 /// The single-node store: the whole state in memory and in one file, <c>store.json</c>. Every write that carries a

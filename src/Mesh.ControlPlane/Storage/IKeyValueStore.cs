@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Storage;
+namespace Meshd.Storage;
 
 /// <summary>
 /// A key-value store shaped like etcd: one global revision that grows with every committed write, compare-and-set

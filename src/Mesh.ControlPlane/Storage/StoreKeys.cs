@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Storage;
+namespace Meshd.Storage;
 
 /// <summary>The key layout, the same in every store.</summary>
 internal static class StoreKeys

@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Watch;
+namespace Meshd.Watch;
 
 /// <summary>The log lines of <see cref="MeshState"/>, with fixed event ids.</summary>
 internal sealed partial class MeshState

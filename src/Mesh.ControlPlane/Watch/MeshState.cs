@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.Text.Json;
-using Mesh.ControlPlane.Policies;
-using Mesh.ControlPlane.Registry;
-using Mesh.ControlPlane.Storage;
+using Meshd.Policies;
+using Meshd.Registry;
+using Meshd.Storage;
 
-namespace Mesh.ControlPlane.Watch;
+namespace Meshd.Watch;
 
 /// <summary>
 /// The in-memory view of the store, built from a listing and then from the store's watch, so every replica on one

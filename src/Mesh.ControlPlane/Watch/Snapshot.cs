@@ -1,4 +1,4 @@
-namespace Mesh.ControlPlane.Watch;
+namespace Meshd.Watch;
 
 /// <summary>One immutable version of the mesh, serialized once and served as the same bytes to every watcher.</summary>
 internal sealed record Snapshot(long Version, byte[] Utf8Json);

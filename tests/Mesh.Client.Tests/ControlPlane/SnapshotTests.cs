@@ -126,7 +126,8 @@ public sealed class SnapshotTests : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(_cache, "*.tmp"));
 
         // No control plane at this address: the client starts at once, from the cache.
-        var down = Settings(Ports.Closed(), _cache);
+        using var closed = LoopbackPorts.Closed();
+        var down = Settings(closed.Address, _cache);
         var started = System.Diagnostics.Stopwatch.StartNew();
         using (var second = MeshTestHost.Create(down))
         {
@@ -147,7 +148,8 @@ public sealed class SnapshotTests : IAsyncLifetime
     public async Task Several_addresses_are_tried_in_turn_when_one_fails()
     {
         _stub.Publish(Service("inventory", """{ "LoadBalancer": "RoundRobin" }""", _backends[0]));
-        var settings = Settings(Ports.Closed(), _cache);
+        using var closed = LoopbackPorts.Closed();
+        var settings = Settings(closed.Address, _cache);
         settings["Mesh:ControlPlane:Addresses:0"] = _stub.Address.ToString();
         using var host = MeshTestHost.Create(settings);
 

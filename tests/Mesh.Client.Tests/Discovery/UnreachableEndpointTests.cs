@@ -9,7 +9,10 @@ public sealed class UnreachableEndpointTests
     [Fact]
     public async Task When_every_endpoint_refuses_the_error_names_the_service_and_the_endpoints_tried()
     {
-        Uri[] closed = [Ports.Closed(), Ports.Closed(), Ports.Closed()];
+        using var a = LoopbackPorts.Closed();
+        using var b = LoopbackPorts.Closed();
+        using var c = LoopbackPorts.Closed();
+        Uri[] closed = [a.Address, b.Address, c.Address];
         var config = new Dictionary<string, string?>();
         for (var i = 0; i < closed.Length; i++)
         {
@@ -31,10 +34,11 @@ public sealed class UnreachableEndpointTests
     public async Task A_refused_endpoint_costs_no_failed_request_even_for_a_POST()
     {
         await using var live = await TestBackend.StartAsync("live");
+        using var closed = LoopbackPorts.Closed();
         var config = new Dictionary<string, string?>
         {
             ["Mesh:Services:payments:LoadBalancer"] = LoadBalancerNames.RoundRobin,
-            ["Mesh:Services:payments:Endpoints:0"] = Ports.Closed().ToString(),
+            ["Mesh:Services:payments:Endpoints:0"] = closed.ToString(),
             ["Mesh:Services:payments:Endpoints:1"] = live.Address.ToString(),
         };
         using var host = MeshTestHost.Create(config);

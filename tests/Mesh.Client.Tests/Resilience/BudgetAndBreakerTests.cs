@@ -65,10 +65,11 @@ public sealed class BudgetAndBreakerTests : IAsyncLifetime
     [Fact]
     public async Task An_unreachable_endpoint_spends_no_retry_budget_and_does_not_open_the_breaker()
     {
+        using var closed = LoopbackPorts.Closed();
         var config = new Dictionary<string, string?>
         {
             ["Mesh:Services:inventory:LoadBalancer"] = LoadBalancerNames.RoundRobin,
-            ["Mesh:Services:inventory:Endpoints:0"] = Ports.Closed().ToString(),
+            ["Mesh:Services:inventory:Endpoints:0"] = closed.ToString(),
             ["Mesh:Services:inventory:Endpoints:1"] = _backend.Address.ToString(),
             ["Mesh:Services:inventory:Retry:Budget:Ratio"] = "0",
             ["Mesh:Services:inventory:Retry:Budget:MinPerSecond"] = "0",

@@ -78,23 +78,24 @@ public sealed class IdempotencyTests : IAsyncLifetime
     [Fact]
     public async Task A_POST_to_a_refused_port_is_retried()
     {
-        var closed = Ports.Closed();
+        using var closed = LoopbackPorts.Closed();
         using var host = MeshTestHost.Create(new Dictionary<string, string?> { ["Mesh:Services:payments:Endpoints:0"] = closed.ToString() });
 
         var error = await Assert.ThrowsAsync<Mesh.Discovery.MeshEndpointUnavailableException>(
             () => host.Client.PostAsync("http://payments/charge", new StringContent("charge")));
 
         Assert.Equal(2, host.Catalog.CountersOf("payments").Retries);
-        Assert.Equal([closed], error.EndpointsTried);
+        Assert.Equal([closed.Address], error.EndpointsTried);
     }
 
     [Fact]
     public async Task A_POST_refused_by_one_endpoint_is_sent_to_another()
     {
+        using var closed = LoopbackPorts.Closed();
         var config = new Dictionary<string, string?>
         {
             ["Mesh:Services:payments:LoadBalancer"] = LoadBalancerNames.RoundRobin,
-            ["Mesh:Services:payments:Endpoints:0"] = Ports.Closed().ToString(),
+            ["Mesh:Services:payments:Endpoints:0"] = closed.ToString(),
             ["Mesh:Services:payments:Endpoints:1"] = _backend.Address.ToString(),
         };
         _backend.Status = HttpStatusCode.OK;

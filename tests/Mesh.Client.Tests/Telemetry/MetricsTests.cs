@@ -73,7 +73,8 @@ public sealed class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task A_call_that_no_endpoint_could_take_is_counted_as_unavailable()
     {
-        using var host = MeshTestHost.Create(new Dictionary<string, string?> { ["Mesh:Services:inventory:Endpoints:0"] = Ports.Closed().ToString() });
+        using var closed = LoopbackPorts.Closed();
+        using var host = MeshTestHost.Create(new Dictionary<string, string?> { ["Mesh:Services:inventory:Endpoints:0"] = closed.ToString() });
         using var durations = Collector<double>(host, "mesh.client.request.duration");
 
         await Assert.ThrowsAsync<Mesh.Discovery.MeshEndpointUnavailableException>(() => host.Client.GetAsync("http://inventory/"));

@@ -2,14 +2,13 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Api;
+namespace Meshd.Tests.Api;
 
 public sealed class BadInputTests
 {
-    private const string Admin = Meshd.AdminToken;
-    private const string Workload = Meshd.WorkloadToken;
+    private const string Admin = TestMeshd.AdminToken;
+    private const string Workload = TestMeshd.WorkloadToken;
     private const string Policy = "/v1/policies/inventory";
     private const string Instance = "/v1/services/inventory/instances/inv-9";
 
@@ -51,11 +50,11 @@ public sealed class BadInputTests
     [MemberData(nameof(Cases))]
     public async Task Bad_input_gets_a_problem_naming_the_field_and_nothing_is_stored(string name, string method, string path, string? token, string contentType, string body, int status, string? field)
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "PeakEwma" }""");
         var before = await meshd.SnapshotAsync();
 
-        using var client = Meshd.Client(meshd.Host.Address, token);
+        using var client = TestMeshd.Client(meshd.Host.Address, token);
         using var request = new HttpRequestMessage(new HttpMethod(method.Split('-')[0]), path)
         {
             Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) { Headers = { ContentType = new MediaTypeHeaderValue(contentType) } },
@@ -79,7 +78,7 @@ public sealed class BadInputTests
 
         if (status == 401)
         {
-            Assert.DoesNotContain(Meshd.AdminToken, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.DoesNotContain(TestMeshd.AdminToken, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         // Nothing stored: the same snapshot, and the policy still at version 1.

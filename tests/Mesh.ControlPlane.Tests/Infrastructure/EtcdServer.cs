@@ -1,8 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
-namespace Mesh.ControlPlane.Tests.Infrastructure;
+namespace Meshd.Tests.Infrastructure;
 
 /// <summary>
 /// A real etcd (Debian's <c>etcd-server</c>) on 127.0.0.1 with free ports and a temporary data directory, shared by
@@ -10,7 +8,7 @@ namespace Mesh.ControlPlane.Tests.Infrastructure;
 /// </summary>
 public sealed class EtcdServer : IAsyncLifetime, IDisposable
 {
-    private readonly TempDirectory _directory = new();
+    private readonly TempDirectory _directory = new("etcd-");
     private Process? _process;
 
     public Uri Endpoint { get; private set; } = new("http://127.0.0.1:2379");
@@ -18,12 +16,12 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
     private int _clientPort;
     private int _peerPort;
 
-    public Task InitializeAsync()
+    public Task InitializeAsync() => LoopbackPorts.StartAsync(2, async ports =>
     {
-        _clientPort = FreePort();
-        _peerPort = FreePort();
-        return StartAsync();
-    }
+        (_clientPort, _peerPort) = (ports[0], ports[1]);
+        await StartAsync();
+        return Endpoint;
+    });
 
     /// <summary>SIGKILL, as a crash or an outage.</summary>
     public void Kill()
@@ -124,13 +122,6 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         while (log.Count > 50 && log.TryDequeue(out _))
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Mesh.ControlPlane.Tests.Infrastructure;
+namespace Meshd.Tests.Infrastructure;
 
 /// <summary>
 /// meshd as a real child process (<c>dotnet Mesh.ControlPlane.dll</c> from its build output), for tests that kill it

@@ -1,25 +1,24 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Policies;
+namespace Meshd.Tests.Policies;
 
 public sealed class PolicyTests
 {
     [Fact]
     public async Task Put_get_patch_history_and_restore()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
 
         var put = await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin", "Retry": { "MaxAttempts": 3 } }""");
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         Assert.Equal(1, (long)(await put.Content.ReadFromJsonAsync<JsonObject>())!["version"]!);
 
         // Hedging switched on, then off, each with a small merge patch.
-        var on = await meshd.Admin.PatchAsync("/v1/policies/inventory", Meshd.Json("""{ "Hedging": { "Delay": "00:00:00.050" } }""", "application/merge-patch+json"));
+        var on = await meshd.Admin.PatchAsync("/v1/policies/inventory", TestMeshd.Json("""{ "Hedging": { "Delay": "00:00:00.050" } }""", "application/merge-patch+json"));
         Assert.Equal(HttpStatusCode.OK, on.StatusCode);
-        var off = await meshd.Admin.PatchAsync("/v1/policies/inventory", Meshd.Json("""{ "Hedging": null, "Retry": { "MaxAttempts": 5 } }""", "application/merge-patch+json"));
+        var off = await meshd.Admin.PatchAsync("/v1/policies/inventory", TestMeshd.Json("""{ "Hedging": null, "Retry": { "MaxAttempts": 5 } }""", "application/merge-patch+json"));
         var patched = (await off.Content.ReadFromJsonAsync<JsonObject>())!;
         Assert.Equal(3, (long)patched["version"]!);
         Assert.Null(patched["policy"]!["Hedging"]);
@@ -54,16 +53,16 @@ public sealed class PolicyTests
     [Fact]
     public async Task If_match_guards_a_write()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""");
 
-        using var stale = new HttpRequestMessage(HttpMethod.Put, "/v1/policies/inventory") { Content = Meshd.Json("""{ "LoadBalancer": "Random" }""") };
+        using var stale = new HttpRequestMessage(HttpMethod.Put, "/v1/policies/inventory") { Content = TestMeshd.Json("""{ "LoadBalancer": "Random" }""") };
         stale.Headers.TryAddWithoutValidation("If-Match", "\"7\"");
         var refused = await meshd.Admin.SendAsync(stale);
         Assert.Equal(HttpStatusCode.PreconditionFailed, refused.StatusCode);
         Assert.Contains("version 1", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        using var current = new HttpRequestMessage(HttpMethod.Put, "/v1/policies/inventory") { Content = Meshd.Json("""{ "LoadBalancer": "Random" }""") };
+        using var current = new HttpRequestMessage(HttpMethod.Put, "/v1/policies/inventory") { Content = TestMeshd.Json("""{ "LoadBalancer": "Random" }""") };
         current.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
         Assert.Equal(HttpStatusCode.OK, (await meshd.Admin.SendAsync(current)).StatusCode);
         Assert.Equal("Random", (string?)(await meshd.Admin.GetFromJsonAsync<JsonObject>("/v1/policies/inventory"))!["policy"]!["LoadBalancer"]);
@@ -72,7 +71,7 @@ public sealed class PolicyTests
     [Fact]
     public async Task Delete_makes_a_version_without_a_document()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""");
 
         var deleted = await meshd.Admin.DeleteAsync("/v1/policies/inventory");

@@ -1,17 +1,16 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Mesh.ControlPlane.Tests.Registry;
+namespace Meshd.Tests.Registry;
 
 public sealed class RegistryTests
 {
     [Fact]
     public async Task A_registered_instance_is_in_the_snapshot_until_it_deregisters()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
 
         var registered = await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         Assert.Equal(HttpStatusCode.OK, registered.StatusCode);
@@ -36,7 +35,7 @@ public sealed class RegistryTests
     {
         using var directory = new TempDirectory();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var meshd = await Meshd.StartAsync(Meshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:00:01")), Meshd.Clock(time));
+        await using var meshd = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:00:01")), TestMeshd.Clock(time));
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 
@@ -57,7 +56,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task An_instance_whose_lease_lapses_is_removed_and_its_renewal_answers_404()
     {
-        await using var meshd = await Meshd.StartAsync(("Meshd:LeaseTtl", "00:00:00.500"), ("Meshd:SweepInterval", "00:00:00.100"));
+        await using var meshd = await TestMeshd.StartAsync(("Meshd:LeaseTtl", "00:00:00.500"), ("Meshd:SweepInterval", "00:00:00.100"));
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         await meshd.RegisterAsync("inventory", "inv-2", "http://127.0.0.1:5002");
 
@@ -73,7 +72,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task Registering_again_with_the_same_body_is_no_change_and_a_new_address_is()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 

@@ -1,11 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Mesh.ControlPlane.Security;
-using Mesh.ControlPlane.Tests.Infrastructure;
+using Meshd.Security;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Mesh.ControlPlane.Tests.Security;
+namespace Meshd.Tests.Security;
 
 public sealed class TokenTests
 {
@@ -44,23 +43,23 @@ public sealed class TokenTests
     {
         using var directory = new TempDirectory();
         var logs = new LogCollector();
-        await using var meshd = await Meshd.StartAsync(
-            Meshd.Settings(directory.Path, ("Logging:LogLevel:Default", "Trace")),
+        await using var meshd = await TestMeshd.StartAsync(
+            TestMeshd.Settings(directory.Path, ("Logging:LogLevel:Default", "Trace")),
             services => services.AddLogging(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace)));
         const string Wrong = "wrong-token-that-must-not-be-logged";
 
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""");
-        using var wrong = Meshd.Client(meshd.Host.Address, Wrong);
+        using var wrong = TestMeshd.Client(meshd.Host.Address, Wrong);
         Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("/v1/snapshot")).StatusCode);
-        using var basic = Meshd.Client(meshd.Host.Address, null);
+        using var basic = TestMeshd.Client(meshd.Host.Address, null);
         basic.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Wrong);
         Assert.Equal(HttpStatusCode.Unauthorized, (await basic.GetAsync("/v1/snapshot")).StatusCode);
 
         Assert.NotEmpty(logs.Entries);
         foreach (var entry in logs.Entries)
         {
-            foreach (var secret in new[] { Meshd.AdminToken, Meshd.WorkloadToken, Wrong })
+            foreach (var secret in new[] { TestMeshd.AdminToken, TestMeshd.WorkloadToken, Wrong })
             {
                 Assert.DoesNotContain(secret, entry.Message, StringComparison.Ordinal);
                 Assert.DoesNotContain(secret, entry.Exception?.ToString() ?? string.Empty, StringComparison.Ordinal);

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
+using Meshd.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Storage;
+namespace Meshd.Tests.Storage;
 
 public sealed class EtcdOutageTests
 {
@@ -13,7 +13,7 @@ public sealed class EtcdOutageTests
         await using var etcd = new EtcdServer();
         await etcd.InitializeAsync();
         using var directory = new TempDirectory();
-        await using var meshd = await Meshd.StartAsync(Meshd.Settings(
+        await using var meshd = await TestMeshd.StartAsync(TestMeshd.Settings(
             directory.Path,
             ("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", "/outage/")));
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");

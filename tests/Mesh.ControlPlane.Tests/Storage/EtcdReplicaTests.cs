@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
+using Meshd.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Storage;
+namespace Meshd.Tests.Storage;
 
 [Collection(EtcdGroup.Name)]
 public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
@@ -16,10 +16,10 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
         using var directoryB = new TempDirectory();
         var prefix = $"/mesh-test-{Guid.NewGuid():N}/";
         (string, string)[] etcdSettings = [("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", prefix)];
-        using var replicaA = await MeshdProcess.StartAsync(Meshd.Settings(directoryA.Path, etcdSettings));
-        await using var replicaB = await Meshd.StartAsync(Meshd.Settings(directoryB.Path, etcdSettings));
-        using var adminA = Meshd.Client(replicaA.Address, Meshd.AdminToken);
-        using var workloadA = Meshd.Client(replicaA.Address, Meshd.WorkloadToken);
+        using var replicaA = await MeshdProcess.StartAsync(TestMeshd.Settings(directoryA.Path, etcdSettings));
+        await using var replicaB = await TestMeshd.StartAsync(TestMeshd.Settings(directoryB.Path, etcdSettings));
+        using var adminA = TestMeshd.Client(replicaA.Address, TestMeshd.AdminToken);
+        using var workloadA = TestMeshd.Client(replicaA.Address, TestMeshd.WorkloadToken);
 
         // A registration through B is seen through A, at the same version.
         await replicaB.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
@@ -32,7 +32,7 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
         await replicaB.WatchersParkedAsync();
         Assert.False(watch.IsCompleted);
         var written = Stopwatch.StartNew();
-        var put = await adminA.PutAsync("/v1/policies/inventory", Meshd.Json("""{ "LoadBalancer": "LeastRequest" }"""));
+        var put = await adminA.PutAsync("/v1/policies/inventory", TestMeshd.Json("""{ "LoadBalancer": "LeastRequest" }"""));
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         var response = await watch;
         output.WriteLine($"a write through replica A reached a watcher of replica B after {written.Elapsed.TotalMilliseconds:F0} ms");
@@ -45,7 +45,7 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
         replicaA.Kill();
         var afterKill = (long)(await replicaB.SnapshotAsync())["version"]!;
         var nextWatch = replicaB.Workload.GetAsync($"/v1/snapshot?since={afterKill}&wait=20");
-        var patch = await replicaB.Admin.PatchAsync("/v1/policies/inventory", Meshd.Json("""{ "Retry": { "MaxAttempts": 4 } }""", "application/merge-patch+json"));
+        var patch = await replicaB.Admin.PatchAsync("/v1/policies/inventory", TestMeshd.Json("""{ "Retry": { "MaxAttempts": 4 } }""", "application/merge-patch+json"));
         Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
         Assert.Equal(2, (long)(await patch.Content.ReadFromJsonAsync<JsonObject>())!["version"]!);
         var next = (await (await nextWatch).Content.ReadFromJsonAsync<JsonObject>())!;
@@ -59,8 +59,8 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
         using var directory = new TempDirectory();
         var prefix = $"/mesh-test-{Guid.NewGuid():N}/";
         (string, string)[] etcdSettings = [("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", prefix)];
-        await using var a = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings));
-        await using var b = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings));
+        await using var a = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path, etcdSettings));
+        await using var b = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path, etcdSettings));
 
         var writes = Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? a : b).PutPolicyAsync("inventory", $$"""{ "Retry": { "MaxAttempts": {{1 + (i % 10)}} } }"""));
         var responses = await Task.WhenAll(writes);
@@ -88,8 +88,8 @@ public sealed class EtcdReplicaTests(EtcdServer etcd, ITestOutputHelper output)
             ("Meshd:LeaseTtl", "00:00:00.800"),
         ];
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var a = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings), Meshd.Clock(time));
-        await using var b = await Meshd.StartAsync(Meshd.Settings(directory.Path, etcdSettings), Meshd.Clock(time));
+        await using var a = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path, etcdSettings), TestMeshd.Clock(time));
+        await using var b = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path, etcdSettings), TestMeshd.Clock(time));
 
         await a.RegisterAsync("inventory", "kept", "http://127.0.0.1:5001");
         await a.RegisterAsync("inventory", "lapsed", "http://127.0.0.1:5002");

@@ -1,6 +1,6 @@
-using Mesh.ControlPlane.Tests.Infrastructure;
+using Meshd.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Storage;
+namespace Meshd.Tests.Storage;
 
 /// <summary>Leases kept in etcd outlive meshd: a meshd started after they ran out does not empty the mesh at once.</summary>
 [Collection(EtcdGroup.Name)]
@@ -11,8 +11,8 @@ public sealed class EtcdRestartTests(EtcdServer etcd)
     {
         using var directory = new TempDirectory();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
-        var settings = Meshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:00:10"), ("Meshd:SweepInterval", "00:00:01"), ("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", $"/mesh-test-{Guid.NewGuid():N}/"));
-        await using (var meshd = await Meshd.StartAsync(settings, Meshd.Clock(time)))
+        var settings = TestMeshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:00:10"), ("Meshd:SweepInterval", "00:00:01"), ("Meshd:Store", "etcd"), ("Meshd:Etcd:Endpoint", etcd.Endpoint.ToString()), ("Meshd:Etcd:Prefix", $"/mesh-test-{Guid.NewGuid():N}/"));
+        await using (var meshd = await TestMeshd.StartAsync(settings, TestMeshd.Clock(time)))
         {
             await meshd.RegisterAsync("inventory", "alive", "http://127.0.0.1:5001");
             await meshd.RegisterAsync("inventory", "dead", "http://127.0.0.1:5002");
@@ -20,7 +20,7 @@ public sealed class EtcdRestartTests(EtcdServer etcd)
 
         // meshd was down for a minute: both stored leases ran out long ago. Sweeps are called here, not left to the timer.
         time.Advance(TimeSpan.FromMinutes(1));
-        await using var restarted = await Meshd.StartAsync(settings, Meshd.Clock(time));
+        await using var restarted = await TestMeshd.StartAsync(settings, TestMeshd.Clock(time));
         var registry = restarted.Registry;
         time.Advance(TimeSpan.FromSeconds(9));
         Assert.Equal(0, await registry.SweepAsync(CancellationToken.None));

@@ -2,13 +2,13 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Etcdserverpb;
 using Grpc.Net.Client;
-using Mesh.ControlPlane.Registry;
-using Mesh.ControlPlane.Storage;
-using Mesh.ControlPlane.Tests.Infrastructure;
-using Mesh.ControlPlane.Watch;
+using Meshd.Registry;
+using Meshd.Storage;
+using Meshd.Tests.Infrastructure;
+using Meshd.Watch;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Mesh.ControlPlane.Tests.Storage;
+namespace Meshd.Tests.Storage;
 
 [Collection(EtcdGroup.Name)]
 public sealed class EtcdWatchTests(EtcdServer etcd)

@@ -1,10 +1,9 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Storage;
-using Mesh.ControlPlane.Tests.Infrastructure;
+using Meshd.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Mesh.ControlPlane.Tests.Storage;
+namespace Meshd.Tests.Storage;
 
 public sealed class FileStoreTests(ITestOutputHelper output)
 {
@@ -37,7 +36,7 @@ public sealed class FileStoreTests(ITestOutputHelper output)
         using var directory = new TempDirectory();
         long version;
         string before;
-        await using (var meshd = await Meshd.StartAsync(Meshd.Settings(directory.Path)))
+        await using (var meshd = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path)))
         {
             await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
             await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""");
@@ -48,7 +47,7 @@ public sealed class FileStoreTests(ITestOutputHelper output)
             before = snapshot["services"]!.ToJsonString();
         }
 
-        await using var restarted = await Meshd.StartAsync(Meshd.Settings(directory.Path));
+        await using var restarted = await TestMeshd.StartAsync(TestMeshd.Settings(directory.Path));
         var after = await restarted.SnapshotAsync();
         Assert.True((long)after["version"]! >= version);
         Assert.Equal(before, after["services"]!.ToJsonString());

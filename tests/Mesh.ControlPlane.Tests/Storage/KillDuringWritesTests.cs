@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Storage;
-using Mesh.ControlPlane.Tests.Infrastructure;
+using Meshd.Storage;
+using Meshd.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Storage;
+namespace Meshd.Tests.Storage;
 
 public sealed class KillDuringWritesTests(ITestOutputHelper output)
 {
@@ -13,15 +13,15 @@ public sealed class KillDuringWritesTests(ITestOutputHelper output)
     public async Task Every_acknowledged_write_survives_kill_9_in_a_burst_and_the_file_always_parses()
     {
         using var directory = new TempDirectory();
-        var settings = Meshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:05:00"));
+        var settings = TestMeshd.Settings(directory.Path, ("Meshd:LeaseTtl", "00:05:00"));
         var acknowledgedInstances = new ConcurrentDictionary<string, string>();
         var acknowledgedPolicies = new ConcurrentDictionary<(string Service, long Version), string>();
 
         for (var round = 0; round < 3; round++)
         {
             using var meshd = await MeshdProcess.StartAsync(settings);
-            using var admin = Meshd.Client(meshd.Address, Meshd.AdminToken);
-            using var workload = Meshd.Client(meshd.Address, Meshd.WorkloadToken);
+            using var admin = TestMeshd.Client(meshd.Address, TestMeshd.AdminToken);
+            using var workload = TestMeshd.Client(meshd.Address, TestMeshd.WorkloadToken);
             using var stop = new CancellationTokenSource();
             var acknowledged = 0;
 
@@ -35,7 +35,7 @@ public sealed class KillDuringWritesTests(ITestOutputHelper output)
                         {
                             var id = $"r{round}-w{writer}-{i}";
                             var address = $"http://127.0.0.1:{10000 + (writer * 1000) + (i % 1000)}";
-                            var response = await workload.PutAsync($"/v1/services/svc{writer}/instances/{id}", Meshd.Json($$"""{ "address": "{{address}}" }"""), stop.Token);
+                            var response = await workload.PutAsync($"/v1/services/svc{writer}/instances/{id}", TestMeshd.Json($$"""{ "address": "{{address}}" }"""), stop.Token);
                             if (response.IsSuccessStatusCode)
                             {
                                 acknowledgedInstances[$"svc{writer}/{id}"] = address;
@@ -45,7 +45,7 @@ public sealed class KillDuringWritesTests(ITestOutputHelper output)
                         else
                         {
                             var body = $$"""{ "Retry": { "MaxAttempts": {{1 + (i % 10)}} }, "Timeout": "00:00:{{10 + (i % 50)}}" }""";
-                            var response = await admin.PutAsync($"/v1/policies/svc{writer}", Meshd.Json(body), stop.Token);
+                            var response = await admin.PutAsync($"/v1/policies/svc{writer}", TestMeshd.Json(body), stop.Token);
                             if (response.IsSuccessStatusCode)
                             {
                                 var version = (long)(await response.Content.ReadFromJsonAsync<JsonObject>(stop.Token))!["version"]!;
@@ -80,7 +80,7 @@ public sealed class KillDuringWritesTests(ITestOutputHelper output)
         }
 
         using var restarted = await MeshdProcess.StartAsync(settings);
-        using var check = Meshd.Client(restarted.Address, Meshd.AdminToken);
+        using var check = TestMeshd.Client(restarted.Address, TestMeshd.AdminToken);
         var snapshot = (await check.GetFromJsonAsync<JsonObject>("/v1/snapshot"))!;
         foreach (var (key, address) in acknowledgedInstances)
         {

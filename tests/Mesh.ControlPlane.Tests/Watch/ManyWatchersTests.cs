@@ -2,11 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
-using Mesh.ControlPlane.Watch;
+using Meshd.Watch;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Mesh.ControlPlane.Tests.Watch;
+namespace Meshd.Tests.Watch;
 
 public sealed class ManyWatchersTests(ITestOutputHelper output)
 {
@@ -15,11 +14,11 @@ public sealed class ManyWatchersTests(ITestOutputHelper output)
     [Fact]
     public async Task A_change_reaches_500_watchers()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         var state = meshd.Host.Services.GetRequiredService<MeshState>();
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Watchers + 10 }) { BaseAddress = meshd.Host.Address, Timeout = TimeSpan.FromSeconds(60) };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", Meshd.WorkloadToken);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", TestMeshd.WorkloadToken);
 
         var changedAt = 0L;
         async Task<(HttpStatusCode Status, long Version, TimeSpan Delivery)> WatchAsync()

@@ -2,16 +2,15 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Mesh.ControlPlane.Tests.Infrastructure;
 
-namespace Mesh.ControlPlane.Tests.Watch;
+namespace Meshd.Tests.Watch;
 
 public sealed class SnapshotTests
 {
     [Fact]
     public async Task Without_since_or_with_an_old_version_the_snapshot_comes_at_once()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
         await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""");
@@ -29,7 +28,7 @@ public sealed class SnapshotTests
     [Fact]
     public async Task A_stopping_meshd_answers_its_parked_watchers_with_no_change_instead_of_holding_its_stop()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 
         var watch = meshd.Workload.GetAsync($"/v1/snapshot?since={version}&wait=60");
@@ -46,7 +45,7 @@ public sealed class SnapshotTests
     [Fact]
     public async Task A_watcher_at_the_current_version_waits_and_gets_the_change()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 
         var watch = meshd.Workload.GetAsync($"/v1/snapshot?since={version}&wait=20");
@@ -65,7 +64,7 @@ public sealed class SnapshotTests
     [Fact]
     public async Task No_change_within_the_wait_answers_304_with_the_version()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         await meshd.RegisterAsync("inventory", "inv-1", "http://127.0.0.1:5001");
         var version = (long)(await meshd.SnapshotAsync())["version"]!;
 
@@ -79,7 +78,7 @@ public sealed class SnapshotTests
     [Fact]
     public async Task A_version_the_server_never_had_is_answered_at_once()
     {
-        await using var meshd = await Meshd.StartAsync();
+        await using var meshd = await TestMeshd.StartAsync();
         var response = await meshd.Workload.GetAsync("/v1/snapshot?since=999999&wait=10");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -87,8 +86,8 @@ public sealed class SnapshotTests
     [Fact]
     public async Task Healthz_needs_no_token()
     {
-        await using var meshd = await Meshd.StartAsync();
-        using var anonymous = Meshd.Client(meshd.Host.Address, null);
+        await using var meshd = await TestMeshd.StartAsync();
+        using var anonymous = TestMeshd.Client(meshd.Host.Address, null);
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/healthz")).StatusCode);
     }
 }

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Mesh.ControlPlane.Contract;
 using Meshd.Registry;
 using Meshd.Security;
 
@@ -82,10 +82,6 @@ internal static class RegistryEndpoints
         return errors.Count == 0 ? null : Problems.Invalid(errors);
     }
 
-    private static IResult Lease(string instanceId, TimeSpan ttl, LeaseRecord lease) => Results.Ok(new
-    {
-        instanceId,
-        ttl = ttl.ToString("c", CultureInfo.InvariantCulture),
-        expiresAt = lease.ExpiresAt,
-    });
+    private static IResult Lease(string instanceId, TimeSpan ttl, LeaseRecord lease) =>
+        Results.Json(new LeaseDocument { InstanceId = instanceId, Ttl = ttl, ExpiresAt = lease.ExpiresAt }, ControlPlaneJson.Default.LeaseDocument);
 }

@@ -1,15 +1,16 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Mesh.ControlPlane.Contract;
 using Mesh.Discovery;
 
 namespace Meshd.Registry;
 
-/// <summary>Reads a registration body, naming each bad field.</summary>
+/// <summary>Reads a registration body (the contract's <see cref="RegistrationRequest"/>), naming each bad field.</summary>
 internal static class RegistrationParser
 {
-    private static readonly string[] s_known = ["address", "zone", "labels", "weight"];
+    private static readonly string[] s_known = [.. ControlPlaneJson.Default.RegistrationRequest.Properties.Select(p => p.Name)];
 
-    public static InstanceRecord? Parse(string instanceId, JsonNode? body, Dictionary<string, string[]> errors)
+    public static InstanceDocument? Parse(string instanceId, JsonNode? body, Dictionary<string, string[]> errors)
     {
         if (body is not JsonObject obj)
         {
@@ -101,6 +102,6 @@ internal static class RegistrationParser
             errors["address"] = ["The address is required."];
         }
 
-        return errors.Count == 0 ? new InstanceRecord(instanceId, address!, zone, labels, weight) : null;
+        return errors.Count == 0 ? new InstanceDocument { InstanceId = instanceId, Address = address!, Zone = zone, Labels = labels, Weight = weight } : null;
     }
 }

@@ -1,3 +1,4 @@
+using Mesh.ControlPlane.Contract;
 using Meshd.Storage;
 using Meshd.Watch;
 
@@ -10,10 +11,10 @@ internal sealed class RegistryService(IKeyValueStore store, MeshState state, Tim
 
     public TimeSpan LeaseTtl => settings.LeaseTtl;
 
-    public async Task<LeaseRecord> RegisterAsync(string service, InstanceRecord instance, CancellationToken cancellationToken)
+    public async Task<LeaseRecord> RegisterAsync(string service, InstanceDocument instance, CancellationToken cancellationToken)
     {
         var key = StoreKeys.Instance(service, instance.InstanceId);
-        var value = instance.ToUtf8();
+        var value = Instances.ToUtf8(instance);
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
             var existing = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);

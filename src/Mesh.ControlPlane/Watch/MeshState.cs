@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Text.Json;
+using Mesh.ControlPlane.Contract;
 using Meshd.Policies;
 using Meshd.Registry;
 using Meshd.Storage;
@@ -15,6 +15,8 @@ internal sealed partial class MeshState : IAsyncDisposable
 {
     private readonly IKeyValueStore _store;
     private readonly TimeProvider _time;
+    private static readonly JsonElement s_noPolicy = JsonDocument.Parse("{}").RootElement.Clone();
+
     private readonly TimeSpan _leaseTtl;
 
     // Leases kept from before this meshd started (a restart, or an outage longer than a TTL) get one TTL from the start
@@ -303,7 +305,7 @@ internal sealed partial class MeshState : IAsyncDisposable
 
             var existing = instances.GetValueOrDefault(id);
             var same = existing is not null && existing.Utf8.AsSpan().SequenceEqual(change.Value);
-            instances[id] = new InstanceState(InstanceRecord.FromUtf8(change.Value), change.Value, change.ModRevision, existing?.FirstSeen ?? now);
+            instances[id] = new InstanceState(Instances.FromUtf8(change.Value), change.Value, change.ModRevision, existing?.FirstSeen ?? now);
             return !same;
         }
 
@@ -354,51 +356,24 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     private byte[] Serialize(long version)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var names = new SortedSet<string>(_instances.Keys, StringComparer.Ordinal);
+        names.UnionWith(_policies.Where(p => p.Value.Policy is not null).Select(p => p.Key));
+        var services = new SortedDictionary<string, ServiceDocument>(StringComparer.Ordinal);
+        foreach (var name in names)
         {
-            writer.WriteStartObject();
-            writer.WriteNumber("version", version);
-            writer.WriteStartObject("services");
-            var services = new SortedSet<string>(_instances.Keys, StringComparer.Ordinal);
-            services.UnionWith(_policies.Where(p => p.Value.Policy is not null).Select(p => p.Key));
-            foreach (var service in services)
+            var policy = _policies.GetValueOrDefault(name);
+            services[name] = new ServiceDocument
             {
-                writer.WriteStartObject(service);
-                var policy = _policies.GetValueOrDefault(service);
-                writer.WriteNumber("policyVersion", policy?.Version ?? 0);
-                writer.WritePropertyName("policy");
-                if (policy?.Policy is { } document)
-                {
-                    document.WriteTo(writer);
-                }
-                else
-                {
-                    writer.WriteStartObject();
-                    writer.WriteEndObject();
-                }
-
-                writer.WriteStartArray("instances");
-                if (_instances.TryGetValue(service, out var instances))
-                {
-                    foreach (var instance in instances.Values)
-                    {
-                        writer.WriteRawValue(instance.Utf8, skipInputValidation: true);
-                    }
-                }
-
-                writer.WriteEndArray();
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndObject();
-            writer.WriteEndObject();
+                PolicyVersion = policy?.Version ?? 0,
+                Policy = policy?.Policy ?? s_noPolicy,
+                Instances = _instances.TryGetValue(name, out var instances) ? [.. instances.Values.Select(i => i.Document)] : [],
+            };
         }
 
-        return buffer.WrittenSpan.ToArray();
+        return JsonSerializer.SerializeToUtf8Bytes(new SnapshotDocument { Version = version, Services = services }, ControlPlaneJson.Default.SnapshotDocument);
     }
 
-    private sealed record InstanceState(InstanceRecord Record, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);
+    private sealed record InstanceState(InstanceDocument Document, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);
 
     private sealed record LeaseState(DateTimeOffset ExpiresAt, long ModRevision);
 }

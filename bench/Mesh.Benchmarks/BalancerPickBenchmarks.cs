@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Mesh.Balancing;
 using Mesh.Discovery;
+using Mesh.Utilities;
 
 namespace Mesh.Benchmarks;
 
@@ -8,7 +9,8 @@ namespace Mesh.Benchmarks;
 [MemoryDiagnoser]
 public class BalancerPickBenchmarks
 {
-    private readonly HttpRequestMessage _request = new(HttpMethod.Get, "http://inventory/items/1");
+    private readonly PickContext _context = new("user-42", null);
+    private EndpointLoad[] _endpoints = [];
     private ILoadBalancer _balancer = null!;
 
     [Params(LoadBalancerNames.RoundRobin, LoadBalancerNames.Random, LoadBalancerNames.LeastRequest, LoadBalancerNames.PeakEwma, LoadBalancerNames.RingHash)]
@@ -20,22 +22,16 @@ public class BalancerPickBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var options = new MeshServiceOptions { LoadBalancer = Balancer };
-        options.RingHash.Header = "x-user";
-        _request.Headers.Add("x-user", "user-42");
-        var endpoints = Enumerable.Range(0, Endpoints)
-            .Select(i => new EndpointState(new MeshEndpoint(new Uri($"http://127.0.0.1:{10000 + i}")), TimeProvider.System))
+        _endpoints = Enumerable.Range(0, Endpoints)
+            .Select(i => new EndpointLoad(new MeshEndpoint(new Uri($"http://127.0.0.1:{10000 + i}")), TimeProvider.System))
             .ToArray();
-        _balancer = LoadBalancerFactory.Create(options, endpoints, MeshRandom.Shared, TimeProvider.System);
+        _balancer = LoadBalancerFactory.Create(Balancer, new RingHashOptions { Header = "x-user" }, _endpoints, MeshRandom.Shared, TimeProvider.System);
     }
-
-    [GlobalCleanup]
-    public void Cleanup() => _request.Dispose();
 
     [Benchmark]
     public int PickAndComplete()
     {
-        var endpoint = _balancer.Pick(_request);
+        var endpoint = _endpoints[_balancer.Pick(_context)];
         var lease = endpoint.Acquire(TimeProvider.System.GetTimestamp());
         lease.Complete(EndpointOutcome.Success, TimeProvider.System.GetTimestamp());
         return endpoint.InFlight;

@@ -1,4 +1,4 @@
-using Mesh.Discovery;
+using Mesh.Pipeline;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -57,6 +57,15 @@ internal sealed class MeshTestHost : IDisposable
         }
 
         return values;
+    }
+
+    /// <summary>Starts the registered hosted services, as a host does at its start (the mesh's waits for the control plane's first snapshot).</summary>
+    public async Task StartAsync()
+    {
+        foreach (var service in Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await service.StartAsync(CancellationToken.None);
+        }
     }
 
     public void Dispose() => Services.Dispose();

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Mesh.Grpc;
+using Mesh.Protocol;
 using Mesh.Resilience;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Timeouts;

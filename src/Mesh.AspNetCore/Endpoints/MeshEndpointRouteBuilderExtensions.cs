@@ -1,4 +1,4 @@
-using Mesh.Discovery;
+using Mesh.Pipeline;
 using Mesh.Telemetry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -41,7 +41,7 @@ public static class MeshEndpointRouteBuilderExtensions
                     p50Ms = s.P50.TotalMilliseconds,
                     p95Ms = s.P95.TotalMilliseconds,
                     p99Ms = s.P99.TotalMilliseconds,
-                    endpoints = (state?.Endpoints ?? []).Select(e => new { address = e.Authority, ejected = e.IsEjected(now) }),
+                    endpoints = (state?.Destination.Endpoints ?? []).Select(e => new { address = e.Authority, ejected = e.Ejection.IsEjected(now) }),
                     breaker = state?.Policy.BreakerState,
                     retries = counters.Retries,
                     budgetExhausted = counters.BudgetExhausted,

@@ -1,10 +1,6 @@
-using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Mesh.Balancing;
 using Mesh.ControlPlane;
+using Mesh.ControlPlane.Contract;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
@@ -22,19 +18,18 @@ internal sealed partial class MeshRegistration(
     IServer server,
     IOptionsMonitor<MeshOptions> mesh,
     IOptions<MeshServerOptions> options,
+    MeshdClient meshd,
     TimeProvider time,
     ILoggerFactory loggers) : IHostedLifecycleService, IDisposable
 {
     public const string LogCategory = "Mesh.Registration";
 
-    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_defaultTtl = TimeSpan.FromSeconds(10);
 
     private readonly ILogger _logger = loggers.CreateLogger(LogCategory);
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private HttpClient? _http;
-    private Uri[] _addresses = [];
+    private bool _running;
     private Task _loop = Task.CompletedTask;
     private volatile bool _everRegistered;
     private int _disposed;
@@ -59,8 +54,7 @@ internal sealed partial class MeshRegistration(
     {
         var meshOptions = mesh.CurrentValue;
         var settings = options.Value;
-        var controlPlane = meshOptions.ControlPlane;
-        if (!settings.Register || !controlPlane.IsEnabled)
+        if (!settings.Register || !meshd.IsEnabled)
         {
             return Task.CompletedTask;
         }
@@ -80,20 +74,14 @@ internal sealed partial class MeshRegistration(
             return Task.CompletedTask;
         }
 
-        _addresses = [.. controlPlane.AllAddresses().Select(a => new Uri(a.EndsWith('/') ? a : a + "/", UriKind.Absolute))];
-        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = s_requestTimeout };
-        if (!string.IsNullOrEmpty(controlPlane.Token))
-        {
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", controlPlane.Token);
-        }
-
-        _loop = Task.Run(() => RunAsync(settings, _stop.Token), CancellationToken.None);
+        _running = true;
+        _loop = Task.Run(() => RunAsync(Registration(settings), _stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        if (_http is null)
+        if (!_running)
         {
             return;
         }
@@ -132,7 +120,6 @@ internal sealed partial class MeshRegistration(
         }
 
         _stop.Cancel();
-        _http?.Dispose();
         _stop.Dispose();
     }
 
@@ -169,70 +156,66 @@ internal sealed partial class MeshRegistration(
         return Uri.TryCreate($"{bound[..schemeEnd]}://{host}:{port}", UriKind.Absolute, out var uri) ? uri : null;
     }
 
-    private async Task RunAsync(MeshServerOptions settings, CancellationToken stop)
+    private async Task RunAsync(RegistrationRequest registration, CancellationToken stop)
     {
         var failures = 0;
-        var index = 0;
         var registered = false;
         var ttl = s_defaultTtl;
         while (!stop.IsCancellationRequested)
         {
-            var controlPlane = _addresses[index];
+            var address = meshd.Current;
             try
             {
-                HttpStatusCode status;
+                MeshdAnswer<LeaseDocument> answer;
                 if (registered)
                 {
-                    using var renew = await _http!.PostAsync(new Uri(controlPlane, InstancePath() + "/renew"), content: null, stop).ConfigureAwait(false);
-                    status = renew.StatusCode;
-                    if (status == HttpStatusCode.NotFound)
+                    answer = await meshd.RenewAsync(Service!, InstanceId!, stop).ConfigureAwait(false);
+                    if (answer.Status == HttpStatusCode.NotFound)
                     {
                         // The lease lapsed (the control plane was away longer than the TTL, or forgot it): register again at once.
                         LogLeaseLost(_logger, Service!, InstanceId!);
                         registered = false;
                         continue;
                     }
-
-                    ttl = await ReadTtlAsync(renew, ttl, stop).ConfigureAwait(false);
                 }
                 else
                 {
-                    using var put = await _http!.PutAsync(new Uri(controlPlane, InstancePath()), JsonContent.Create(Body(settings)), stop).ConfigureAwait(false);
-                    status = put.StatusCode;
-                    if (put.IsSuccessStatusCode)
+                    answer = await meshd.RegisterAsync(Service!, InstanceId!, registration, stop).ConfigureAwait(false);
+                    if (answer.IsSuccess)
                     {
                         registered = true;
                         _everRegistered = true;
-                        ttl = await ReadTtlAsync(put, ttl, stop).ConfigureAwait(false);
+                        ttl = Ttl(answer, ttl);
                         LogRegistered(_logger, Service!, InstanceId!, Address!, ttl.TotalSeconds);
                         _registered.TrySetResult();
                     }
                 }
 
-                if ((int)status is >= 200 and < 300)
+                if (answer.IsSuccess)
                 {
+                    ttl = Ttl(answer, ttl);
                     failures = 0;
                     await Task.Delay(ttl / 3, time, stop).ConfigureAwait(false);
                     continue;
                 }
 
-                LogRefused(_logger, controlPlane, (int)status);
+                LogRefused(_logger, address, (int)answer.Status);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or JsonException)
+            catch (HttpRequestException ex)
             {
-                LogUnreachable(_logger, controlPlane, ex.Message);
+                LogUnreachable(_logger, address, ex.Message);
             }
 
             failures++;
-            index = (index + 1) % _addresses.Length;
+            meshd.Rotate(address);
             try
             {
                 // Retries stay well inside the TTL at first, then spread out with full jitter.
-                await Task.Delay(ControlPlaneClient.Backoff(failures, MeshRandom.Shared), time, stop).ConfigureAwait(false);
+                await Task.Delay(meshd.Backoff(failures), time, stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -243,45 +226,31 @@ internal sealed partial class MeshRegistration(
 
     private async Task<bool> DeregisterAsync(CancellationToken cancellationToken)
     {
-        foreach (var controlPlane in _addresses)
+        try
         {
-            try
+            var answer = await meshd.DeregisterAsync(Service!, InstanceId!, cancellationToken).ConfigureAwait(false);
+            if (answer.IsSuccess || answer.Status == HttpStatusCode.NotFound)
             {
-                using var response = await _http!.DeleteAsync(new Uri(controlPlane, InstancePath()), cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.NotFound)
-                {
-                    LogDeregistered(_logger, Service!, InstanceId!);
-                    return true;
-                }
+                LogDeregistered(_logger, Service!, InstanceId!);
+                return true;
+            }
 
-                LogRefused(_logger, controlPlane, (int)response.StatusCode);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
-            {
-                LogUnreachable(_logger, controlPlane, ex.Message);
-            }
+            LogRefused(_logger, answer.Address, (int)answer.Status);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+        {
+            LogUnreachable(_logger, meshd.Current, ex.Message);
         }
 
         return false;
     }
 
-    private string InstancePath() => $"v1/services/{Uri.EscapeDataString(Service!)}/instances/{Uri.EscapeDataString(InstanceId!)}";
+    private RegistrationRequest Registration(MeshServerOptions settings) => new(
+        Address!.GetLeftPart(UriPartial.Authority),
+        settings.Zone,
+        new SortedDictionary<string, string>(settings.Labels, StringComparer.Ordinal),
+        settings.Weight);
 
-    private Dictionary<string, object?> Body(MeshServerOptions settings) => new()
-    {
-        ["address"] = Address!.GetLeftPart(UriPartial.Authority),
-        ["zone"] = settings.Zone,
-        ["labels"] = settings.Labels,
-        ["weight"] = settings.Weight,
-    };
-
-    private static async Task<TimeSpan> ReadTtlAsync(HttpResponseMessage response, TimeSpan fallback, CancellationToken cancellationToken)
-    {
-        using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), cancellationToken: cancellationToken).ConfigureAwait(false);
-        return document.RootElement.ValueKind == JsonValueKind.Object
-            && document.RootElement.TryGetProperty("ttl", out var ttl) && ttl.ValueKind == JsonValueKind.String
-            && TimeSpan.TryParse(ttl.GetString(), CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero
-            ? value
-            : fallback;
-    }
+    private static TimeSpan Ttl(MeshdAnswer<LeaseDocument> answer, TimeSpan fallback) =>
+        answer.Document is { Ttl: var ttl } && ttl > TimeSpan.Zero ? ttl : fallback;
 }

@@ -8,13 +8,13 @@ internal readonly struct EndpointLease
 {
     private readonly long _startedAt;
 
-    internal EndpointLease(EndpointState endpoint, long startedAt)
+    internal EndpointLease(EndpointLoad endpoint, long startedAt)
     {
         Endpoint = endpoint;
         _startedAt = startedAt;
     }
 
-    public EndpointState Endpoint { get; }
+    public EndpointLoad Endpoint { get; }
 
     public void Complete(EndpointOutcome outcome, long endedAt) => Endpoint.Complete(_startedAt, endedAt, outcome);
 }

@@ -1,8 +1,11 @@
 namespace Mesh.Balancing;
 
-/// <summary>Picks an endpoint for a request from one immutable endpoint set. Picks are lock-free and allocation-free.</summary>
+/// <summary>
+/// Picks one endpoint of one immutable endpoint set, by its index in that set, from what the pick context says of the
+/// request. Picks are lock-free and allocation-free.
+/// </summary>
 internal interface ILoadBalancer
 {
-    /// <summary>Picks one of the set's endpoints.</summary>
-    EndpointState Pick(HttpRequestMessage request);
+    /// <summary>Picks one of the set's endpoints and returns its index.</summary>
+    int Pick(in PickContext context);
 }

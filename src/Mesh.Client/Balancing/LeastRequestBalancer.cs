@@ -1,18 +1,21 @@
+using Mesh.Utilities;
+
 namespace Mesh.Balancing;
 
 /// <summary>Power of two choices on requests in flight, scaled by weight: of two random endpoints, the less loaded.</summary>
-internal sealed class LeastRequestBalancer(EndpointState[] endpoints, MeshRandom random) : ILoadBalancer
+internal sealed class LeastRequestBalancer(EndpointLoad[] endpoints, MeshRandom random) : ILoadBalancer
 {
-    public EndpointState Pick(HttpRequestMessage request)
+    public int Pick(in PickContext context)
     {
         if (endpoints.Length == 1)
         {
-            return endpoints[0];
+            return 0;
         }
 
-        var (a, b) = PowerOfTwoChoices.Draw(endpoints, random);
+        var (i, j) = PowerOfTwoChoices.Draw(endpoints.Length, random);
+        var (a, b) = (endpoints[i], endpoints[j]);
 
         // (inFlight + 1) / weight compared without division.
-        return (long)(a.InFlight + 1) * b.Weight <= (long)(b.InFlight + 1) * a.Weight ? a : b;
+        return (long)(a.InFlight + 1) * b.Weight <= (long)(b.InFlight + 1) * a.Weight ? i : j;
     }
 }

@@ -1,15 +1,14 @@
+using Mesh.Utilities;
+
 namespace Mesh.Balancing;
 
-/// <summary>Creates the balancer named in a service's options over one endpoint set.</summary>
+/// <summary>Creates the balancer a service names over one endpoint set.</summary>
 internal static class LoadBalancerFactory
 {
-    public static bool IsKnown(string? name) =>
-        name is not null && LoadBalancerNames.All.Contains(name, StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>Creates the balancer over <paramref name="endpoints"/>, which holds only routable endpoints (weight above 0) and is never empty.</summary>
-    public static ILoadBalancer Create(MeshServiceOptions options, EndpointState[] endpoints, MeshRandom random, TimeProvider time)
+    /// <summary>Creates the balancer <paramref name="name"/> over <paramref name="endpoints"/>, which holds only routable endpoints (weight above 0) and is never empty.</summary>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not one of <see cref="LoadBalancerNames"/>.</exception>
+    public static ILoadBalancer Create(string name, RingHashOptions ringHash, EndpointLoad[] endpoints, MeshRandom random, TimeProvider time)
     {
-        var name = options.LoadBalancer;
         if (Is(name, LoadBalancerNames.RoundRobin))
         {
             return new RoundRobinBalancer(endpoints, random);
@@ -27,7 +26,7 @@ internal static class LoadBalancerFactory
 
         if (Is(name, LoadBalancerNames.RingHash))
         {
-            return new RingHashBalancer(endpoints, options.RingHash, random);
+            return new RingHashBalancer(endpoints, ringHash, random);
         }
 
         if (Is(name, LoadBalancerNames.PeakEwma))
@@ -35,7 +34,7 @@ internal static class LoadBalancerFactory
             return new PeakEwmaBalancer(endpoints, random, time);
         }
 
-        throw new ArgumentException($"Unknown load balancer '{name}'.", nameof(options));
+        throw new ArgumentException($"Unknown load balancer '{name}'.", nameof(name));
     }
 
     private static bool Is(string? name, string builtIn) => string.Equals(name, builtIn, StringComparison.OrdinalIgnoreCase);

@@ -26,4 +26,7 @@ public static class LoadBalancerNames
 
     /// <summary>Gets every built-in name.</summary>
     public static IReadOnlyList<string> All { get; } = [RoundRobin, Random, LeastRequest, PeakEwma, RingHash];
+
+    /// <summary>Whether <paramref name="name"/> is a built-in name, ignoring case.</summary>
+    internal static bool IsKnown(string? name) => name is not null && All.Contains(name, StringComparer.OrdinalIgnoreCase);
 }

@@ -1,20 +1,22 @@
+using Mesh.Utilities;
+
 namespace Mesh.Balancing;
 
 /// <summary>Weighted random: each pick draws an endpoint with probability weight / total weight.</summary>
-internal sealed class RandomBalancer(EndpointState[] endpoints, MeshRandom random) : ILoadBalancer
+internal sealed class RandomBalancer(EndpointLoad[] endpoints, MeshRandom random) : ILoadBalancer
 {
     private readonly WeightTable _weights = new(endpoints);
 
-    public EndpointState Pick(HttpRequestMessage request)
+    public int Pick(in PickContext context)
     {
         if (_weights.IsUniform)
         {
-            return endpoints[random.Next(endpoints.Length)];
+            return random.Next(endpoints.Length);
         }
 
         var slot = _weights.Total <= int.MaxValue
             ? random.Next((int)_weights.Total)
             : (long)(random.Next(int.MaxValue) / (double)int.MaxValue * _weights.Total);
-        return endpoints[_weights.IndexOf(slot)];
+        return _weights.IndexOf(slot);
     }
 }

@@ -1,3 +1,5 @@
+using Mesh.Utilities;
+
 namespace Mesh.Balancing;
 
 /// <summary>
@@ -7,17 +9,15 @@ namespace Mesh.Balancing;
 /// </summary>
 internal sealed class RingHashBalancer : ILoadBalancer
 {
-    private readonly EndpointState[] _endpoints;
+    private readonly int _count;
     private readonly MeshRandom _random;
-    private readonly string? _header;
     private readonly ulong[] _points;
-    private readonly EndpointState[] _owners;
+    private readonly int[] _owners;
 
-    public RingHashBalancer(EndpointState[] endpoints, RingHashOptions options, MeshRandom random)
+    public RingHashBalancer(EndpointLoad[] endpoints, RingHashOptions options, MeshRandom random)
     {
-        _endpoints = endpoints;
+        _count = endpoints.Length;
         _random = random;
-        _header = string.IsNullOrEmpty(options.Header) ? null : options.Header;
 
         long totalWeight = 0;
         foreach (var endpoint in endpoints)
@@ -26,34 +26,33 @@ internal sealed class RingHashBalancer : ILoadBalancer
         }
 
         var size = (int)Math.Min(RingHashOptions.MaxRingSize, totalWeight * options.PointsPerWeight);
-        var points = new List<(ulong Hash, EndpointState Owner)>(size);
-        foreach (var endpoint in endpoints)
+        var points = new List<(ulong Hash, int Owner)>(size);
+        for (var i = 0; i < endpoints.Length; i++)
         {
-            var count = (long)endpoint.Weight * options.PointsPerWeight;
+            var count = (long)endpoints[i].Weight * options.PointsPerWeight;
             for (var k = 0; k < count && points.Count < RingHashOptions.MaxRingSize; k++)
             {
-                points.Add((KeyHash.Of($"{endpoint.Authority}#{k}"), endpoint));
+                points.Add((KeyHash.Of($"{endpoints[i].Authority}#{k}"), i));
             }
         }
 
         points.Sort(static (x, y) => x.Hash.CompareTo(y.Hash));
         _points = new ulong[points.Count];
-        _owners = new EndpointState[points.Count];
+        _owners = new int[points.Count];
         for (var i = 0; i < points.Count; i++)
         {
             (_points[i], _owners[i]) = points[i];
         }
     }
 
-    public EndpointState Pick(HttpRequestMessage request)
+    public int Pick(in PickContext context)
     {
-        if (_header is null || !request.Headers.NonValidated.TryGetValues(_header, out var values) || values.Count == 0)
+        if (context.HashKey is not { } key)
         {
-            return _endpoints[_random.Next(_endpoints.Length)];
+            return _random.Next(_count);
         }
 
-        var hash = values.Count == 1 ? KeyHash.Of(FirstOf(values)) : KeyHash.Of(values.ToString());
-        var index = Array.BinarySearch(_points, hash);
+        var index = Array.BinarySearch(_points, KeyHash.Of(key));
         if (index < 0)
         {
             index = ~index;
@@ -64,15 +63,5 @@ internal sealed class RingHashBalancer : ILoadBalancer
         }
 
         return _owners[index];
-    }
-
-    private static string FirstOf(System.Net.Http.Headers.HeaderStringValues values)
-    {
-        foreach (var value in values)
-        {
-            return value;
-        }
-
-        return string.Empty;
     }
 }

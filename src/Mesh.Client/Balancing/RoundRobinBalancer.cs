@@ -1,3 +1,5 @@
+using Mesh.Utilities;
+
 namespace Mesh.Balancing;
 
 /// <summary>
@@ -8,12 +10,12 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
 {
     private static readonly long[] s_strides = [1_000_003, 998_244_353, 1_000_000_007];
 
-    private readonly EndpointState[] _endpoints;
+    private readonly EndpointLoad[] _endpoints;
     private readonly WeightTable _weights;
     private readonly long _stride;
     private long _next;
 
-    public RoundRobinBalancer(EndpointState[] endpoints, MeshRandom random)
+    public RoundRobinBalancer(EndpointLoad[] endpoints, MeshRandom random)
     {
         _endpoints = endpoints;
         _weights = new WeightTable(endpoints);
@@ -21,17 +23,17 @@ internal sealed class RoundRobinBalancer : ILoadBalancer
         _next = random.Next(endpoints.Length); // clients started together do not all begin on the same endpoint
     }
 
-    public EndpointState Pick(HttpRequestMessage request)
+    public int Pick(in PickContext context)
     {
         var n = (ulong)Interlocked.Increment(ref _next);
         if (_weights.IsUniform)
         {
-            return _endpoints[(int)(n % (ulong)_endpoints.Length)];
+            return (int)(n % (ulong)_endpoints.Length);
         }
 
         // A stride coprime with the total makes slot = n·stride mod total a permutation of each cycle.
         var total = (ulong)_weights.Total;
         var slot = (long)(n % total * (ulong)_stride % total);
-        return _endpoints[_weights.IndexOf(slot)];
+        return _weights.IndexOf(slot);
     }
 }

@@ -5,7 +5,7 @@ internal sealed class WeightTable
 {
     private readonly long[] _upperBounds;
 
-    public WeightTable(EndpointState[] endpoints)
+    public WeightTable(EndpointLoad[] endpoints)
     {
         _upperBounds = new long[endpoints.Length];
         long total = 0;

@@ -1,6 +1,5 @@
 using Mesh.Balancing;
 using Mesh.ControlPlane;
-using Mesh.Discovery;
 using Mesh.Retry;
 using Microsoft.Extensions.Options;
 
@@ -84,7 +83,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             return;
         }
 
-        if (!LoadBalancerFactory.IsKnown(service.LoadBalancer))
+        if (!LoadBalancerNames.IsKnown(service.LoadBalancer))
         {
             failures.Add($"{path}:LoadBalancer: '{service.LoadBalancer}' is not a known load balancer for service '{serviceName}' (known: {string.Join(", ", LoadBalancerNames.All)}).");
         }
@@ -154,7 +153,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         Check(retry.MaxBackoff >= retry.Backoff, "Retry:MaxBackoff", retry.MaxBackoff, "at least Backoff");
         foreach (var token in retry.On ?? [])
         {
-            if (!RetryRules.IsKnownToken(token))
+            if (!RetryOn.IsKnown(token))
             {
                 failures.Add($"{path}:Retry:On: '{token}' is not a retryable failure for service '{serviceName}' (known: {RetryOn.ConnectFailure}, {RetryOn.RefusedStream}, {RetryOn.Reset}, {RetryOn.ServerError}, {RetryOn.GatewayError}, a status code 100-599, or a gRPC status name such as unavailable).");
             }

@@ -1,38 +1,32 @@
 using Mesh.Discovery;
+using Mesh.Utilities;
 using Microsoft.Extensions.Primitives;
 
 namespace Mesh.ControlPlane;
 
 /// <summary>
-/// The instances registered with the control plane. Asked after static configuration, so a service with local
-/// <c>Endpoints</c> keeps them. With a control plane configured it answers for every service, with no endpoints when
-/// none is registered yet, and requests to that service then fail with <see cref="MeshEndpointUnavailableException"/>.
+/// The instances registered with the control plane. It introduces every service the control plane's snapshot names,
+/// and while the control plane is in use it answers for every service, with no endpoint when none is registered yet:
+/// such a service is an ordinary service with an empty endpoint set. Asked after static configuration, so a service
+/// with local <c>Endpoints</c> keeps them.
 /// </summary>
-internal sealed class ControlPlaneEndpointSource : IEndpointSource
+internal sealed class ControlPlaneEndpointSource(ControlPlaneWatcher watcher) : IEndpointSource
 {
     public const string SourceName = "ControlPlane";
 
-    private readonly ControlPlaneClient _client;
-
-    public ControlPlaneEndpointSource(ControlPlaneClient client)
-    {
-        _client = client;
-
-        // Built with the catalog, before its first snapshot: the cached snapshot is in force from the first request.
-        _client.Start();
-    }
-
     public string Name => SourceName;
+
+    public IReadOnlyCollection<string> GetServiceNames() => watcher.Current.Instances.Keys;
 
     public bool TryGetEndpoints(string serviceName, MeshServiceOptions service, out IReadOnlyList<MeshEndpoint> endpoints)
     {
-        if (!_client.IsEnabled || service.Endpoints.Count > 0)
+        if (!watcher.IsConfigured)
         {
             endpoints = [];
             return false;
         }
 
-        endpoints = _client.Current.Instances.TryGetValue(serviceName, out var found) ? found : [];
+        endpoints = watcher.Current.Instances.TryGetValue(serviceName, out var found) ? found : [];
         return true;
     }
 

@@ -2,13 +2,15 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Text.Json;
 using Mesh.Configuration;
+using Mesh.ControlPlane.Contract;
 using Mesh.Discovery;
 
 namespace Mesh.ControlPlane;
 
 /// <summary>
-/// One snapshot of the control plane (<c>GET /v1/snapshot</c>), read into what the mesh applies: the policy of each
-/// service as configuration keys, and its registered instances as endpoints. Immutable.
+/// One snapshot of the control plane (<c>GET /v1/snapshot</c>, the contract's <see cref="SnapshotDocument"/>), read
+/// into what the mesh applies: the policy of each service as configuration keys, and its registered instances as
+/// endpoints. Immutable.
 /// </summary>
 internal sealed class ControlPlaneSnapshot
 {
@@ -39,56 +41,59 @@ internal sealed class ControlPlaneSnapshot
     /// <summary>Gets the bytes the snapshot was read from, as kept in the cache.</summary>
     public byte[] Body { get; }
 
-    /// <summary>Reads a snapshot, or says every field that is wrong with it.</summary>
-    public static ControlPlaneSnapshot? TryParse(byte[] body, List<string> failures)
+    /// <summary>Reads the version of a snapshot, whatever else is wrong with it.</summary>
+    public static long? ReadVersion(byte[] body)
     {
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body);
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("version", out var v) && v.TryGetInt64(out var version) ? version : null;
         }
-        catch (JsonException ex)
+        catch (JsonException)
         {
-            failures.Add($"snapshot: not valid JSON ({ex.Message}).");
             return null;
-        }
-
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                failures.Add("snapshot: not a JSON object.");
-                return null;
-            }
-
-            long version = 0;
-            if (!root.TryGetProperty("version", out var versionElement) || !versionElement.TryGetInt64(out version) || version < 0)
-            {
-                failures.Add("snapshot:version: missing or not a whole number of 0 or more.");
-            }
-
-            var keys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            var instances = new Dictionary<string, IReadOnlyList<MeshEndpoint>>(StringComparer.OrdinalIgnoreCase);
-            if (root.TryGetProperty("services", out var services) && services.ValueKind == JsonValueKind.Object)
-            {
-                foreach (var service in services.EnumerateObject())
-                {
-                    ReadService(service.Name, service.Value, keys, instances, failures);
-                }
-            }
-            else if (root.TryGetProperty("services", out services) && services.ValueKind != JsonValueKind.Null)
-            {
-                failures.Add("snapshot:services: not a JSON object.");
-            }
-
-            return failures.Count == 0
-                ? new ControlPlaneSnapshot(version, keys.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), instances.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), body)
-                : null;
         }
     }
 
-    private static void ReadService(string name, JsonElement service, Dictionary<string, string?> keys, Dictionary<string, IReadOnlyList<MeshEndpoint>> instances, List<string> failures)
+    /// <summary>Reads a snapshot, or says every field that is wrong with it.</summary>
+    public static ControlPlaneSnapshot? TryParse(byte[] body, List<string> failures)
+    {
+        SnapshotDocument? document;
+        try
+        {
+            document = JsonSerializer.Deserialize(body, ControlPlaneJson.Default.SnapshotDocument);
+        }
+        catch (JsonException ex)
+        {
+            failures.Add($"snapshot: not a snapshot document ({ex.Message}).");
+            return null;
+        }
+
+        if (document is null)
+        {
+            failures.Add("snapshot: not a JSON object.");
+            return null;
+        }
+
+        if (document.Version < 0)
+        {
+            failures.Add($"snapshot:version: {document.Version.ToString(CultureInfo.InvariantCulture)} is not a whole number of 0 or more.");
+        }
+
+        var keys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var instances = new Dictionary<string, IReadOnlyList<MeshEndpoint>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, service) in document.Services)
+        {
+            ReadService(name, service, keys, instances, failures);
+        }
+
+        return failures.Count == 0
+            ? new ControlPlaneSnapshot(document.Version, keys.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), instances.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), body)
+            : null;
+    }
+
+    private static void ReadService(string name, ServiceDocument? service, Dictionary<string, string?> keys, Dictionary<string, IReadOnlyList<MeshEndpoint>> instances, List<string> failures)
     {
         var path = $"services:{name}";
         if (!MeshOptionsValidator.IsServiceName(name))
@@ -97,17 +102,14 @@ internal sealed class ControlPlaneSnapshot
             return;
         }
 
-        if (service.ValueKind != JsonValueKind.Object)
+        if (service is null)
         {
             failures.Add($"{path}: not a JSON object.");
             return;
         }
 
         var prefix = $"{MeshOptionsValidator.Section}:Services:{name}";
-
-        // The service exists for the options even with no policy: a service known only to the control plane is routable.
-        keys[$"{prefix}:{nameof(MeshServiceOptions.LoadBalancer)}"] = new MeshServiceOptions().LoadBalancer;
-        if (service.TryGetProperty("policy", out var policy) && policy.ValueKind != JsonValueKind.Null)
+        if (service.Policy is { ValueKind: not JsonValueKind.Null } policy)
         {
             if (policy.ValueKind != JsonValueKind.Object)
             {
@@ -129,22 +131,15 @@ internal sealed class ControlPlaneSnapshot
         }
 
         var list = new List<MeshEndpoint>();
-        if (service.TryGetProperty("instances", out var items) && items.ValueKind == JsonValueKind.Array)
+        var seen = new HashSet<Uri>();
+        var documents = service.Instances ?? [];
+        for (var i = 0; i < documents.Count; i++)
         {
-            var seen = new HashSet<Uri>();
-            var index = 0;
-            foreach (var item in items.EnumerateArray())
+            // Two instance ids on one address (a restart before the old lease lapsed) are one endpoint.
+            if (ReadInstance($"{path}:instances:{i.ToString(CultureInfo.InvariantCulture)}", name, documents[i], failures) is { } endpoint && seen.Add(endpoint.Address))
             {
-                if (ReadInstance($"{path}:instances:{index++}", name, item, failures) is { } endpoint && seen.Add(endpoint.Address))
-                {
-                    // Two instance ids on one address (a restart before the old lease lapsed) are one endpoint.
-                    list.Add(endpoint);
-                }
+                list.Add(endpoint);
             }
-        }
-        else if (service.TryGetProperty("instances", out items) && items.ValueKind != JsonValueKind.Null)
-        {
-            failures.Add($"{path}:instances: not a JSON array.");
         }
 
         if (list.Count > 0 && list.TrueForAll(e => e.Weight == 0))
@@ -155,38 +150,26 @@ internal sealed class ControlPlaneSnapshot
         instances[name] = list;
     }
 
-    private static MeshEndpoint? ReadInstance(string path, string service, JsonElement item, List<string> failures)
+    private static MeshEndpoint? ReadInstance(string path, string service, InstanceDocument? instance, List<string> failures)
     {
-        if (item.ValueKind != JsonValueKind.Object)
+        if (instance is null)
         {
             failures.Add($"{path}: not a JSON object.");
             return null;
         }
 
-        var text = item.TryGetProperty("address", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
-        var address = EndpointAddress.TryParse(text, out var problem);
+        var address = EndpointAddress.TryParse(instance.Address, out var problem);
         if (address is null)
         {
-            failures.Add($"{path}:address: '{text}' {problem} (service '{service}').");
+            failures.Add($"{path}:address: '{instance.Address}' {problem} (service '{service}').");
         }
 
-        var weight = 1;
-        if (item.TryGetProperty("weight", out var w) && w.ValueKind != JsonValueKind.Null && (!w.TryGetInt32(out weight) || weight < 0))
+        if (instance.Weight < 0)
         {
-            failures.Add($"{path}:weight: {w.GetRawText()} is not a whole number of 0 or more (service '{service}').");
+            failures.Add($"{path}:weight: {instance.Weight.ToString(CultureInfo.InvariantCulture)} is not a whole number of 0 or more (service '{service}').");
         }
 
-        var zone = item.TryGetProperty("zone", out var z) && z.ValueKind == JsonValueKind.String ? z.GetString() : null;
-        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (item.TryGetProperty("labels", out var l) && l.ValueKind == JsonValueKind.Object)
-        {
-            foreach (var label in l.EnumerateObject())
-            {
-                labels[label.Name] = label.Value.ValueKind == JsonValueKind.String ? label.Value.GetString()! : label.Value.GetRawText();
-            }
-        }
-
-        return address is null || weight < 0 ? null : new MeshEndpoint(address, zone, weight, labels);
+        return address is null || instance.Weight < 0 ? null : new MeshEndpoint(address, instance.Zone, instance.Weight, instance.Labels);
     }
 
     /// <summary>Turns a JSON value into configuration keys as the JSON configuration provider would, leaving out nulls.</summary>

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Mesh;
+namespace Mesh.DependencyInjection;
 
 internal sealed class MeshBuilder(IServiceCollection services) : IMeshBuilder
 {

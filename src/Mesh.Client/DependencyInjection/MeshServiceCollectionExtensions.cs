@@ -1,9 +1,11 @@
 using Mesh;
-using Mesh.Balancing;
 using Mesh.Configuration;
 using Mesh.ControlPlane;
+using Mesh.DependencyInjection;
 using Mesh.Discovery;
+using Mesh.Pipeline;
 using Mesh.Telemetry;
+using Mesh.Utilities;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -33,16 +35,20 @@ public static class MeshServiceCollectionExtensions
 
         // After static configuration: a service's local endpoints win over its registered instances.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ControlPlaneEndpointSource>());
-        services.TryAddSingleton<ControlPlaneConfigurationProvider>();
+        services.TryAddSingleton<PushedConfigurationProvider>();
         services.TryAddSingleton<MeshConfigurationRoot>();
-        services.TryAddSingleton<ControlPlaneClient>();
+        services.TryAddSingleton(static sp => new MeshdClient(
+            sp.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).ControlPlane,
+            sp.GetRequiredService<MeshRandom>()));
+        services.TryAddSingleton<ControlPlaneWatcher>();
         services.TryAddSingleton<ControlPlaneMetrics>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartupValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartup>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(MeshRandom.Shared);
         services.TryAddSingleton<MeshOptionsValidator>();
         services.TryAddSingleton<MeshMetrics>();
         services.TryAddSingleton<MeshStats>();
+        services.TryAddSingleton<CallTelemetry>();
         services.TryAddSingleton<ServiceCatalog>();
         return new MeshBuilder(services);
     }

@@ -1,3 +1,5 @@
+using Mesh.Configuration;
+using Mesh.Utilities;
 using Microsoft.Extensions.Primitives;
 
 namespace Mesh.Discovery;

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Mesh.Configuration;
 
 namespace Mesh.Discovery;
 

@@ -17,10 +17,16 @@ public sealed class MeshEndpointUnavailableException : HttpRequestException
     }
 
     internal MeshEndpointUnavailableException(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException, string note)
-        : base(HttpRequestError.ConnectionError, FormatMessage(serviceName, endpointsTried, innerException) + note, innerException)
+        : this(serviceName, endpointsTried, innerException, FormatMessage(serviceName, endpointsTried, innerException) + note, noEndpoint: false)
+    {
+    }
+
+    private MeshEndpointUnavailableException(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException, string message, bool noEndpoint)
+        : base(HttpRequestError.ConnectionError, message, innerException)
     {
         ServiceName = serviceName;
         EndpointsTried = endpointsTried;
+        NoEndpoint = noEndpoint;
     }
 
     /// <summary>Gets the logical name of the service.</summary>
@@ -28,6 +34,17 @@ public sealed class MeshEndpointUnavailableException : HttpRequestException
 
     /// <summary>Gets the endpoints tried, in order.</summary>
     public IReadOnlyList<Uri> EndpointsTried { get; }
+
+    /// <summary>Gets whether the service has no endpoint at all, so nothing was tried and trying again is pointless.</summary>
+    internal bool NoEndpoint { get; }
+
+    /// <summary>The failure of a call to a service that has no endpoint now: its source (such as the control plane) lists none.</summary>
+    internal static MeshEndpointUnavailableException NoEndpoints(string serviceName, string source) => new(
+        serviceName,
+        [],
+        null,
+        $"No endpoint of service '{serviceName}' could be reached: it has no registered instance ({source} lists none).",
+        noEndpoint: true);
 
     private static string FormatMessage(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException)
     {

@@ -1,14 +1,16 @@
-using Mesh.Balancing;
-using Mesh.Discovery;
-using Mesh.Resilience;
+using System.Text.Json;
+using Mesh.Telemetry;
+using Mesh.Utilities;
 using Microsoft.Extensions.Logging;
 
 namespace Mesh.Outliers;
 
 /// <summary>
 /// Ejects an endpoint of one service after consecutive failures, for BaseEjectionTime × times ejected (capped,
-/// shortened by up to 10% at random), never more than MaxEjectionPercent of the service's endpoints at once.
-/// Ejection and return swap the service's picker, so picks stay lock-free.
+/// shortened by up to 10% at random), never more than MaxEjectionPercent of the service's routable endpoints at once.
+/// Owns the ejection state of the service's endpoints; an ejection or a return is told through the change callback,
+/// so the endpoints balanced over can be swapped and picks stay lock-free. A detector replaced (its options changed)
+/// takes its ejections with it.
 /// </summary>
 internal sealed partial class OutlierDetector : IDisposable
 {
@@ -16,14 +18,16 @@ internal sealed partial class OutlierDetector : IDisposable
     private readonly OutlierDetectionOptions _options;
     private readonly TimeProvider _time;
     private readonly MeshRandom _random;
-    private readonly ResilienceCounters _counters;
+    private readonly ServiceCounters _counters;
     private readonly ILogger _logger;
-    private readonly Action<string> _refresh;
+    private readonly Action _changed;
     private readonly Lock _lock = new();
     private readonly HashSet<ITimer> _returns = [];
+    private Dictionary<string, EjectionState> _states = new(StringComparer.Ordinal);
+    private volatile EjectionState[] _routable = [];
     private bool _disposed;
 
-    public OutlierDetector(string service, OutlierDetectionOptions options, TimeProvider time, MeshRandom random, ResilienceCounters counters, ILogger logger, Action<string> refresh)
+    public OutlierDetector(string service, OutlierDetectionOptions options, TimeProvider time, MeshRandom random, ServiceCounters counters, ILogger logger, Action changed)
     {
         _service = service;
         _options = options;
@@ -31,11 +35,42 @@ internal sealed partial class OutlierDetector : IDisposable
         _random = random;
         _counters = counters;
         _logger = logger;
-        _refresh = refresh;
+        _changed = changed;
+        Fingerprint = FingerprintOf(options);
+    }
+
+    /// <summary>Gets a canonical form of the options, to tell whether a reload changed them.</summary>
+    public string Fingerprint { get; }
+
+    public static string FingerprintOf(OutlierDetectionOptions options) => JsonSerializer.Serialize(options);
+
+    /// <summary>Gets the state of the endpoint at <paramref name="authority"/>: the one it had, or a new one.</summary>
+    public EjectionState StateOf(string authority)
+    {
+        lock (_lock)
+        {
+            if (!_states.TryGetValue(authority, out var state))
+            {
+                state = new EjectionState(authority);
+                _states[authority] = state;
+            }
+
+            return state;
+        }
+    }
+
+    /// <summary>Tells the detector the service's endpoints now: it forgets the others, and caps ejections against <paramref name="routable"/>.</summary>
+    public void Track(IEnumerable<EjectionState> all, EjectionState[] routable)
+    {
+        lock (_lock)
+        {
+            _states = all.ToDictionary(s => s.Authority, StringComparer.Ordinal);
+            _routable = routable;
+        }
     }
 
     /// <summary>Records one attempt's outcome on an endpoint; may eject it.</summary>
-    public void Record(ServiceState service, EndpointState endpoint, bool failed)
+    public void Record(EjectionState endpoint, bool failed)
     {
         if (!_options.Enabled)
         {
@@ -53,7 +88,6 @@ internal sealed partial class OutlierDetector : IDisposable
             return;
         }
 
-        TimeSpan duration;
         lock (_lock)
         {
             var now = _time.GetTimestamp();
@@ -62,13 +96,14 @@ internal sealed partial class OutlierDetector : IDisposable
                 return;
             }
 
+            var routable = _routable;
             var ejected = 0;
-            foreach (var e in service.Routable)
+            foreach (var e in routable)
             {
                 ejected += e.IsEjected(now) ? 1 : 0;
             }
 
-            var allowed = Math.Max(1, service.Routable.Length * _options.MaxEjectionPercent / 100);
+            var allowed = Math.Max(1, routable.Length * _options.MaxEjectionPercent / 100);
             if (ejected >= allowed)
             {
                 LogEjectionCapped(_logger, _service, endpoint.Authority, ejected, _options.MaxEjectionPercent);
@@ -77,7 +112,7 @@ internal sealed partial class OutlierDetector : IDisposable
 
             var ordinal = endpoint.BeginEjection(now, ToTicks(_options.MaxEjectionTime));
             var full = TimeSpan.FromTicks(Math.Min(_options.MaxEjectionTime.Ticks, _options.BaseEjectionTime.Ticks * ordinal));
-            duration = full * (1 - (0.1 * _random.NextDouble()));
+            var duration = full * (1 - (0.1 * _random.NextDouble()));
             endpoint.EjectUntil(now + ToTicks(duration));
             _counters.Eject();
             LogEjected(_logger, _service, endpoint.Authority, _options.ConsecutiveFailures, duration.TotalSeconds, ordinal);
@@ -93,7 +128,7 @@ internal sealed partial class OutlierDetector : IDisposable
 
                     timer!.Dispose();
                     LogReturned(_logger, _service, endpoint.Authority);
-                    _refresh(_service);
+                    _changed();
                 },
                 null,
                 duration + TimeSpan.FromMilliseconds(1),
@@ -101,7 +136,7 @@ internal sealed partial class OutlierDetector : IDisposable
             _returns.Add(timer);
         }
 
-        _refresh(_service);
+        _changed();
     }
 
     public void Dispose()
@@ -119,13 +154,4 @@ internal sealed partial class OutlierDetector : IDisposable
     }
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
-
-    [LoggerMessage(30, LogLevel.Warning, "Endpoint {Endpoint} of service '{Service}' ejected after {Failures} consecutive failures for {Seconds:0.#} s (ejection {Ordinal}).")]
-    private static partial void LogEjected(ILogger logger, string service, string endpoint, int failures, double seconds, int ordinal);
-
-    [LoggerMessage(31, LogLevel.Information, "Endpoint {Endpoint} of service '{Service}' returns to balancing after its ejection.")]
-    private static partial void LogReturned(ILogger logger, string service, string endpoint);
-
-    [LoggerMessage(32, LogLevel.Debug, "Endpoint {Endpoint} of service '{Service}' keeps failing but is not ejected: {Ejected} endpoints already are (MaxEjectionPercent {Percent}).")]
-    private static partial void LogEjectionCapped(ILogger logger, string service, string endpoint, int ejected, int percent);
 }

@@ -1,34 +1,25 @@
-using Mesh.Resilience;
-using Mesh.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Pipeline;
 
-/// <summary>The one place that fixes which handlers a meshed client gets, and in which order.</summary>
+/// <summary>
+/// The one place that puts the mesh into a client's handler chain: one <see cref="MeshHandler"/>, in which the layers
+/// run in their one order — logical (telemetry, routing, rate limit, total timeout, retry or hedging, breaker), concrete
+/// (endpoint set and pick, failover), endpoint (rewrite, attempt timeout, outcome, attempt span).
+/// </summary>
 internal static class MeshPipeline
 {
-    /// <summary>The stages that have a handler, outermost first, each with the factory of its handler.</summary>
-    internal static readonly (MeshStage Stage, Func<IServiceProvider, DelegatingHandler> Create)[] Stages =
-    [
-        (MeshStage.Telemetry, sp => ActivatorUtilities.CreateInstance<TelemetryHandler>(sp)),
-        (MeshStage.Resilience, sp => ActivatorUtilities.CreateInstance<ResilienceHandler>(sp)),
-        (MeshStage.Endpoint, sp => ActivatorUtilities.CreateInstance<EndpointHandler>(sp)),
-    ];
-
-    /// <summary>Appends the mesh's handlers, unless the chain has them already (a client meshed twice).</summary>
+    /// <summary>Appends the mesh's handler, unless the chain has it already (a client meshed twice).</summary>
     public static void AddHandlers(IList<DelegatingHandler> handlers, IServiceProvider services)
     {
         foreach (var handler in handlers)
         {
-            if (handler is EndpointHandler)
+            if (handler is MeshHandler)
             {
                 return;
             }
         }
 
-        foreach (var (_, create) in Stages)
-        {
-            handlers.Add(create(services));
-        }
+        handlers.Add(ActivatorUtilities.CreateInstance<MeshHandler>(services));
     }
 }

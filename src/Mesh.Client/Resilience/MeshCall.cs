@@ -1,51 +1,50 @@
-using System.Net.Http.Json;
 using Mesh.Balancing;
-using Mesh.Discovery;
-using Mesh.Grpc;
+using Mesh.Protocol;
 
 namespace Mesh.Resilience;
 
 /// <summary>
-/// One logical call through the mesh, shared by its attempts (retries and hedges) through the request's options:
-/// its service, its deadline and the endpoints already tried.
+/// One logical call through the mesh, shared by its attempts (retries and hedges): its service, protocol, deadline,
+/// what may be done with it, and the endpoints already tried, which the pick of the next attempt avoids.
 /// </summary>
-internal sealed class MeshCall
+internal sealed class MeshCall : IPickHistory
 {
-    public static readonly HttpRequestOptionsKey<MeshCall> Key = new("Mesh.Call");
-
-    private static readonly HashSet<HttpMethod> s_idempotentMethods =
-        [HttpMethod.Get, HttpMethod.Head, HttpMethod.Options, HttpMethod.Trace, HttpMethod.Put, HttpMethod.Delete];
-
     // Hedged attempts share the call, so the endpoints tried are guarded (by the call itself, which nothing else can
     // lock: it is internal); the list holds the endpoints after the first.
-    private EndpointState? _first;
-    private List<EndpointState>? _more;
+    private EndpointLoad? _first;
+    private List<EndpointLoad>? _more;
     private int _attempts;
     private string? _nextReason;
+    private string? _pathAndQuery;
 
-    public MeshCall(ServiceState service, HttpRequestMessage request, DateTimeOffset deadline)
+    public MeshCall(string service, HttpRequestMessage request, IProtocol protocol, DateTimeOffset deadline)
     {
         Service = service;
         LogicalUri = request.RequestUri!;
+        Protocol = protocol;
         Deadline = deadline;
-        IsGrpc = GrpcProtocol.IsGrpc(request);
 
-        // A gRPC call is a POST whose idempotency is the method's business; gRFC A6 retries it by status alone.
-        Idempotent = IsGrpc || IsIdempotent(request);
-        Replayable = IsReplayable(request.Content);
+        // The request's options are read only when the protocol does not already allow it: reading them allocates.
+        Idempotent = protocol.IsIdempotent(request)
+            || (request.Options.TryGetValue(MeshRequestOptions.Idempotent, out var marked) && marked);
+        Replayable = protocol.IsReplayable(request.Content);
     }
 
-    public ServiceState Service { get; }
+    /// <summary>Gets the logical name of the service called.</summary>
+    public string Service { get; }
 
     /// <summary>Gets the address the caller asked for, before any endpoint was chosen.</summary>
     public Uri LogicalUri { get; }
 
-    /// <summary>Gets whether the call is a gRPC call (status in trailers, deadline in grpc-timeout).</summary>
-    public bool IsGrpc { get; }
+    /// <summary>Gets the path and query of <see cref="LogicalUri"/>, escaped, which every attempt sends unchanged.</summary>
+    public string PathAndQuery => _pathAndQuery ??= LogicalUri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped);
+
+    /// <summary>Gets the protocol of the call.</summary>
+    public IProtocol Protocol { get; }
 
     public DateTimeOffset Deadline { get; }
 
-    /// <summary>Gets whether the request may be sent twice: by method, an Idempotency-Key header or <see cref="MeshRequestOptions.Idempotent"/>.</summary>
+    /// <summary>Gets whether the request may be sent twice: by the protocol's rule or <see cref="MeshRequestOptions.Idempotent"/>.</summary>
     public bool Idempotent { get; }
 
     /// <summary>Gets whether the body can be sent again.</summary>
@@ -70,7 +69,7 @@ internal sealed class MeshCall
     /// <summary>Records why the next attempt will be made, unless a reason is already waiting.</summary>
     public void SetNextReasonIfNone(string reason) => Interlocked.CompareExchange(ref _nextReason, reason, null);
 
-    public void AddTried(EndpointState endpoint)
+    public void AddTried(EndpointLoad endpoint)
     {
         lock (this)
         {
@@ -80,12 +79,12 @@ internal sealed class MeshCall
             }
             else
             {
-                (_more ??= new List<EndpointState>(2)).Add(endpoint);
+                (_more ??= new List<EndpointLoad>(2)).Add(endpoint);
             }
         }
     }
 
-    public bool HasTried(EndpointState endpoint)
+    public bool HasTried(EndpointLoad endpoint)
     {
         lock (this)
         {
@@ -98,22 +97,8 @@ internal sealed class MeshCall
     {
         lock (this)
         {
-            IEnumerable<EndpointState> all = _first is null ? [] : [_first, .. _more ?? []];
+            IEnumerable<EndpointLoad> all = _first is null ? [] : [_first, .. _more ?? []];
             return all.Distinct().Select(e => e.Endpoint.Address).ToList();
         }
     }
-
-    private static bool IsIdempotent(HttpRequestMessage request) =>
-        s_idempotentMethods.Contains(request.Method)
-        || request.Headers.Contains("Idempotency-Key")
-        || (request.Options.TryGetValue(MeshRequestOptions.Idempotent, out var marked) && marked);
-
-    internal static bool IsReplayable(HttpContent? content) => content switch
-    {
-        null or ByteArrayContent or ReadOnlyMemoryContent or JsonContent => true,
-        _ when GrpcProtocol.IsReplayable(content) => true,
-        MultipartContent multipart => multipart.All(IsReplayable),
-        _ => false,
-    };
-
 }

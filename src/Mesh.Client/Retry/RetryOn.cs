@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Mesh.Retry;
 
 /// <summary>The failure classes <see cref="RetryOptions.On"/> accepts besides status codes.</summary>
@@ -17,4 +19,29 @@ public static class RetryOn
 
     /// <summary>Status 502, 503 or 504, and an attempt timeout.</summary>
     public const string GatewayError = "gateway-error";
+
+    /// <summary>The gRPC status names <see cref="RetryOptions.On"/> accepts, in the order of their codes (0 is OK).</summary>
+    internal static readonly string[] GrpcStatusNames =
+    [
+        "ok", "cancelled", "unknown", "invalid-argument", "deadline-exceeded", "not-found", "already-exists",
+        "permission-denied", "resource-exhausted", "failed-precondition", "aborted", "out-of-range", "unimplemented",
+        "internal", "unavailable", "data-loss", "unauthenticated",
+    ];
+
+    /// <summary>Whether <paramref name="token"/> is a failure class, a status code from 100 to 599, or a gRPC status name other than ok.</summary>
+    internal static bool IsKnown(string? token)
+    {
+        if (token is null)
+        {
+            return false;
+        }
+
+        var normal = Normalize(token);
+        return normal is ConnectFailure or RefusedStream or Reset or ServerError or GatewayError
+            || Array.IndexOf(GrpcStatusNames, normal) > 0
+            || (int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 100 and <= 599);
+    }
+
+    /// <summary>A token as matched: trimmed, lower case.</summary>
+    internal static string Normalize(string token) => token.Trim().ToLowerInvariant();
 }

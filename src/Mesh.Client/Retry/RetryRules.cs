@@ -1,7 +1,6 @@
 using System.Globalization;
-using Mesh.Balancing;
-using Mesh.Grpc;
-using Mesh.Resilience;
+using Mesh.Protocol;
+using Mesh.Utilities;
 
 namespace Mesh.Retry;
 
@@ -9,7 +8,7 @@ namespace Mesh.Retry;
 internal sealed class RetryRules
 {
     private readonly HashSet<int> _statuses = [];
-    private readonly HashSet<int> _grpcStatuses = [];
+    private readonly HashSet<int> _rpcStatuses = [];
     private readonly bool _connectFailure;
     private readonly bool _refusedStream;
     private readonly bool _reset;
@@ -24,14 +23,14 @@ internal sealed class RetryRules
         _maxBackoff = options.MaxBackoff;
         foreach (var token in (IEnumerable<string>?)options.On ?? RetryOptions.DefaultOn)
         {
-            switch (token.Trim().ToLowerInvariant())
+            switch (RetryOn.Normalize(token))
             {
                 case RetryOn.ConnectFailure: _connectFailure = true; break;
                 case RetryOn.RefusedStream: _refusedStream = true; break;
                 case RetryOn.Reset: _reset = true; break;
                 case RetryOn.ServerError: _anyServerError = true; break;
                 case RetryOn.GatewayError: _statuses.UnionWith([502, 503, 504]); break;
-                case var name when Array.IndexOf(GrpcProtocol.StatusNames, name) is >= 0 and var code: _grpcStatuses.Add(code); break;
+                case var name when Array.IndexOf(RetryOn.GrpcStatusNames, name) is >= 0 and var code: _rpcStatuses.Add(code); break;
                 default: _statuses.Add(int.Parse(token, NumberStyles.None, CultureInfo.InvariantCulture)); break;
             }
         }
@@ -39,22 +38,14 @@ internal sealed class RetryRules
 
     public int MaxAttempts { get; }
 
-    /// <summary>Whether a token of <see cref="RetryOptions.On"/> is one the rules understand.</summary>
-    public static bool IsKnownToken(string? token) =>
-        token is not null
-        && (token.Trim().ToLowerInvariant() is RetryOn.ConnectFailure or RetryOn.RefusedStream or RetryOn.Reset or RetryOn.ServerError or RetryOn.GatewayError
-            || Array.IndexOf(GrpcProtocol.StatusNames, token.Trim().ToLowerInvariant()) > 0
-            || (int.TryParse(token, NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 100 and <= 599));
-
     /// <summary>
-    /// Whether the failure is one the service retries. For a gRPC call a broken exchange with no answer is the status a
-    /// gRPC client gives it, UNAVAILABLE (gRFC A6: the call had not committed).
+    /// Whether the failure is one the service retries. An outcome with an RPC status (gRPC) is matched by that status'
+    /// name; a broken exchange also by <c>reset</c>.
     /// </summary>
-    public bool Matches(FailureKind kind, HttpResponseMessage? response, bool isGrpc = false) => kind switch
+    public bool Matches(FailureKind kind, HttpResponseMessage? response, int? rpcStatus) => kind switch
     {
-        FailureKind.Reset when isGrpc => _reset || _grpcStatuses.Contains(GrpcProtocol.Unavailable),
-        FailureKind.ServerError or FailureKind.None when response is not null && GrpcProtocol.TrailersOnlyStatus(response) is { } grpc =>
-            _grpcStatuses.Contains(grpc),
+        FailureKind.Reset when rpcStatus is { } status => _reset || _rpcStatuses.Contains(status),
+        FailureKind.ServerError or FailureKind.None when rpcStatus is { } status => _rpcStatuses.Contains(status),
         FailureKind.ConnectFailure => _connectFailure,
         FailureKind.RefusedStream => _refusedStream,
         FailureKind.Reset => _reset,
@@ -65,11 +56,7 @@ internal sealed class RetryRules
     };
 
     /// <summary>Full-jitter exponential backoff: random(0, min(cap, base × 2^retry)).</summary>
-    public TimeSpan Backoff(int retry, MeshRandom random)
-    {
-        var ceiling = _backoff.Ticks * Math.Pow(2, Math.Min(retry, 30));
-        return TimeSpan.FromTicks((long)(Math.Min(_maxBackoff.Ticks, ceiling) * random.NextDouble()));
-    }
+    public TimeSpan Backoff(int retry, MeshRandom random) => Utilities.Backoff.FullJitter(retry, _backoff, _maxBackoff, random);
 
     /// <summary>The wait a response asks for in Retry-After (delta seconds or an HTTP date), if any.</summary>
     public static TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now)

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Mesh.Discovery;
 
 namespace Mesh.Telemetry;
 
@@ -16,7 +15,7 @@ internal sealed class MeshMetrics
     };
 
     private readonly Meter _meter;
-    private volatile ServiceCatalog? _catalog;
+    private volatile IEndpointCounts? _endpoints;
 
     public MeshMetrics(IMeterFactory meters)
     {
@@ -51,24 +50,20 @@ internal sealed class MeshMetrics
 
     public Counter<long> Ejections { get; }
 
-    /// <summary>Lets the endpoint gauges observe the catalog; the catalog calls it when built.</summary>
-    public void Observe(ServiceCatalog catalog) => _catalog = catalog;
+    /// <summary>Tells the endpoint gauges where to read the endpoints of every service; the mesh's catalog does when it is built.</summary>
+    public void Observe(IEndpointCounts endpoints) => _endpoints = endpoints;
 
     private IEnumerable<Measurement<int>> ObserveEndpoints()
     {
-        if (_catalog is not { } catalog)
+        if (_endpoints is not { } endpoints)
         {
             yield break;
         }
 
-        foreach (var name in catalog.ServiceNames)
+        foreach (var (service, available, ejected) in endpoints.CountEndpoints())
         {
-            if (catalog.TryGetService(name, out var service))
-            {
-                var ejected = service.EjectedCount();
-                yield return new Measurement<int>(service.Endpoints.Length - ejected, new(MeshTags.Service, name), new(MeshTags.EndpointState, "available"));
-                yield return new Measurement<int>(ejected, new(MeshTags.Service, name), new(MeshTags.EndpointState, "ejected"));
-            }
+            yield return new Measurement<int>(available, new(MeshTags.Service, service), new(MeshTags.EndpointState, "available"));
+            yield return new Measurement<int>(ejected, new(MeshTags.Service, service), new(MeshTags.EndpointState, "ejected"));
         }
     }
 }

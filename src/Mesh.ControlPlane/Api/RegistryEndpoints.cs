@@ -83,5 +83,5 @@ internal static class RegistryEndpoints
     }
 
     private static IResult Lease(string instanceId, TimeSpan ttl, LeaseRecord lease) =>
-        Results.Json(new LeaseDocument { InstanceId = instanceId, Ttl = ttl, ExpiresAt = lease.ExpiresAt }, ControlPlaneJson.Default.LeaseDocument);
+        Results.Json(new LeaseDocument(instanceId, ttl, lease.ExpiresAt), ControlPlaneJson.Default.LeaseDocument);
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mesh.ControlPlane.Contract;
-using Mesh.Discovery;
+using Mesh.Configuration;
 
 namespace Meshd.Registry;
 
@@ -102,6 +102,6 @@ internal static class RegistrationParser
             errors["address"] = ["The address is required."];
         }
 
-        return errors.Count == 0 ? new InstanceDocument { InstanceId = instanceId, Address = address!, Zone = zone, Labels = labels, Weight = weight } : null;
+        return errors.Count == 0 ? new InstanceDocument(instanceId, address!, zone, labels, weight) : null;
     }
 }

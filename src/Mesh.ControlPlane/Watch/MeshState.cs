@@ -362,15 +362,13 @@ internal sealed partial class MeshState : IAsyncDisposable
         foreach (var name in names)
         {
             var policy = _policies.GetValueOrDefault(name);
-            services[name] = new ServiceDocument
-            {
-                PolicyVersion = policy?.Version ?? 0,
-                Policy = policy?.Policy ?? s_noPolicy,
-                Instances = _instances.TryGetValue(name, out var instances) ? [.. instances.Values.Select(i => i.Document)] : [],
-            };
+            services[name] = new ServiceDocument(
+                policy?.Version ?? 0,
+                policy?.Policy ?? s_noPolicy,
+                _instances.TryGetValue(name, out var instances) ? [.. instances.Values.Select(i => i.Document)] : []);
         }
 
-        return JsonSerializer.SerializeToUtf8Bytes(new SnapshotDocument { Version = version, Services = services }, ControlPlaneJson.Default.SnapshotDocument);
+        return JsonSerializer.SerializeToUtf8Bytes(new SnapshotDocument(version, services), ControlPlaneJson.Default.SnapshotDocument);
     }
 
     private sealed record InstanceState(InstanceDocument Document, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Mesh.AspNetCore.Registration;
-using Mesh.Discovery;
+using Mesh.Pipeline;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
@@ -54,12 +54,12 @@ public sealed class RegistrationTests(ITestOutputHelper output) : IAsyncLifetime
         // Renewals keep both leases beyond the TTL.
         await Eventually.WaitAsync(() => registered.Elapsed > ttl * 2 && a.Requests > 50 && b.Requests > 50, "traffic on both instances past two TTLs", TimeSpan.FromSeconds(15));
         Assert.True(catalog.TryGetService("inventory", out var before));
-        Assert.Equal(2, before.Endpoints.Length);
+        Assert.Equal(2, before.Destination.Endpoints.Length);
 
         // Graceful stop: deregister, keep serving for the drain, then stop.
         var stopping = Stopwatch.StartNew();
         var stopped = a.DisposeAsync().AsTask();
-        await Eventually.WaitAsync(() => catalog.TryGetService("inventory", out var s) && s.Endpoints.Length == 1, "the caller to drop the deregistered instance", TimeSpan.FromSeconds(5));
+        await Eventually.WaitAsync(() => catalog.TryGetService("inventory", out var s) && s.Destination.Endpoints.Length == 1, "the caller to drop the deregistered instance", TimeSpan.FromSeconds(5));
         var learned = stopping.Elapsed;
         var versionWithout = catalog.Version;
         Assert.False(stopped.IsCompleted, "the server stopped before its drain time");

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -111,8 +112,8 @@ public sealed class ServerTelemetryTests : IAsyncLifetime
     [InlineData("not a traceparent", false)]
     public async Task An_incoming_traceparent_is_continued_or_replaced_as_W3C_Trace_Context_says(string traceparent, bool continued)
     {
-        var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource("Microsoft.AspNetCore").AddInMemoryExporter(spans).Build();
+        var spans = new ConcurrentQueue<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource("Microsoft.AspNetCore").AddProcessor(new Ended(spans)).Build();
         await using var server = await TestApp.StartAsync(services => services.AddMeshServer(), app => app.MapGet("/", () => "ok"));
         using var caller = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, server.Address);
@@ -120,11 +121,18 @@ public sealed class ServerTelemetryTests : IAsyncLifetime
 
         using var response = await caller.SendAsync(request);
 
-        tracing.ForceFlush();
+        // ASP.NET Core ends the server span after the response is sent: wait for it, never read the spans before.
+        await Eventually.WaitAsync(() => spans.Any(s => s.Kind == ActivityKind.Server), "the server span to end");
         var span = Assert.Single(spans, s => s.Kind == ActivityKind.Server);
         var sameTrace = span.TraceId.ToHexString() == "0af7651916cd43dd8448eb211c80319c";
         Assert.Equal(continued, sameTrace);
         Assert.Equal(continued, span.ParentSpanId.ToHexString() == "b7ad6b7169203331");
         Assert.NotEqual("00000000000000000000000000000000", span.TraceId.ToHexString());
+    }
+
+    /// <summary>Collects every span as it ends, safe to read while the server ends more.</summary>
+    private sealed class Ended(ConcurrentQueue<Activity> spans) : BaseProcessor<Activity>
+    {
+        public override void OnEnd(Activity data) => spans.Enqueue(data);
     }
 }

@@ -1,4 +1,5 @@
 using Mesh.Balancing;
+using Mesh.Utilities;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.Client.Tests.Balancing;

@@ -1,5 +1,6 @@
 using Mesh.Balancing;
 using Mesh.Discovery;
+using Mesh.Utilities;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Mesh.Client.Tests.Balancing;
@@ -7,12 +8,12 @@ namespace Mesh.Client.Tests.Balancing;
 /// <summary>Leases and picks: in-flight accounting, peak-EWMA learning and decay, and no allocation on the hot path.</summary>
 public sealed class LeaseTests
 {
-    private static readonly HttpRequestMessage s_request = CreateKeyedRequest();
+    private static readonly PickContext s_keyed = new("user-42", null);
 
     [Fact]
     public void A_lease_counts_the_request_in_flight_until_completed()
     {
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), TimeProvider.System);
+        var endpoint = new EndpointLoad(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), TimeProvider.System);
 
         var lease = endpoint.Acquire(0);
         Assert.Equal(1, endpoint.InFlight);
@@ -25,7 +26,7 @@ public sealed class LeaseTests
     public void PeakEwma_takes_a_slow_answer_at_once_and_forgets_it_over_the_decay_time()
     {
         var time = new FakeTimeProvider();
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
+        var endpoint = new EndpointLoad(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
 
         Complete(endpoint, time, TimeSpan.FromMilliseconds(5));
         Complete(endpoint, time, TimeSpan.FromMilliseconds(200));
@@ -37,7 +38,7 @@ public sealed class LeaseTests
 
         // With time the cost decays toward zero, so the endpoint is tried again.
         var costNow = endpoint.Cost(time.GetTimestamp());
-        time.Advance(EndpointState.DecayTime * 3);
+        time.Advance(EndpointLoad.DecayTime * 3);
         Assert.True(endpoint.Cost(time.GetTimestamp()) < costNow * 0.06);
     }
 
@@ -45,18 +46,18 @@ public sealed class LeaseTests
     public void A_request_that_never_reached_the_endpoint_is_recorded_as_a_large_latency()
     {
         var time = new FakeTimeProvider();
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
+        var endpoint = new EndpointLoad(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
 
         endpoint.Acquire(time.GetTimestamp()).Complete(EndpointOutcome.NotSent, time.GetTimestamp());
 
-        Assert.Equal(EndpointState.NotSentPenaltyMilliseconds, endpoint.Latency, precision: 3);
+        Assert.Equal(EndpointLoad.NotSentPenaltyMilliseconds, endpoint.Latency, precision: 3);
     }
 
     [Fact]
     public void A_request_cut_short_after_longer_than_expected_makes_the_endpoint_look_slow_and_a_quick_cancel_does_not()
     {
         var time = new FakeTimeProvider();
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
+        var endpoint = new EndpointLoad(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
         Complete(endpoint, time, TimeSpan.FromMilliseconds(20));
 
         // Canceled after 5 ms (the caller gave up): no evidence against the endpoint.
@@ -76,7 +77,7 @@ public sealed class LeaseTests
     public void An_unmeasured_endpoint_is_free_while_idle_and_costly_while_busy()
     {
         var time = new FakeTimeProvider();
-        var endpoint = new EndpointState(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
+        var endpoint = new EndpointLoad(new MeshEndpoint(new Uri("http://127.0.0.1:5001")), time);
         Assert.Equal(0, endpoint.Cost(time.GetTimestamp()));
 
         var lease = endpoint.Acquire(time.GetTimestamp());
@@ -97,51 +98,42 @@ public sealed class LeaseTests
     [InlineData(LoadBalancerNames.RingHash, 1000)]
     public void Pick_and_lease_allocate_nothing(string name, int endpointCount)
     {
-        var balancer = CreateBalancer(name, endpointCount, weighted: true);
-        PickMany(balancer, 1000); // warm up
+        var (balancer, endpoints) = CreateBalancer(name, endpointCount, weighted: true);
+        PickMany(balancer, endpoints, 1000); // warm up
 
         // The least of three runs: the runtime may allocate now and then while it compiles; a pick that allocates would in every run.
         var allocated = long.MaxValue;
         for (var run = 0; run < 3; run++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
-            PickMany(balancer, 10_000);
+            PickMany(balancer, endpoints, 10_000);
             allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
         Assert.Equal(0, allocated);
     }
 
-    internal static ILoadBalancer CreateBalancer(string name, int endpointCount, bool weighted)
+    internal static (ILoadBalancer Balancer, EndpointLoad[] Endpoints) CreateBalancer(string name, int endpointCount, bool weighted)
     {
-        var options = new MeshServiceOptions { LoadBalancer = name };
-        options.RingHash.Header = "x-user";
         var endpoints = Enumerable.Range(0, endpointCount)
-            .Select(i => new EndpointState(new MeshEndpoint(new Uri($"http://127.0.0.1:{10000 + i}"), weight: weighted ? 1 + (i % 3) : 1), TimeProvider.System))
+            .Select(i => new EndpointLoad(new MeshEndpoint(new Uri($"http://127.0.0.1:{10000 + i}"), weight: weighted ? 1 + (i % 3) : 1), TimeProvider.System))
             .ToArray();
-        return LoadBalancerFactory.Create(options, endpoints, MeshRandom.Shared, TimeProvider.System);
+        return (LoadBalancerFactory.Create(name, new RingHashOptions { Header = "x-user" }, endpoints, MeshRandom.Shared, TimeProvider.System), endpoints);
     }
 
-    private static void PickMany(ILoadBalancer balancer, int count)
+    private static void PickMany(ILoadBalancer balancer, EndpointLoad[] endpoints, int count)
     {
         for (var i = 0; i < count; i++)
         {
-            var lease = balancer.Pick(s_request).Acquire(TimeProvider.System.GetTimestamp());
+            var lease = endpoints[balancer.Pick(s_keyed)].Acquire(TimeProvider.System.GetTimestamp());
             lease.Complete(EndpointOutcome.Success, TimeProvider.System.GetTimestamp());
         }
     }
 
-    private static void Complete(EndpointState endpoint, FakeTimeProvider time, TimeSpan latency)
+    private static void Complete(EndpointLoad endpoint, FakeTimeProvider time, TimeSpan latency)
     {
         var lease = endpoint.Acquire(time.GetTimestamp());
         time.Advance(latency);
         lease.Complete(EndpointOutcome.Success, time.GetTimestamp());
-    }
-
-    private static HttpRequestMessage CreateKeyedRequest()
-    {
-        var request = new HttpRequestMessage(HttpMethod.Get, "http://inventory/");
-        request.Headers.Add("x-user", "user-42");
-        return request;
     }
 }

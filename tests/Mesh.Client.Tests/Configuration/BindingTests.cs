@@ -20,11 +20,11 @@ public sealed class BindingTests
         services.AddMesh();
         using var provider = services.BuildServiceProvider();
 
-        Assert.True(provider.GetRequiredService<Mesh.Discovery.ServiceCatalog>().TryGetService("inventory", out var service));
+        Assert.True(provider.GetRequiredService<Mesh.Pipeline.ServiceCatalog>().TryGetService("inventory", out var service));
 
-        Assert.IsType<RoundRobinBalancer>(service.Balancer);
-        var first = service.Endpoints[0].Endpoint;
-        var second = service.Endpoints[1].Endpoint;
+        Assert.IsType<RoundRobinBalancer>(service.Destination.Balancer);
+        var first = service.Destination.Endpoints[0].Endpoint;
+        var second = service.Destination.Endpoints[1].Endpoint;
         Assert.Equal(new Uri("http://127.0.0.1:5001"), first.Address);
         Assert.Equal(1, first.Weight);
         Assert.Null(first.Zone);
@@ -48,12 +48,12 @@ public sealed class BindingTests
             o.Services["orders"] = new MeshServiceOptions { Endpoints = { new("https://127.0.0.1:6001") } };
         });
         using var provider = services.BuildServiceProvider();
-        var catalog = provider.GetRequiredService<Mesh.Discovery.ServiceCatalog>();
+        var catalog = provider.GetRequiredService<Mesh.Pipeline.ServiceCatalog>();
 
         Assert.True(catalog.TryGetService("inventory", out var inventory));
-        Assert.IsType<LeastRequestBalancer>(inventory.Balancer);
+        Assert.IsType<LeastRequestBalancer>(inventory.Destination.Balancer);
         Assert.True(catalog.TryGetService("orders", out var orders));
-        Assert.IsType<PeakEwmaBalancer>(orders.Balancer);
+        Assert.IsType<PeakEwmaBalancer>(orders.Destination.Balancer);
     }
 
     [Fact]
@@ -63,6 +63,6 @@ public sealed class BindingTests
         services.AddMesh();
         using var provider = services.BuildServiceProvider();
 
-        Assert.Empty(provider.GetRequiredService<Mesh.Discovery.ServiceCatalog>().ServiceNames);
+        Assert.Empty(provider.GetRequiredService<Mesh.Pipeline.ServiceCatalog>().ServiceNames);
     }
 }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Mesh.Balancing;
-using Mesh.Discovery;
+using Mesh.Pipeline;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -94,7 +94,7 @@ public sealed class ReloadTests : IAsyncLifetime
         }
 
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
-        Assert.IsType<RoundRobinBalancer>(service.Balancer);
+        Assert.IsType<RoundRobinBalancer>(service.Destination.Balancer);
         Assert.All(_backends.Select((b, i) => b.Requests - before[i]), c => Assert.Equal(100, c));
     }
 
@@ -109,7 +109,7 @@ public sealed class ReloadTests : IAsyncLifetime
 
         Assert.True(host.Catalog.TryGetService("inventory", out var after));
         Assert.NotSame(before, after);
-        Assert.Equal(before.Endpoints, after.Endpoints);
+        Assert.Equal(before.Destination.Endpoints.Select(e => e.Load), after.Destination.Endpoints.Select(e => e.Load));
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         await victimRenewals;
         var killed = Stopwatch.StartNew();
         await _backends[0].StopAsync();
-        await Eventually.WaitAsync(() => host.Catalog.TryGetService("inventory", out var s) && s.Endpoints.Length == 1, "the lapsed instance to leave the client", TimeSpan.FromSeconds(10));
+        await Eventually.WaitAsync(() => host.Catalog.TryGetService("inventory", out var s) && s.Destination.Endpoints.Length == 1, "the lapsed instance to leave the client", TimeSpan.FromSeconds(10));
         var gone = killed.Elapsed;
         var sentBefore = _backends[1].Requests;
         await Eventually.WaitAsync(() => _backends[1].Requests > sentBefore + 50, "traffic after the instance left");
@@ -114,7 +114,7 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"Killed instance left the client {gone.TotalMilliseconds:0} ms after its last renewal (TTL {ttl.TotalSeconds:0} s).");
         Assert.Empty(failures);
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
-        Assert.Equal(_backends[1].Address, Assert.Single(service.Endpoints).Endpoint.Address);
+        Assert.Equal(_backends[1].Address, Assert.Single(service.Destination.Endpoints).Endpoint.Address);
         // The last renewal came up to a renewal interval before the kill, so the lease may lapse that much sooner.
         Assert.InRange(gone, ttl * 0.3, ttl + TimeSpan.FromSeconds(2));
     }
@@ -127,7 +127,7 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         await RegisterAsync(meshd, _backends[0], _backends[1]);
         (await meshd.PutPolicyAsync("inventory", """{ "LoadBalancer": "RoundRobin" }""")).Dispose();
         using var first = MeshTestHost.Create(Settings(meshd));
-        var controlPlane = first.Services.GetRequiredService<ControlPlaneClient>();
+        var controlPlane = first.Services.GetRequiredService<ControlPlaneWatcher>();
         using var stop = new CancellationTokenSource();
         var failures = new List<Exception>();
         var load = LoadAsync(first.Client, failures, stop.Token);
@@ -144,7 +144,7 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         var before = (_backends[0].Requests, _backends[1].Requests);
         await Eventually.WaitAsync(() => _backends[0].Requests > before.Item1 + 100 && _backends[1].Requests > before.Item2 + 100, "traffic during the outage");
         Assert.True(second.Catalog.TryGetService("inventory", out var cached));
-        Assert.Equal(2, cached.Endpoints.Length);
+        Assert.Equal(2, cached.Destination.Endpoints.Length);
 
         // The rest of the 30 s outage, under load.
         var rest = TimeSpan.FromSeconds(30) - outage.Elapsed;
@@ -161,7 +161,7 @@ public sealed class MeshdTests(ITestOutputHelper output) : IAsyncLifetime
         await RegisterAsync(meshd, _backends[2]);
         var resync = Stopwatch.StartNew();
         await Eventually.WaitAsync(
-            () => first.Catalog.TryGetService("inventory", out var a) && a.Endpoints.Length == 3 && second.Catalog.TryGetService("inventory", out var b) && b.Endpoints.Length == 3,
+            () => first.Catalog.TryGetService("inventory", out var a) && a.Destination.Endpoints.Length == 3 && second.Catalog.TryGetService("inventory", out var b) && b.Destination.Endpoints.Length == 3,
             "both clients to see the instance registered after the restart",
             TimeSpan.FromSeconds(10));
         var resynced = resync.Elapsed;

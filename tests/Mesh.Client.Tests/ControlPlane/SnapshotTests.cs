@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Mesh.Balancing;
+using Mesh.Utilities;
 using Mesh.ControlPlane;
 using Mesh.Discovery;
 using Microsoft.Extensions.DependencyInjection;
@@ -51,10 +52,10 @@ public sealed class SnapshotTests : IAsyncLifetime
             Assert.Equal("b0", await BackendOfAsync(client));
         }
 
-        var warning = Assert.Single(host.Logs.Entries, e => e.Category == ControlPlaneClient.LogCategory && e.Level == LogLevel.Warning && e.Message.Contains("refused whole", StringComparison.Ordinal));
+        var warning = Assert.Single(host.Logs.Entries, e => e.Category == ControlPlaneWatcher.LogCategory && e.Level == LogLevel.Warning && e.Message.Contains("refused whole", StringComparison.Ordinal));
         Assert.Contains("Jitter", warning.Message, StringComparison.Ordinal);
         Assert.Contains("snapshot 1 stays in force", warning.Message, StringComparison.Ordinal);
-        Assert.Equal(1, host.Services.GetRequiredService<ControlPlaneClient>().Rejected);
+        Assert.Equal(1, host.Services.GetRequiredService<ControlPlaneWatcher>().Rejected);
 
         // The next good snapshot is applied.
         var before = host.Catalog.Version;
@@ -70,7 +71,7 @@ public sealed class SnapshotTests : IAsyncLifetime
         _stub.Publish(Service("inventory", "null", _backends[0]));
         using var host = MeshTestHost.Create(Settings(_stub.Address, _cache));
         Assert.Equal("b0", await BackendOfAsync(host.Client));
-        var controlPlane = host.Services.GetRequiredService<ControlPlaneClient>();
+        var controlPlane = host.Services.GetRequiredService<ControlPlaneWatcher>();
 
         _stub.Publish($$"""{ "inventory": { "policy": null, "instances": [ { "instanceId": "ok", "address": "{{_backends[1].Address}}" }, { "instanceId": "bad", "address": "http://127.0.0.1:1/v2" } ] } }""");
         await Eventually.WaitAsync(() => controlPlane.Rejected == 1, "the refusal");
@@ -89,6 +90,7 @@ public sealed class SnapshotTests : IAsyncLifetime
         _stub.Publish("{ " + Entry("inventory", """{ "LoadBalancer": "RoundRobin", "Retry": { "MaxAttempts": 5, "Backoff": "00:00:00.010" } }""", _backends[0])
             + ", " + Entry("orders", """{ "LoadBalancer": "Random" }""", _backends[0]) + " }");
         using var host = MeshTestHost.Create(settings);
+        await host.StartAsync();
 
         Assert.True(host.Catalog.TryGetService("inventory", out var inventory));
         Assert.Equal(LoadBalancerNames.RoundRobin, inventory.Options.LoadBalancer);
@@ -121,7 +123,7 @@ public sealed class SnapshotTests : IAsyncLifetime
             Assert.Equal("b0", await BackendOfAsync(first.Client));
         }
 
-        var cacheFile = Path.Combine(_cache, ControlPlaneClient.CacheFileName);
+        var cacheFile = Path.Combine(_cache, ControlPlaneWatcher.CacheFileName);
         Assert.True(File.Exists(cacheFile));
         Assert.Empty(Directory.GetFiles(_cache, "*.tmp"));
 
@@ -139,8 +141,9 @@ public sealed class SnapshotTests : IAsyncLifetime
         await File.WriteAllTextAsync(cacheFile, """{ "version": 9, "services": { "inventory": { "policy": { "Retry": { "MaxAttempts": 0 } }, "instances": [] } } }""");
         down["Mesh:ControlPlane:StartupWait"] = "00:00:00";
         using var third = MeshTestHost.Create(down);
+        await third.StartAsync();
         Assert.False(third.Catalog.TryGetService("inventory", out _));
-        Assert.Equal(1, third.Services.GetRequiredService<ControlPlaneClient>().Rejected);
+        Assert.Equal(1, third.Services.GetRequiredService<ControlPlaneWatcher>().Rejected);
         Assert.Contains(third.Logs.Entries, e => e.Message.Contains("from cache refused whole", StringComparison.Ordinal) && e.Message.Contains("Retry:MaxAttempts", StringComparison.Ordinal));
     }
 
@@ -154,7 +157,7 @@ public sealed class SnapshotTests : IAsyncLifetime
         using var host = MeshTestHost.Create(settings);
 
         Assert.Equal("b0", await BackendOfAsync(host.Client));
-        Assert.Equal(2, host.Services.GetRequiredService<ControlPlaneClient>().Addresses.Count);
+        Assert.Equal(2, host.Services.GetRequiredService<ControlPlaneWatcher>().Addresses.Count);
         Assert.Contains(host.Logs.Entries, e => e.Message.Contains("unreachable", StringComparison.Ordinal));
     }
 
@@ -165,7 +168,7 @@ public sealed class SnapshotTests : IAsyncLifetime
         for (var failures = 1; failures <= 12; failures++)
         {
             var ceiling = Math.Min(5000, 100 * Math.Pow(2, failures - 1));
-            var delays = Enumerable.Range(0, 200).Select(_ => ControlPlaneClient.Backoff(failures, random).TotalMilliseconds).ToList();
+            var delays = Enumerable.Range(0, 200).Select(_ => MeshdClient.Backoff(failures, random).TotalMilliseconds).ToList();
             Assert.All(delays, d => Assert.InRange(d, 0, ceiling));
 
             // Spread over the whole range, so clients reconnecting after a restart do not arrive together.

@@ -54,7 +54,7 @@ public sealed class UnreachableEndpointTests
         Assert.Equal(200, ok);
         Assert.Equal(200, live.Requests);
         Assert.True(host.Catalog.TryGetService("payments", out var service));
-        Assert.All(service.Endpoints, e => Assert.Equal(0, e.InFlight));
+        Assert.All(service.Destination.Endpoints, e => Assert.Equal(0, e.Load.InFlight));
     }
 
     [Fact]
@@ -66,10 +66,10 @@ public sealed class UnreachableEndpointTests
         using var cancel = new CancellationTokenSource();
 
         var call = host.Client.GetAsync("http://inventory/slow", cancel.Token);
-        await Eventually.WaitAsync(() => service.Endpoints[0].InFlight == 1, "the request to be in flight");
+        await Eventually.WaitAsync(() => service.Destination.Endpoints[0].Load.InFlight == 1, "the request to be in flight");
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
-        Assert.Equal(0, service.Endpoints[0].InFlight);
+        Assert.Equal(0, service.Destination.Endpoints[0].Load.InFlight);
     }
 }

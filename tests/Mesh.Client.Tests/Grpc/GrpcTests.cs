@@ -293,7 +293,7 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
         }
     }
 
-    private static TimeSpan GrpcProtocolTimeout(string value) => Mesh.Grpc.GrpcProtocol.ParseTimeout(value)!.Value;
+    private static TimeSpan GrpcProtocolTimeout(string value) => Mesh.Protocol.GrpcProtocol.ParseTimeout(value)!.Value;
 
     private static Dictionary<string, string?> OutlierDetectionOff() => new() { ["Mesh:Services:inventory:OutlierDetection:Enabled"] = "false" };
 

@@ -37,7 +37,7 @@ public sealed class ConcurrencyTests
             Assert.True(sent > 1000, $"only {sent} requests in five seconds");
             Assert.Equal(sent, backends.Sum(b => b.Requests));
             Assert.True(host.Catalog.TryGetService("inventory", out var service));
-            Assert.All(service.Endpoints, e => Assert.Equal(0, e.InFlight));
+            Assert.All(service.Destination.Endpoints, e => Assert.Equal(0, e.Load.InFlight));
         }
         finally
         {

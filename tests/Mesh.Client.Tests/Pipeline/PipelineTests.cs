@@ -16,18 +16,7 @@ public sealed class PipelineTests : IAsyncLifetime
     public async Task DisposeAsync() => await _backend.DisposeAsync();
 
     [Fact]
-    public void The_pipeline_stages_are_in_their_one_order()
-    {
-        Assert.Equal(
-            [MeshStage.Telemetry, MeshStage.Routing, MeshStage.Resilience, MeshStage.Endpoint],
-            Enum.GetValues<MeshStage>());
-        var stages = MeshPipeline.Stages.Select(s => s.Stage).ToArray();
-        Assert.Equal(stages.Order(), stages);
-        Assert.Equal(MeshStage.Endpoint, stages[^1]);
-    }
-
-    [Fact]
-    public void Mesh_handlers_sit_where_AddMesh_is_called_in_stage_order()
+    public void The_mesh_is_one_handler_that_sits_where_AddMesh_is_called()
     {
         var services = Services();
         services.AddHttpClient("ordered")
@@ -36,12 +25,7 @@ public sealed class PipelineTests : IAsyncLifetime
             .AddHttpMessageHandler(() => new MarkerHandler("after"));
         using var provider = services.BuildServiceProvider();
 
-        var chain = Chain(provider, "ordered");
-
-        var expected = new List<string> { "before" };
-        expected.AddRange(MeshPipeline.Stages.Select(s => s.Create(provider).GetType().Name));
-        expected.Add("after");
-        Assert.Equal(expected, chain);
+        Assert.Equal(["before", nameof(MeshHandler), "after"], Chain(provider, "ordered"));
     }
 
     [Fact]
@@ -68,7 +52,7 @@ public sealed class PipelineTests : IAsyncLifetime
         using var response = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("any").GetAsync("http://inventory/x");
 
         Assert.Equal("only", response.Headers.GetValues("x-backend").Single());
-        Assert.Single(Chain(provider, "twice"), n => n == nameof(EndpointHandler));
+        Assert.Single(Chain(provider, "twice"), n => n == nameof(MeshHandler));
     }
 
     [Fact]
@@ -118,7 +102,7 @@ public sealed class PipelineTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_handler_placed_between_the_mesh_stages_sees_every_attempt_and_retries_still_move_on()
+    public async Task A_handler_added_after_the_mesh_sees_every_attempt_at_its_endpoint_and_retries_still_move_on()
     {
         await using var second = await TestBackend.StartAsync("second");
         _backend.Status = System.Net.HttpStatusCode.ServiceUnavailable;
@@ -134,20 +118,23 @@ public sealed class PipelineTests : IAsyncLifetime
             })
             .Build());
         services.AddMesh();
-        var between = new List<string>();
-        services.AddHttpClient("between").AddMesh().ConfigureAdditionalHttpMessageHandlers((handlers, _) =>
-            handlers.Insert(handlers.Count - 1, new MarkerHandler("between") { Seen = between }));
+        var after = new List<string>();
+        services.AddHttpClient("after").AddMesh().AddHttpMessageHandler(() => new MarkerHandler("after") { Seen = after });
         using var provider = services.BuildServiceProvider();
-        Assert.Equal(["TelemetryHandler", "ResilienceHandler", "between", "EndpointHandler"], Chain(provider, "between"));
+        Assert.Equal([nameof(MeshHandler), "after"], Chain(provider, "after"));
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "http://inventory/items");
         request.Headers.Add("x-user", "42");
-        using var response = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("between").SendAsync(request);
+        using var response = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("after").SendAsync(request);
 
-        // Two attempts, each seen with the logical address; the same key hashes to one endpoint, yet the retry went to the
-        // other: the call, and the endpoints it tried, reached the endpoint stage through the handler in between.
+        // Two attempts, each seen at its endpoint; the same key hashes to one endpoint, yet the retry went to the other:
+        // the call remembered the endpoint it had tried.
         Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Equal(["http://inventory/items", "http://inventory/items"], between);
+        Assert.Equal(2, after.Count);
+        Assert.Equal(
+            new[] { _backend.Address.Authority, second.Address.Authority }.Order(),
+            after.Select(u => new Uri(u).Authority).Order());
+        Assert.All(after, u => Assert.EndsWith("/items", u, StringComparison.Ordinal));
         Assert.Equal(1, _backend.Requests);
         Assert.Equal(1, second.Requests);
     }
@@ -174,7 +161,7 @@ public sealed class PipelineTests : IAsyncLifetime
             {
                 names.Add(marker.Name);
             }
-            else if (delegating.GetType().Assembly == typeof(EndpointHandler).Assembly)
+            else if (delegating.GetType().Assembly == typeof(MeshHandler).Assembly)
             {
                 names.Add(delegating.GetType().Name);
             }

@@ -29,9 +29,9 @@ public sealed class FailoverTests
 
             Assert.Equal(2000, ok);
             Assert.True(host.Catalog.TryGetService("inventory", out var service));
-            var dead = service.Endpoints.Single(e => e.Endpoint.Address == backends[1].Address);
-            Assert.True(dead.IsEjected(TimeProvider.System.GetTimestamp()), "the stopped backend is not ejected");
-            Assert.DoesNotContain(dead, service.Available);
+            var dead = service.Destination.Endpoints.Single(e => e.Endpoint.Address == backends[1].Address);
+            Assert.True(dead.Ejection.IsEjected(TimeProvider.System.GetTimestamp()), "the stopped backend is not ejected");
+            Assert.DoesNotContain(dead, service.Destination.Available);
             Assert.True(host.Catalog.CountersOf("inventory").Ejections >= 1);
         }
         finally

@@ -25,13 +25,13 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
         using var host = Host(maxEjectionPercent: 50);
         var client = host.Client;
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
-        var failing = service.Endpoints[0];
+        var failing = service.Destination.Endpoints[0];
 
         // Ejections 1, 2, 3 and 4 last 10 s, 20 s, then 25 s (the cap) twice; each up to 10% shorter, never longer.
         foreach (var expected in new[] { 10, 20, 25, 25 })
         {
-            await SendUntilAsync(client, () => failing.IsEjected(_time.GetTimestamp()));
-            Assert.DoesNotContain(failing, service.Available);
+            await SendUntilAsync(client, () => failing.Ejection.IsEjected(_time.GetTimestamp()));
+            Assert.DoesNotContain(failing, service.Destination.Available);
             for (var i = 0; i < 20; i++)
             {
                 using var response = await client.GetAsync("http://inventory/items");
@@ -39,13 +39,13 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
             }
 
             _time.Advance(TimeSpan.FromSeconds(expected * 0.9) - TimeSpan.FromMilliseconds(1));
-            Assert.True(failing.IsEjected(_time.GetTimestamp()), $"ejection {failing.Ejections} ended before {expected * 0.9} s");
+            Assert.True(failing.Ejection.IsEjected(_time.GetTimestamp()), $"ejection {failing.Ejection.Ejections} ended before {expected * 0.9} s");
             _time.Advance(TimeSpan.FromSeconds(expected * 0.1) + TimeSpan.FromMilliseconds(5));
-            Assert.False(failing.IsEjected(_time.GetTimestamp()), $"ejection {failing.Ejections} lasted past {expected} s");
-            Assert.Contains(failing, service.Available);
+            Assert.False(failing.Ejection.IsEjected(_time.GetTimestamp()), $"ejection {failing.Ejection.Ejections} lasted past {expected} s");
+            Assert.Contains(failing, service.Destination.Available);
         }
 
-        Assert.Equal(4, failing.Ejections);
+        Assert.Equal(4, failing.Ejection.Ejections);
         Assert.Equal(4, host.Catalog.CountersOf("inventory").Ejections);
     }
 
@@ -65,12 +65,12 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
         {
             using var response = await client.GetAsync("http://inventory/items");
             var now = _time.GetTimestamp();
-            Assert.True(service.Endpoints.Count(e => e.IsEjected(now)) <= 2, "more than half of the endpoints are ejected");
+            Assert.True(service.Destination.Endpoints.Count(e => e.Ejection.IsEjected(now)) <= 2, "more than half of the endpoints are ejected");
         }
 
         var end = _time.GetTimestamp();
-        Assert.Equal(2, service.Endpoints.Count(e => e.IsEjected(end)));
-        Assert.False(service.Endpoints[3].IsEjected(end));
+        Assert.Equal(2, service.Destination.Endpoints.Count(e => e.Ejection.IsEjected(end)));
+        Assert.False(service.Destination.Endpoints[3].Ejection.IsEjected(end));
         Assert.Contains(host.Logs.Entries, e => e.Message.Contains("is not ejected", StringComparison.Ordinal));
     }
 
@@ -82,9 +82,9 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
         var client = host.Client;
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
 
-        await SendUntilAsync(client, () => service.Endpoints[0].IsEjected(_time.GetTimestamp()));
+        await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
 
-        Assert.Equal(3, service.Available.Length);
+        Assert.Equal(3, service.Destination.Available.Length);
     }
 
     private MeshTestHost Host(int maxEjectionPercent)

@@ -1,7 +1,4 @@
 using Mesh.Balancing;
-using Mesh.Pipeline;
-using Mesh.Resilience;
-using Microsoft.Extensions.DependencyInjection;
 using Polly.CircuitBreaker;
 using Polly.Hedging;
 using Polly.Retry;
@@ -11,8 +8,8 @@ namespace Mesh.Client.Tests.Resilience;
 
 /// <summary>
 /// The one order: rate limit → total timeout → retry (or hedging) → breaker → endpoint pick → attempt timeout.
-/// Rate limit and total timeout run in the resilience handler before its Polly pipeline; pick and attempt timeout in the
-/// endpoint handler after it.
+/// Rate limit and total timeout run in the logical layer before its Polly pipeline; pick and attempt timeout in the
+/// concrete and endpoint layers after it (which the architecture test keeps below the logical one).
 /// </summary>
 public sealed class StrategyOrderTests
 {
@@ -35,20 +32,6 @@ public sealed class StrategyOrderTests
         Assert.Contains("CircuitBreaker", retry[1].Name, StringComparison.Ordinal);
         Assert.Equal([typeof(HedgingStrategyOptions<HttpResponseMessage>), typeof(CircuitBreakerStrategyOptions<HttpResponseMessage>)], hedging);
         Assert.IsType<RetryStrategyOptions<HttpResponseMessage>>(service.Policy.Pipeline.GetPipelineDescriptor().Strategies[0].Options);
-    }
-
-    [Fact]
-    public void The_resilience_handler_runs_outside_the_endpoint_handler()
-    {
-        var stages = MeshPipeline.Stages.Select(s => s.Stage).ToList();
-
-        Assert.True(stages.IndexOf(MeshStage.Resilience) < stages.IndexOf(MeshStage.Endpoint));
-        var services = new ServiceCollection();
-        services.AddMesh();
-        using var provider = services.BuildServiceProvider();
-
-        Assert.IsType<ResilienceHandler>(MeshPipeline.Stages[stages.IndexOf(MeshStage.Resilience)].Create(provider));
-        Assert.IsType<EndpointHandler>(MeshPipeline.Stages[stages.IndexOf(MeshStage.Endpoint)].Create(provider));
     }
 
     [Fact]

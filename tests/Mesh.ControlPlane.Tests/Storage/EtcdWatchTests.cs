@@ -51,7 +51,7 @@ public sealed class EtcdWatchTests(EtcdServer etcd)
         Encoding.UTF8.GetString(state.Head.Snapshot.Utf8Json).Contains($"\"instanceId\":\"{id}\"", StringComparison.Ordinal);
 
     private static Task<StoreCommit> RegisterAsync(IKeyValueStore store, string id) =>
-        store.CommitAsync([], [StoreOperation.Put(StoreKeys.Instance("inventory", id), Instances.ToUtf8(new Mesh.ControlPlane.Contract.InstanceDocument { InstanceId = id, Address = "http://127.0.0.1:5001" }))], CancellationToken.None);
+        store.CommitAsync([], [StoreOperation.Put(StoreKeys.Instance("inventory", id), Instances.ToUtf8(new Mesh.ControlPlane.Contract.InstanceDocument(id, "http://127.0.0.1:5001")))], CancellationToken.None);
 
     private async Task CompactAsync()
     {

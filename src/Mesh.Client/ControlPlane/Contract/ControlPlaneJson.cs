@@ -4,9 +4,14 @@ namespace Mesh.ControlPlane.Contract;
 
 /// <summary>
 /// The serializer of every document exchanged between meshd and its clients, generated at build time: meshd writes
-/// with it, clients read with it, so both sides always agree on every field.
+/// with it, clients read with it, so both sides always agree on every field. Names are camel case; a missing field
+/// that has no default, or a null where the contract allows none, is an error, never a silent default.
 /// </summary>
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = false)]
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(SnapshotDocument))]
 [JsonSerializable(typeof(InstanceDocument))]
 [JsonSerializable(typeof(RegistrationRequest))]

@@ -1,19 +1,7 @@
-using System.Text.Json.Serialization;
-
 namespace Mesh.ControlPlane.Contract;
 
 /// <summary>meshd's answer to a registration or a renewal: the instance's lease.</summary>
-internal sealed record LeaseDocument
-{
-    /// <summary>Gets the instance's id.</summary>
-    [JsonPropertyName("instanceId")]
-    public required string InstanceId { get; init; }
-
-    /// <summary>Gets how long the lease lasts unless renewed.</summary>
-    [JsonPropertyName("ttl")]
-    public required TimeSpan Ttl { get; init; }
-
-    /// <summary>Gets when the lease lapses unless renewed.</summary>
-    [JsonPropertyName("expiresAt")]
-    public required DateTimeOffset ExpiresAt { get; init; }
-}
+/// <param name="InstanceId">The instance's id.</param>
+/// <param name="Ttl">How long the lease lasts unless renewed.</param>
+/// <param name="ExpiresAt">When the lease lapses unless renewed.</param>
+internal sealed record LeaseDocument(string InstanceId, TimeSpan Ttl, DateTimeOffset ExpiresAt);

@@ -1,4 +1,4 @@
-namespace Mesh.Balancing;
+namespace Mesh.Utilities;
 
 /// <summary>The random source of balancers and jitter; seedable so tests are repeatable.</summary>
 internal abstract class MeshRandom

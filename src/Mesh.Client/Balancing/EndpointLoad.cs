@@ -3,10 +3,10 @@ using Mesh.Discovery;
 namespace Mesh.Balancing;
 
 /// <summary>
-/// An endpoint and what the balancers have learned of it: requests in flight and a peak-EWMA latency.
-/// Lives across configuration reloads for as long as its service keeps the same address.
+/// An endpoint as balancers see it: its weight, requests in flight and a peak-EWMA latency. Lives across
+/// configuration reloads for as long as its service keeps the endpoint with the same address and shape.
 /// </summary>
-internal sealed class EndpointState
+internal sealed class EndpointLoad
 {
     /// <summary>How long a latency observation takes to fade to 1/e of its weight (Finagle and Linkerd use 10 s).</summary>
     internal static readonly TimeSpan DecayTime = TimeSpan.FromSeconds(10);
@@ -23,13 +23,7 @@ internal sealed class EndpointState
     private long _latencyBits; // a double, in milliseconds; 0 until the first observation
     private long _observedAt;
 
-    // Outlier detection, kept with the endpoint across reloads.
-    private int _consecutiveFailures;
-    private long _ejectedUntil; // a timestamp; in service when now is past it
-    private int _ejections;
-    private long _lastEjectionEnd;
-
-    public EndpointState(MeshEndpoint endpoint, TimeProvider time)
+    public EndpointLoad(MeshEndpoint endpoint, TimeProvider time)
     {
         Endpoint = endpoint;
         Authority = endpoint.Address.GetLeftPart(UriPartial.Authority);
@@ -119,44 +113,6 @@ internal sealed class EndpointState
                 return;
             }
         }
-    }
-
-    /// <summary>Gets whether outlier detection has taken the endpoint out of balancing at <paramref name="now"/>.</summary>
-    public bool IsEjected(long now) => now < Volatile.Read(ref _ejectedUntil);
-
-    /// <summary>Gets how many times the endpoint was ejected in its current run of ejections.</summary>
-    public int Ejections => Volatile.Read(ref _ejections);
-
-    /// <summary>Counts a failure; returns the number of consecutive failures.</summary>
-    internal int RecordFailure() => Interlocked.Increment(ref _consecutiveFailures);
-
-    internal void RecordSuccess()
-    {
-        if (Volatile.Read(ref _consecutiveFailures) != 0)
-        {
-            Volatile.Write(ref _consecutiveFailures, 0);
-        }
-    }
-
-    /// <summary>
-    /// Starts an ejection and returns its ordinal: 1 for the first, or the first again when the last ejection ended
-    /// longer than <paramref name="forgetAfter"/> ago. The caller serializes ejections of one service.
-    /// </summary>
-    internal int BeginEjection(long now, long forgetAfter)
-    {
-        if (_ejections > 0 && now - _lastEjectionEnd > forgetAfter)
-        {
-            _ejections = 0;
-        }
-
-        Volatile.Write(ref _consecutiveFailures, 0);
-        return ++_ejections;
-    }
-
-    internal void EjectUntil(long until)
-    {
-        _lastEjectionEnd = until;
-        Volatile.Write(ref _ejectedUntil, until);
     }
 
     private double Decay(double latency, long elapsedTicks) =>

@@ -1,61 +1,27 @@
 using System.Net.Sockets;
-using Mesh.CircuitBreaking;
-using Mesh.Grpc;
-using Mesh.RateLimiting;
+using Mesh.Discovery;
+using Mesh.Protocol;
 using Polly;
 using Polly.CircuitBreaker;
 
 namespace Mesh.Resilience;
 
-/// <summary>What went wrong with one attempt, as retries, the breaker and outlier detection see it.</summary>
-internal enum FailureKind
-{
-    /// <summary>An answer below 500 (a 429 is still matched by status for retries).</summary>
-    None,
-
-    /// <summary>A 5xx answer.</summary>
-    ServerError,
-
-    /// <summary>The connection could not be made: the request was never sent.</summary>
-    ConnectFailure,
-
-    /// <summary>An HTTP/2 server refused the stream: the request was never processed.</summary>
-    RefusedStream,
-
-    /// <summary>The exchange broke after the request was sent.</summary>
-    Reset,
-
-    /// <summary>The attempt exceeded the service's attempt timeout.</summary>
-    AttemptTimeout,
-
-    /// <summary>Cancelled by the caller or by the call's deadline.</summary>
-    Canceled,
-
-    /// <summary>Not sent by the mesh's own decision (breaker open, rate limit).</summary>
-    Rejected,
-}
-
-/// <summary>Classifies attempt outcomes.</summary>
+/// <summary>Classifies what an attempt ended with, and says who it counts against.</summary>
 internal static class Failures
 {
     private const long Http2RefusedStream = 0x7;
 
-    public static FailureKind Classify(Outcome<HttpResponseMessage> outcome) =>
+    public static FailureKind Classify(Outcome<HttpResponseMessage> outcome, IProtocol protocol) =>
         outcome.Exception is { } exception ? Classify(exception)
-        : outcome.Result is { } response ? Classify(response)
+        : outcome.Result is { } response ? protocol.Classify(response)
         : FailureKind.None;
-
-    /// <summary>A 5xx answer, or a gRPC status that speaks against the server (UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED).</summary>
-    public static FailureKind Classify(HttpResponseMessage response) =>
-        (int)response.StatusCode >= 500 || (GrpcProtocol.TrailersOnlyStatus(response) is { } status && GrpcProtocol.IsServerFailure(status))
-            ? FailureKind.ServerError
-            : FailureKind.None;
 
     public static FailureKind Classify(Exception exception) => exception switch
     {
         AttemptTimeoutException => FailureKind.AttemptTimeout,
         OperationCanceledException => FailureKind.Canceled,
-        BrokenCircuitException or IsolatedCircuitException or MeshCircuitOpenException or MeshRateLimitedException => FailureKind.Rejected,
+        BrokenCircuitException or IsolatedCircuitException => FailureKind.Rejected,
+        MeshEndpointUnavailableException { NoEndpoint: true } => FailureKind.Rejected,
         HttpRequestException http when NeverSent(http) => FailureKind.ConnectFailure,
         HttpRequestException { InnerException: HttpProtocolException { ErrorCode: Http2RefusedStream } } => FailureKind.RefusedStream,
         HttpProtocolException { ErrorCode: Http2RefusedStream } => FailureKind.RefusedStream,

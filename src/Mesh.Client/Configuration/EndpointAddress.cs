@@ -1,6 +1,6 @@
-namespace Mesh.Discovery;
+namespace Mesh.Configuration;
 
-/// <summary>The rules an endpoint address follows, shared by validation and <see cref="MeshEndpoint"/>.</summary>
+/// <summary>The rules an endpoint address follows, shared by validation, <see cref="Discovery.MeshEndpoint"/> and meshd.</summary>
 internal static class EndpointAddress
 {
     /// <summary>Parses an address, or says what is wrong with it.</summary>

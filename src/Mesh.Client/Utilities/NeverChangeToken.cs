@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Primitives;
 
-namespace Mesh.Discovery;
+namespace Mesh.Utilities;
 
 /// <summary>A change token for things that never change.</summary>
 internal static class NeverChangeToken

@@ -1,12 +1,12 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Mesh.ControlPlane;
+namespace Mesh.Configuration;
 
 /// <summary>
-/// The policies of the control plane's last good snapshot as configuration keys (<c>Mesh:Services:{name}:…</c>), read
-/// before the application's own configuration so that local settings override them field by field.
+/// Configuration keys pushed from outside the application (<c>Mesh:Services:{name}:…</c> from the control plane's last
+/// good snapshot), read before the application's own configuration so that local settings override them key by key.
 /// </summary>
-internal sealed class ControlPlaneConfigurationProvider : ConfigurationProvider, IConfigurationSource
+internal sealed class PushedConfigurationProvider : ConfigurationProvider, IConfigurationSource
 {
     /// <summary>Replaces every key at once and signals the change, so one snapshot is applied as one reload.</summary>
     public void Replace(IDictionary<string, string?> data)
@@ -15,7 +15,7 @@ internal sealed class ControlPlaneConfigurationProvider : ConfigurationProvider,
         OnReload();
     }
 
-    /// <summary>Signals a change without new keys, when only the instances of a snapshot changed.</summary>
+    /// <summary>Signals a change without new keys, when only the endpoints of a snapshot changed.</summary>
     public void Touch() => OnReload();
 
     public IConfigurationProvider Build(IConfigurationBuilder builder) => this;

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Mesh.ControlPlane;
 
-internal sealed partial class ControlPlaneClient
+internal sealed partial class ControlPlaneWatcher
 {
     [LoggerMessage(1, LogLevel.Information, "Control-plane snapshot {Version} applied from {Origin}: {ServiceCount} services (was {PreviousVersion}).")]
     private static partial void LogApplied(ILogger logger, long version, string origin, int serviceCount, long previousVersion);

@@ -1,12 +1,10 @@
-using Mesh.Telemetry;
-
-namespace Mesh.Resilience;
+namespace Mesh.Telemetry;
 
 /// <summary>
 /// Counts of the mesh's decisions for one service, kept for the life of the process and recorded on the mesh's
 /// meter as they happen.
 /// </summary>
-internal sealed class ResilienceCounters(string service, MeshMetrics metrics)
+internal sealed class ServiceCounters(string service, MeshMetrics metrics)
 {
     private readonly KeyValuePair<string, object?> _service = new(MeshTags.Service, service);
     private long _retries;

@@ -1,21 +1,20 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
 using System.Reflection;
-using Mesh.Balancing;
 using Mesh.Configuration;
+using Mesh.Discovery;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.ControlPlane;
 
 /// <summary>
-/// Watches the control plane: long-polls <c>GET /v1/snapshot</c>, validates each snapshot whole with the mesh's own
-/// binder and validator, and applies the good ones as configuration keys and endpoints; keeps the last good one on
-/// disk and starts from it. While the control plane is away, the last good snapshot stays in force; reconnects back
-/// off exponentially with full jitter and rotate through the configured addresses.
+/// Watches the control plane: long-polls its snapshot through <see cref="MeshdClient"/>, validates each snapshot whole
+/// with the mesh's own binder and validator, and applies the good ones as configuration keys (policies) and endpoints
+/// (instances); keeps the last good one on disk and starts from it. While the control plane is away, the last good
+/// snapshot stays in force; reconnects back off with full jitter and move through the configured addresses.
+/// Started by the host (or by a client's first request), never by a constructor.
 /// </summary>
-internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
+internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposable
 {
     /// <summary>The logging category of the control-plane client.</summary>
     public const string LogCategory = "Mesh.ControlPlane";
@@ -23,47 +22,46 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
     /// <summary>The name of the cache file in the cache directory.</summary>
     public const string CacheFileName = "snapshot.json";
 
-    internal static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(100);
-    internal static readonly TimeSpan BackoffCap = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(2);
-
     private readonly IOptionsFactory<MeshOptions> _optionsFactory;
     private readonly MeshConfigurationRoot _root;
     private readonly MeshOptionsValidator _validator;
+    private readonly MeshdClient _meshd;
     private readonly ControlPlaneMetrics _metrics;
     private readonly TimeProvider _time;
-    private readonly MeshRandom _random;
     private readonly ILogger _logger;
     private readonly Lock _applyLock = new();
+    private readonly Lock _startLock = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile ControlPlaneSnapshot _current = ControlPlaneSnapshot.Empty;
+    private volatile Task? _started;
     private byte[]? _lastRejected;
-    private HttpClient? _http;
     private Task _loop = Task.CompletedTask;
-    private int _started;
     private long _rejected;
     private int _disposed;
 
-    public ControlPlaneClient(
+    public ControlPlaneWatcher(
         IOptionsFactory<MeshOptions> optionsFactory,
         MeshConfigurationRoot root,
         MeshOptionsValidator validator,
+        MeshdClient meshd,
         ControlPlaneMetrics metrics,
         TimeProvider time,
-        MeshRandom random,
         ILoggerFactory loggers)
     {
         _optionsFactory = optionsFactory;
         _root = root;
         _validator = validator;
+        _meshd = meshd;
         _metrics = metrics;
         _time = time;
-        _random = random;
         _logger = loggers.CreateLogger(LogCategory);
     }
 
-    /// <summary>Gets whether a control plane is configured; read once, at start.</summary>
+    /// <summary>Gets whether a control plane is configured (<c>Mesh:ControlPlane:Address</c>); read once, at start.</summary>
+    public bool IsConfigured => _meshd.IsEnabled;
+
+    /// <summary>Gets whether the watcher runs: a control plane is configured, with valid settings, and it was started.</summary>
     public bool IsEnabled { get; private set; }
 
     /// <summary>Gets the last good snapshot, in force now.</summary>
@@ -73,49 +71,26 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
     public long Rejected => Interlocked.Read(ref _rejected);
 
     /// <summary>Gets the addresses of the control plane, in the order they are tried.</summary>
-    public IReadOnlyList<Uri> Addresses { get; private set; } = [];
+    public IReadOnlyList<Uri> Addresses => _meshd.Addresses;
 
-    /// <summary>Gets the path of the cache file.</summary>
+    /// <summary>Gets the path of the cache file, once started.</summary>
     public string? CachePath { get; private set; }
 
     /// <summary>
-    /// Loads the cached snapshot and starts watching, once. Without a cached snapshot, waits up to
-    /// <see cref="ControlPlaneOptions.StartupWait"/> for the control plane's first answer.
+    /// Starts watching, once: loads the cached snapshot, then follows the control plane. The task completes when a
+    /// snapshot is in force (cached or received), or after <see cref="ControlPlaneOptions.StartupWait"/> without one,
+    /// or at once without a control plane. It never fails.
     /// </summary>
-    public void Start()
+    public Task StartAsync()
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
+        if (_started is { } started)
         {
-            return;
+            return started;
         }
 
-        var options = _optionsFactory.Create(Options.DefaultName);
-        var controlPlane = options.ControlPlane;
-        if (!controlPlane.IsEnabled || _validator.Validate(Options.DefaultName, options) is { Failed: true } invalid && ControlPlaneFailures(invalid).Any())
+        lock (_startLock)
         {
-            // Invalid control-plane settings are reported by the catalog's validation at start-up.
-            return;
-        }
-
-        IsEnabled = true;
-        Addresses = [.. controlPlane.AllAddresses().Select(a => new Uri(a.EndsWith('/') ? a : a + "/", UriKind.Absolute))];
-        CachePath = Path.Combine(controlPlane.CacheDirectory ?? DefaultCacheDirectory(options.ServiceName), CacheFileName);
-        var cached = LoadCache();
-
-        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = s_connectTimeout, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2) })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        if (!string.IsNullOrEmpty(controlPlane.Token))
-        {
-            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", controlPlane.Token);
-        }
-
-        var wait = controlPlane.WaitTime;
-        _loop = Task.Run(() => WatchAsync(wait, _stop.Token));
-        if (!cached && controlPlane.StartupWait > TimeSpan.Zero && !_firstAnswer.Task.Wait(controlPlane.StartupWait))
-        {
-            LogStartedWithoutSnapshot(_logger, controlPlane.StartupWait.TotalSeconds);
+            return _started ??= Task.Run(StartCoreAsync);
         }
     }
 
@@ -175,7 +150,7 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
             _metrics.Applied.Add(1, new KeyValuePair<string, object?>("mesh.control_plane.source", origin));
 
             // One reload carries policies and instances together; the catalog rebuilds from both.
-            _root.ControlPlane.Replace(snapshot.Keys);
+            _root.Pushed.Replace(snapshot.Keys);
             LogApplied(_logger, snapshot.Version, origin, snapshot.Instances.Count, previous.Version);
         }
 
@@ -187,10 +162,43 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
         return true;
     }
 
+    private async Task StartCoreAsync()
+    {
+        var options = _optionsFactory.Create(Options.DefaultName);
+        var controlPlane = options.ControlPlane;
+        if (!_meshd.IsEnabled || _validator.Validate(Options.DefaultName, options) is { Failed: true } invalid && ControlPlaneFailures(invalid).Any())
+        {
+            // Invalid control-plane settings are reported by the catalog's validation at start-up.
+            return;
+        }
+
+        IsEnabled = true;
+        CachePath = Path.Combine(controlPlane.CacheDirectory ?? DefaultCacheDirectory(options.ServiceName), CacheFileName);
+        var cached = LoadCache();
+        _loop = WatchAsync(controlPlane.WaitTime, _stop.Token);
+        if (cached || controlPlane.StartupWait <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        try
+        {
+            await _firstAnswer.Task.WaitAsync(controlPlane.StartupWait, _time, _stop.Token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogStartedWithoutSnapshot(_logger, controlPlane.StartupWait.TotalSeconds);
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed while starting.
+        }
+    }
+
     /// <summary>Binds the snapshot under the application's configuration into trial options and runs the one validator over them.</summary>
     private void Trial(ControlPlaneSnapshot snapshot, List<string> failures)
     {
-        var provider = new ControlPlaneConfigurationProvider();
+        var provider = new PushedConfigurationProvider();
         provider.Replace(snapshot.Keys);
         using var configuration = MeshConfigurationRoot.Compose(provider, _root.Application);
         var trial = new MeshOptions();
@@ -201,8 +209,7 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
             {
                 foreach (var instance in instances)
                 {
-                    var endpoint = new Discovery.MeshEndpointOptions(instance.Address.ToString()) { Zone = instance.Zone, Weight = instance.Weight };
-                    service.Endpoints.Add(endpoint);
+                    service.Endpoints.Add(new MeshEndpointOptions(instance.Address.ToString()) { Zone = instance.Zone, Weight = instance.Weight });
                 }
             }
         }
@@ -271,16 +278,15 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
     private async Task WatchAsync(TimeSpan wait, CancellationToken stop)
     {
         var failures = 0;
-        var index = 0;
         long? since = null;
         var reachable = true;
         while (!stop.IsCancellationRequested)
         {
-            var address = Addresses[index];
+            var address = _meshd.Current;
             string? problem;
             try
             {
-                (problem, var version) = await PollAsync(address, since, wait, stop).ConfigureAwait(false);
+                (problem, var version) = await PollAsync(since, wait, stop).ConfigureAwait(false);
                 if (problem is null)
                 {
                     since = version;
@@ -308,7 +314,7 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
 
             _metrics.WatchFailures.Add(1);
             failures++;
-            var delay = Backoff(failures, _random);
+            var delay = _meshd.Backoff(failures);
             if (reachable)
             {
                 reachable = false;
@@ -320,7 +326,7 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
             }
 
             // After a failure: the next replica, and a whole snapshot, since the control plane may have restarted.
-            index = (index + 1) % Addresses.Count;
+            _meshd.Rotate(address);
             since = null;
             try
             {
@@ -333,58 +339,28 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Full jitter: a random wait between 0 and <c>min(cap, base · 2^(failures-1))</c>, so reconnecting clients spread out.</summary>
-    internal static TimeSpan Backoff(int failures, MeshRandom random)
+    private async Task<(string? Problem, long? Version)> PollAsync(long? since, TimeSpan wait, CancellationToken stop)
     {
-        var ceiling = Math.Min(BackoffCap.TotalMilliseconds, BackoffBase.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 30)));
-        return TimeSpan.FromMilliseconds(random.NextDouble() * ceiling);
-    }
-
-    private async Task<(string? Problem, long? Version)> PollAsync(Uri address, long? since, TimeSpan wait, CancellationToken stop)
-    {
-        var query = since is { } v
-            ? $"v1/snapshot?since={v.ToString(CultureInfo.InvariantCulture)}&wait={((int)wait.TotalSeconds).ToString(CultureInfo.InvariantCulture)}"
-            : "v1/snapshot";
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-
-        // The control plane answers within the wait plus its 10% jitter; past that, the connection is presumed dead.
-        timeout.CancelAfter(wait * 1.1 + TimeSpan.FromSeconds(5));
-        using var response = await _http!.GetAsync(new Uri(address, query), HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NotModified)
+        var answer = await _meshd.GetSnapshotAsync(since, wait, stop).ConfigureAwait(false);
+        if (answer.Status == System.Net.HttpStatusCode.NotModified)
         {
             return (null, since);
         }
 
-        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        if (answer.IsRefused)
         {
-            LogTokenRefused(_logger, address, (int)response.StatusCode);
-            return ($"status {(int)response.StatusCode}", null);
+            LogTokenRefused(_logger, answer.Address, (int)answer.Status);
         }
 
-        if (response.StatusCode != HttpStatusCode.OK)
+        if (answer.Document is not { } body)
         {
-            return ($"status {(int)response.StatusCode}", null);
+            return ($"status {(int)answer.Status}", null);
         }
 
-        var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
         TryApply(body, "control-plane", writeCache: true);
 
         // Watch from the version just seen, applied or refused, so a refused one is not sent again at once.
-        return (null, ReadVersion(body) ?? since);
-    }
-
-    private static long? ReadVersion(byte[] body)
-    {
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(body);
-            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
-                && document.RootElement.TryGetProperty("version", out var v) && v.TryGetInt64(out var version) ? version : null;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
+        return (null, ControlPlaneSnapshot.ReadVersion(body) ?? since);
     }
 
     private static IEnumerable<string> ControlPlaneFailures(ValidateOptionsResult result) =>
@@ -407,7 +383,6 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
             // The loop ends on cancellation; nothing else to report while disposing.
         }
 
-        _http?.Dispose();
         _stop.Dispose();
     }
 
@@ -420,7 +395,6 @@ internal sealed partial class ControlPlaneClient : IDisposable, IAsyncDisposable
 
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _http?.Dispose();
         _stop.Dispose();
     }
 }

@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Mesh.ControlPlane.Contract;
+using Mesh.Utilities;
+
+namespace Mesh.ControlPlane;
+
+/// <summary>
+/// The one client of meshd's HTTP API: its addresses, tried in turn (a failure moves every user of the client to the
+/// next one), the bearer token (never logged), the contract's documents, and full-jitter back-off between failures.
+/// Used by the snapshot watcher and by registration.
+/// </summary>
+internal sealed class MeshdClient : IDisposable
+{
+    internal static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(100);
+    internal static readonly TimeSpan BackoffCap = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly HttpClient _http;
+    private readonly MeshRandom _random;
+    private int _index;
+
+    public MeshdClient(ControlPlaneOptions options, MeshRandom random)
+    {
+        _random = random;
+        Addresses = [.. options.AllAddresses().Select(a => new Uri(a.EndsWith('/') ? a : a + "/", UriKind.Absolute))];
+        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = s_connectTimeout, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        if (!string.IsNullOrEmpty(options.Token))
+        {
+            _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
+        }
+    }
+
+    /// <summary>Gets the addresses of meshd, in the order they are tried; each ends with a slash.</summary>
+    public IReadOnlyList<Uri> Addresses { get; }
+
+    /// <summary>Gets whether meshd is configured.</summary>
+    public bool IsEnabled => Addresses.Count > 0;
+
+    /// <summary>Gets the address requests go to now.</summary>
+    public Uri Current => Addresses[(int)((uint)Volatile.Read(ref _index) % (uint)Addresses.Count)];
+
+    /// <summary>Moves to the next address, after a failure of <paramref name="failed"/> (unless another caller moved on already).</summary>
+    public void Rotate(Uri failed)
+    {
+        var index = Volatile.Read(ref _index);
+        if (Addresses[(int)((uint)index % (uint)Addresses.Count)] == failed)
+        {
+            Interlocked.CompareExchange(ref _index, index + 1, index);
+        }
+    }
+
+    /// <summary>Full jitter: a random wait between 0 and <c>min(cap, base · 2^(failures-1))</c>, so reconnecting clients spread out.</summary>
+    public static TimeSpan Backoff(int failures, MeshRandom random) => Utilities.Backoff.FullJitter(failures - 1, BackoffBase, BackoffCap, random);
+
+    /// <summary>The wait before trying again after <paramref name="failures"/> failures in a row.</summary>
+    public TimeSpan Backoff(int failures) => Backoff(failures, _random);
+
+    /// <summary>
+    /// <c>GET /v1/snapshot</c>: the whole snapshot, or with <paramref name="since"/> a long poll of up to
+    /// <paramref name="wait"/> that ends with the next snapshot or with <c>304</c>.
+    /// </summary>
+    public async Task<MeshdAnswer<byte[]>> GetSnapshotAsync(long? since, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var address = Current;
+        var query = since is { } v
+            ? $"v1/snapshot?since={v.ToString(CultureInfo.InvariantCulture)}&wait={((int)wait.TotalSeconds).ToString(CultureInfo.InvariantCulture)}"
+            : "v1/snapshot";
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        // meshd answers within the wait plus its 10% jitter; past that, the connection is presumed dead.
+        timeout.CancelAfter(wait * 1.1 + TimeSpan.FromSeconds(5));
+        using var response = await _http.GetAsync(new Uri(address, query), HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
+        var body = response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false) : null;
+        return new MeshdAnswer<byte[]>(address, response.StatusCode, body);
+    }
+
+    /// <summary><c>PUT /v1/services/{service}/instances/{instanceId}</c>: registers an instance, or renews it when nothing changed.</summary>
+    public Task<MeshdAnswer<LeaseDocument>> RegisterAsync(string service, string instanceId, RegistrationRequest registration, CancellationToken cancellationToken) =>
+        SendForLeaseAsync(HttpMethod.Put, InstancePath(service, instanceId), JsonContent.Create(registration, ControlPlaneJson.Default.RegistrationRequest), cancellationToken);
+
+    /// <summary><c>POST …/renew</c>: renews an instance's lease; <c>404</c> when its lease lapsed.</summary>
+    public Task<MeshdAnswer<LeaseDocument>> RenewAsync(string service, string instanceId, CancellationToken cancellationToken) =>
+        SendForLeaseAsync(HttpMethod.Post, InstancePath(service, instanceId) + "/renew", null, cancellationToken);
+
+    /// <summary><c>DELETE</c> an instance, at the current address and then at each other one until one answers.</summary>
+    /// <exception cref="HttpRequestException">No address answered.</exception>
+    public async Task<MeshdAnswer<LeaseDocument>> DeregisterAsync(string service, string instanceId, CancellationToken cancellationToken)
+    {
+        MeshdAnswer<LeaseDocument>? last = null;
+        HttpRequestException? unreachable = null;
+        for (var i = 0; i < Addresses.Count; i++)
+        {
+            var address = Current;
+            try
+            {
+                var answer = await SendForLeaseAsync(HttpMethod.Delete, InstancePath(service, instanceId), null, cancellationToken).ConfigureAwait(false);
+                if (answer.IsSuccess || answer.Status == HttpStatusCode.NotFound)
+                {
+                    return answer;
+                }
+
+                last = answer;
+            }
+            catch (HttpRequestException ex)
+            {
+                unreachable = ex;
+            }
+
+            Rotate(address);
+        }
+
+        return last ?? throw unreachable!;
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private static string InstancePath(string service, string instanceId) =>
+        $"v1/services/{Uri.EscapeDataString(service)}/instances/{Uri.EscapeDataString(instanceId)}";
+
+    private async Task<MeshdAnswer<LeaseDocument>> SendForLeaseAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
+    {
+        var address = Current;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(s_requestTimeout);
+        using var request = new HttpRequestMessage(method, new Uri(address, path)) { Content = content };
+        try
+        {
+            using var response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
+            LeaseDocument? lease = null;
+            if (response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NoContent)
+            {
+                try
+                {
+                    lease = await response.Content.ReadFromJsonAsync(ControlPlaneJson.Default.LeaseDocument, timeout.Token).ConfigureAwait(false);
+                }
+                catch (JsonException)
+                {
+                    // An answer without a readable lease still succeeded; the caller keeps the lease time it knew.
+                }
+            }
+
+            return new MeshdAnswer<LeaseDocument>(address, response.StatusCode, lease);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new HttpRequestException($"meshd at {address} did not answer within {s_requestTimeout.TotalSeconds:0} s.", ex);
+        }
+    }
+}
+
+/// <summary>What meshd answered: the address asked, the status, and the document read from a successful answer.</summary>
+internal readonly record struct MeshdAnswer<T>(Uri Address, HttpStatusCode Status, T? Document)
+    where T : class
+{
+    public bool IsSuccess => (int)Status is >= 200 and < 300;
+
+    /// <summary>Gets whether meshd refused the token: missing, wrong, or not allowed here.</summary>
+    public bool IsRefused => Status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden;
+}

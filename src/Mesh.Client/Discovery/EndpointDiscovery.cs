@@ -1,0 +1,66 @@
+using Mesh.Configuration;
+
+namespace Mesh.Discovery;
+
+/// <summary>
+/// Finds the services of the mesh and the endpoints of each: those the options name, and those a source introduces;
+/// the first source (in registration order) that knows a service supplies all of its endpoints.
+/// </summary>
+internal static class EndpointDiscovery
+{
+    /// <summary>Discovers every service; adds to <paramref name="errors"/> what makes a service unusable, naming its configuration path.</summary>
+    public static List<DiscoveredService> Discover(MeshOptions options, IReadOnlyList<IEndpointSource> sources, List<string> errors)
+    {
+        var names = new List<string>(options.Services.Keys);
+        var seen = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
+        foreach (var source in sources)
+        {
+            foreach (var name in source.GetServiceNames())
+            {
+                if (!MeshOptionsValidator.IsServiceName(name))
+                {
+                    errors.Add($"{MeshOptionsValidator.Section}:Services: '{name}', introduced by endpoint source '{source.Name}', is not a valid service name (letters, digits, '-' and '.', as in a host name).");
+                }
+                else if (seen.Add(name))
+                {
+                    names.Add(name);
+                }
+            }
+        }
+
+        var services = new List<DiscoveredService>(names.Count);
+        foreach (var name in names)
+        {
+            var serviceOptions = options.Services.TryGetValue(name, out var configured) ? configured : new MeshServiceOptions();
+            if (Find(name, serviceOptions, sources, errors) is { } service)
+            {
+                services.Add(service);
+            }
+        }
+
+        return services;
+    }
+
+    private static DiscoveredService? Find(string name, MeshServiceOptions options, IReadOnlyList<IEndpointSource> sources, List<string> errors)
+    {
+        var path = $"{MeshOptionsValidator.Section}:Services:{name}:Endpoints";
+        foreach (var source in sources)
+        {
+            if (!source.TryGetEndpoints(name, options, out var endpoints))
+            {
+                continue;
+            }
+
+            if (endpoints.Count > 0 && endpoints.All(e => e.Weight == 0))
+            {
+                errors.Add($"{path}: every endpoint of service '{name}' has weight 0, so none could receive traffic.");
+                return null;
+            }
+
+            return new DiscoveredService(name, options, endpoints, source.Name);
+        }
+
+        errors.Add($"{path}: service '{name}' has no endpoints (none configured, and no endpoint source knows it).");
+        return null;
+    }
+}

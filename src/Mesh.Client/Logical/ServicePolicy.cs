@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text.Json;
+using Mesh.CircuitBreaking;
+using Mesh.Hedging;
+using Mesh.RateLimiting;
+using Mesh.Retry;
+using Mesh.Telemetry;
+using Mesh.Utilities;
+using Microsoft.Extensions.Logging;
+using Polly;
+
+namespace Mesh.Logical;
+
+/// <summary>
+/// The one composer of a service's strategies, in the one order: rate limit → total timeout (and the inherited
+/// deadline) → retry, or hedging for calls that may be hedged → service breaker; each attempt then goes to the
+/// concrete layer. Built from the service's options once and kept across reloads while those stay the same, so breaker
+/// state, budget and limiter survive a reload that changes something else.
+/// </summary>
+internal sealed class ServicePolicy : IDisposable
+{
+    /// <summary>The log category of every resilience decision.</summary>
+    internal const string LogCategory = "Mesh.Resilience";
+
+    public ServicePolicy(string service, MeshServiceOptions options, ServiceCounters counters, TimeProvider time, MeshRandom random, ILogger logger)
+    {
+        Service = service;
+        Counters = counters;
+        Fingerprint = FingerprintOf(options);
+        Timeout = options.Timeout;
+        TimeoutHeader = ((long)Math.Ceiling(options.Timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture);
+        RateLimit = options.RateLimit is { } limit ? new RateLimitStrategy(service, limit, counters, logger) : null;
+        Retry = new RetryStrategy(service, options.Retry, counters, time, random, logger);
+        Hedging = options.Hedging is { } hedging ? new HedgingStrategy(service, hedging, Retry, counters, logger) : null;
+        Breaker = options.CircuitBreaker.Enabled ? new BreakerStrategy(service, options.CircuitBreaker, counters, logger) : null;
+
+        Pipeline = Compose(time, Retry.Rules.MaxAttempts > 1 ? builder => builder.AddRetry(Retry.CreateOptions()) : null);
+        HedgingPipeline = Hedging is null ? null : Compose(time, builder => builder.AddHedging(Hedging.CreateOptions()));
+    }
+
+    public string Service { get; }
+
+    /// <summary>Gets a canonical form of the options the policy was built from, to tell whether a reload changed them.</summary>
+    public string Fingerprint { get; }
+
+    public ServiceCounters Counters { get; }
+
+    public TimeSpan Timeout { get; }
+
+    /// <summary>Gets <see cref="Timeout"/> as the <c>mesh-timeout</c> header's value, made once.</summary>
+    public string TimeoutHeader { get; }
+
+    public RateLimitStrategy? RateLimit { get; }
+
+    public RetryStrategy Retry { get; }
+
+    public HedgingStrategy? Hedging { get; }
+
+    public BreakerStrategy? Breaker { get; }
+
+    /// <summary>Gets the service breaker's state: <c>closed</c>, <c>open</c>, <c>half_open</c> or <c>disabled</c>.</summary>
+    public string BreakerState => Breaker?.State ?? "disabled";
+
+    /// <summary>Gets retries (when enabled) over the breaker (when enabled).</summary>
+    public ResiliencePipeline<HttpResponseMessage> Pipeline { get; }
+
+    /// <summary>Gets hedging over the breaker, when hedging is configured.</summary>
+    public ResiliencePipeline<HttpResponseMessage>? HedgingPipeline { get; }
+
+    public static string FingerprintOf(MeshServiceOptions options) => JsonSerializer.Serialize(new
+    {
+        options.Timeout,
+        options.Retry,
+        options.CircuitBreaker,
+        options.Hedging,
+        options.RateLimit,
+    });
+
+    public void Dispose() => RateLimit?.Dispose();
+
+    // Retry or hedging outside, the breaker inside: every attempt counts for the breaker, and an open breaker stops retries.
+    private ResiliencePipeline<HttpResponseMessage> Compose(TimeProvider time, Action<ResiliencePipelineBuilder<HttpResponseMessage>>? outer)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
+        outer?.Invoke(builder);
+        if (Breaker is not null)
+        {
+            builder.AddCircuitBreaker(Breaker.CreateOptions());
+        }
+
+        return builder.Build();
+    }
+}

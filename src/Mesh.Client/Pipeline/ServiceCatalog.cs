@@ -1,0 +1,280 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Diagnostics.CodeAnalysis;
+using Mesh.Balancing;
+using Mesh.Concrete;
+using Mesh.Configuration;
+using Mesh.Discovery;
+using Mesh.Endpoint;
+using Mesh.Logical;
+using Mesh.Outliers;
+using Mesh.Telemetry;
+using Mesh.Utilities;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace Mesh.Pipeline;
+
+/// <summary>
+/// The services of the mesh as one immutable snapshot, each with its three layers, rebuilt whole when the options or an
+/// endpoint source change and swapped atomically. What the layers learned survives a rebuild: a service's strategies
+/// while their options stay the same, its outlier detector (and the ejections it owns) likewise, and each endpoint's
+/// load while the endpoint keeps its address and shape. A rebuild that fails validation is refused and logged; the last
+/// good snapshot stays in force.
+/// </summary>
+internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
+{
+    private readonly IOptionsFactory<MeshOptions> _optionsFactory;
+    private readonly IOptionsChangeTokenSource<MeshOptions>[] _optionsTokens;
+    private readonly IEndpointSource[] _sources;
+    private readonly MeshOptionsValidator _validator;
+    private readonly CallTelemetry _telemetry;
+    private readonly MeshMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly MeshRandom _random;
+    private readonly ILogger _logger;
+    private readonly ILogger _resilienceLogger;
+    private readonly Lock _rebuildLock = new();
+    private readonly IDisposable _subscription;
+    private readonly ConcurrentDictionary<string, ServiceCounters> _counters = new(StringComparer.OrdinalIgnoreCase);
+    private volatile Snapshot _snapshot;
+    private long _rejectedReloads;
+
+    /// <exception cref="OptionsValidationException">The configuration at startup is invalid.</exception>
+    public ServiceCatalog(
+        IOptionsFactory<MeshOptions> optionsFactory,
+        IEnumerable<IOptionsChangeTokenSource<MeshOptions>> optionsTokens,
+        IEnumerable<IEndpointSource> sources,
+        MeshOptionsValidator validator,
+        CallTelemetry telemetry,
+        MeshMetrics metrics,
+        TimeProvider time,
+        MeshRandom random,
+        ILoggerFactory loggers)
+    {
+        _optionsFactory = optionsFactory;
+        _optionsTokens = [.. optionsTokens];
+        _sources = [.. sources];
+        _validator = validator;
+        _telemetry = telemetry;
+        _metrics = metrics;
+        _time = time;
+        _random = random;
+        _logger = loggers.CreateLogger<ServiceCatalog>();
+        _resilienceLogger = loggers.CreateLogger(ServicePolicy.LogCategory);
+
+        _snapshot = Build(_optionsFactory.Create(Options.DefaultName), previous: null, version: 1, out var failures)
+            ?? throw new OptionsValidationException(Options.DefaultName, typeof(MeshOptions), failures);
+        LogApplied(_logger, _snapshot.Version, _snapshot.Services.Count);
+        _subscription = ChangeToken.OnChange(GetChangeToken, Rebuild);
+        metrics.Observe(this);
+    }
+
+    /// <summary>Gets the number of the snapshot in force; it grows by one at each applied change.</summary>
+    public long Version => _snapshot.Version;
+
+    /// <summary>Gets how many changes were refused since start.</summary>
+    public long RejectedReloads => Interlocked.Read(ref _rejectedReloads);
+
+    /// <summary>Gets the name of this service in the mesh, when configured.</summary>
+    public string? ServiceName => _snapshot.ServiceName;
+
+    /// <summary>Gets the names of the services in force.</summary>
+    public IEnumerable<string> ServiceNames => _snapshot.Services.Keys;
+
+    /// <summary>Finds the service a request host names; <see langword="false"/> for a host that is not a service.</summary>
+    public bool TryGetService(string host, [NotNullWhen(true)] out LogicalService? service) =>
+        _snapshot.Services.TryGetValue(host, out service);
+
+    /// <summary>Gets the counters of a service's decisions, kept for the life of the process.</summary>
+    public ServiceCounters CountersOf(string service) => _counters.GetOrAdd(service, static (name, metrics) => new ServiceCounters(name, metrics), _metrics);
+
+    public IEnumerable<(string Service, int Available, int Ejected)> CountEndpoints()
+    {
+        foreach (var (name, service) in _snapshot.Services)
+        {
+            var ejected = service.Destination.EjectedCount();
+            yield return (name, service.Destination.Endpoints.Length - ejected, ejected);
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription.Dispose();
+        foreach (var service in _snapshot.Services.Values)
+        {
+            service.Policy.Dispose();
+            service.Destination.Stage.Detector.Dispose();
+        }
+    }
+
+    /// <summary>Swaps the endpoints a service balances over, after one of them was ejected or returned.</summary>
+    private void Refresh(string service)
+    {
+        if (TryGetService(service, out var state))
+        {
+            state.Destination.Refresh();
+        }
+    }
+
+    private IChangeToken GetChangeToken()
+    {
+        var tokens = new List<IChangeToken>(_optionsTokens.Length + _sources.Length);
+        foreach (var source in _optionsTokens)
+        {
+            tokens.Add(source.GetChangeToken());
+        }
+
+        foreach (var source in _sources)
+        {
+            tokens.Add(source.GetChangeToken());
+        }
+
+        return new CompositeChangeToken(tokens);
+    }
+
+    private void Rebuild()
+    {
+        lock (_rebuildLock)
+        {
+            var current = _snapshot;
+            IReadOnlyList<string> failures;
+            try
+            {
+                var next = Build(_optionsFactory.Create(Options.DefaultName), current, current.Version + 1, out failures);
+                if (next is not null)
+                {
+                    _snapshot = next;
+                    Retire(current, next);
+                    LogApplied(_logger, next.Version, next.Services.Count);
+                    return;
+                }
+            }
+#pragma warning disable CA1031 // Whatever a configure action or a source throws, the last good snapshot must stay.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failures = [ex is OptionsValidationException validation ? validation.Message : $"{ex.GetType().Name}: {ex.Message}"];
+            }
+
+            Interlocked.Increment(ref _rejectedReloads);
+            LogRejected(_logger, current.Version, string.Join(" ", failures));
+        }
+    }
+
+    /// <summary>Releases what the previous snapshot held and the next does not keep.</summary>
+    private static void Retire(Snapshot previous, Snapshot next)
+    {
+        foreach (var (name, old) in previous.Services)
+        {
+            next.Services.TryGetValue(name, out var kept);
+            if (!ReferenceEquals(kept?.Policy, old.Policy))
+            {
+                old.Policy.Dispose();
+            }
+
+            if (!ReferenceEquals(kept?.Destination.Stage.Detector, old.Destination.Stage.Detector))
+            {
+                old.Destination.Stage.Detector.Dispose();
+            }
+        }
+    }
+
+    private Snapshot? Build(MeshOptions options, Snapshot? previous, long version, out IReadOnlyList<string> failures)
+    {
+        var result = _validator.Validate(Options.DefaultName, options);
+        var errors = result.Failed ? new List<string>(result.Failures) : [];
+        var discovered = errors.Count == 0 ? EndpointDiscovery.Discover(options, _sources, errors) : [];
+        failures = errors;
+        if (errors.Count > 0)
+        {
+            return null;
+        }
+
+        var services = new Dictionary<string, LogicalService>(StringComparer.OrdinalIgnoreCase);
+        var created = new List<IDisposable>();
+        var tracked = new List<(OutlierDetector Detector, EndpointTarget[] Targets, EjectionState[] Routable)>();
+        try
+        {
+            foreach (var service in discovered)
+            {
+                LogicalService? old = null;
+                previous?.Services.TryGetValue(service.Name, out old);
+                services[service.Name] = BuildService(service, options.ServiceName, old, created, tracked);
+            }
+        }
+        catch
+        {
+            // Refused whole: release what was built for it.
+            foreach (var disposable in created)
+            {
+                disposable.Dispose();
+            }
+
+            throw;
+        }
+
+        // Told only now, so a refused rebuild leaves the detectors as they were.
+        foreach (var (detector, targets, routable) in tracked)
+        {
+            detector.Track(targets.Select(t => t.Ejection), routable);
+        }
+
+        return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName);
+    }
+
+    private LogicalService BuildService(DiscoveredService discovered, string? caller, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked)
+    {
+        var name = discovered.Name;
+        var options = discovered.Options;
+        var counters = CountersOf(name);
+
+        var policy = old is not null && old.Policy.Fingerprint == ServicePolicy.FingerprintOf(options) ? old.Policy : null;
+        if (policy is null)
+        {
+            policy = new ServicePolicy(name, options, counters, _time, _random, _resilienceLogger);
+            created.Add(policy);
+        }
+
+        var oldDetector = old?.Destination.Stage.Detector;
+        var detector = oldDetector is not null && oldDetector.Fingerprint == OutlierDetector.FingerprintOf(options.OutlierDetection) ? oldDetector : null;
+        if (detector is null)
+        {
+            detector = new OutlierDetector(name, options.OutlierDetection, _time, _random, counters, _resilienceLogger, () => Refresh(name));
+            created.Add(detector);
+        }
+
+        // What the balancers learned of an endpoint stays while it keeps its address and shape.
+        var known = new Dictionary<Uri, EndpointLoad>();
+        foreach (var target in old?.Destination.Endpoints ?? [])
+        {
+            known[target.Endpoint.Address] = target.Load;
+        }
+
+        var targets = new EndpointTarget[discovered.Endpoints.Count];
+        for (var i = 0; i < targets.Length; i++)
+        {
+            var endpoint = discovered.Endpoints[i];
+            var load = known.TryGetValue(endpoint.Address, out var kept) && SameShape(kept.Endpoint, endpoint) ? kept : new EndpointLoad(endpoint, _time);
+            targets[i] = new EndpointTarget(endpoint, load, detector.StateOf(load.Authority));
+        }
+
+        var stage = new EndpointStage(name, options.AttemptTimeout, detector, _telemetry);
+        var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time);
+        tracked.Add((detector, targets, Array.ConvertAll(destination.Routable, t => t.Ejection)));
+        return new LogicalService(name, options, caller, policy, destination, _telemetry);
+    }
+
+    private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>
+        a.Weight == b.Weight && a.Zone == b.Zone && a.Labels.Count == b.Labels.Count
+        && a.Labels.All(l => b.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
+
+    private sealed record Snapshot(FrozenDictionary<string, LogicalService> Services, long Version, string? ServiceName);
+
+    [LoggerMessage(1, LogLevel.Information, "Mesh configuration {Version} applied: {ServiceCount} services.")]
+    private static partial void LogApplied(ILogger logger, long version, int serviceCount);
+
+    [LoggerMessage(2, LogLevel.Error, "Mesh configuration change refused; configuration {Version} stays in force. {Failures}")]
+    private static partial void LogRejected(ILogger logger, long version, string failures);
+}

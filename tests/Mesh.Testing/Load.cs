@@ -1,7 +1,7 @@
-namespace Mesh.Client.Tests;
+namespace Mesh.Testing;
 
 /// <summary>Sends a bounded number of requests from a fixed number of concurrent callers.</summary>
-internal static class Load
+public static class Load
 {
     /// <summary>Sends <paramref name="total"/> requests from <paramref name="concurrency"/> callers; returns how many succeeded.</summary>
     public static async Task<int> RunAsync(int total, int concurrency, Func<int, Task> send)

@@ -3,10 +3,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Mesh.Client.Tests;
+namespace Mesh.Testing;
 
 /// <summary>A service provider with the mesh configured from a reloadable configuration, and a meshed client on it.</summary>
-internal sealed class MeshTestHost : IDisposable
+public sealed class MeshTestHost : IDisposable
 {
     public const string ClientName = "meshed";
 
@@ -23,7 +23,7 @@ internal sealed class MeshTestHost : IDisposable
 
     public LogCollector Logs { get; }
 
-    public ServiceCatalog Catalog => Services.GetRequiredService<ServiceCatalog>();
+    internal ServiceCatalog Catalog => Services.GetRequiredService<ServiceCatalog>();
 
     public HttpClient Client => Services.GetRequiredService<IHttpClientFactory>().CreateClient(ClientName);
 

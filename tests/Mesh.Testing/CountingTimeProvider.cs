@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace Mesh.Client.Tests;
+namespace Mesh.Testing;
 
 /// <summary>A fake clock that also counts the timers created on it, so a test can wait until a delay has started.</summary>
-internal sealed class CountingTimeProvider(FakeTimeProvider fake) : TimeProvider
+public sealed class CountingTimeProvider(FakeTimeProvider fake) : TimeProvider
 {
     private int _timers;
 

@@ -3,14 +3,14 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
-namespace Mesh.Client.Tests.ControlPlane;
+namespace Mesh.Testing;
 
 /// <summary>
 /// A loopback server that answers <c>GET /v1/snapshot</c> as the control plane's contract says (long poll, 304 when
 /// nothing changed) with whatever snapshot the test sets, even one the real control plane would never send, such as a
 /// snapshot from a newer control plane with a field this client does not know.
 /// </summary>
-internal sealed class StubControlPlane : IAsyncDisposable
+public sealed class StubControlPlane : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private TestApp _app = null!;

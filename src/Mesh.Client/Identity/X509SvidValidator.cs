@@ -172,6 +172,21 @@ internal sealed class X509SvidValidator(TimeProvider time)
         return SvidVerification.Valid(id);
     }
 
+    /// <summary>Reads every URI subject alternative name of a certificate; empty when there is none or the extension is malformed.</summary>
+    internal static IReadOnlyList<string> ReadUris(X509Certificate2 certificate)
+    {
+        var uris = new List<string>();
+        foreach (var extension in certificate.Extensions)
+        {
+            if (extension.Oid?.Value == X509Oids.SubjectAlternativeName && !TryReadUris(extension.RawData, uris))
+            {
+                return [];
+            }
+        }
+
+        return uris;
+    }
+
     private static SvidVerification Chain(X509Certificate2 leaf, IEnumerable<X509Certificate2>? intermediates, IReadOnlyCollection<X509Certificate2> roots, SpiffeId id, DateTimeOffset now)
     {
         using var chain = new X509Chain();

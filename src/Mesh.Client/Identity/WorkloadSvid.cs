@@ -77,25 +77,7 @@ internal sealed class WorkloadSvid
     /// <exception cref="InvalidDataException">The text holds no certificate, a malformed one, a key that is malformed or does not match, or a certificate that is no SVID.</exception>
     public static WorkloadSvid FromPem(string certificatePem, string keyPem, string source)
     {
-        ArgumentNullException.ThrowIfNull(certificatePem);
-        ArgumentNullException.ThrowIfNull(keyPem);
-        var chain = TrustBundle.ReadPem(certificatePem, source);
-        if (chain.Count == 0)
-        {
-            throw new InvalidDataException($"{source}: no PEM CERTIFICATE block.");
-        }
-
-        X509Certificate2 leaf;
-        try
-        {
-            leaf = X509Certificate2.CreateFromPem(chain[0].ExportCertificatePem(), keyPem);
-        }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
-        {
-            // The runtime's message says what is wrong without repeating the key.
-            throw new InvalidDataException($"{source}: the private key is unreadable or does not match the certificate ({ex.Message})", ex);
-        }
-
+        var (leaf, intermediates) = PemCertificates.ReadWithKey(certificatePem, null, keyPem, source);
         if (OperatingSystem.IsWindows())
         {
             // SChannel cannot use an ephemeral key for TLS; a PKCS#12 round trip gives it a usable one.
@@ -103,7 +85,7 @@ internal sealed class WorkloadSvid
             leaf = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
         }
 
-        return Create(leaf, chain.Skip(1));
+        return Create(leaf, intermediates);
     }
 
     /// <summary>Returns the certificate chain and the private key as PEM, to cache them on disk (the key must be written owner-only).</summary>

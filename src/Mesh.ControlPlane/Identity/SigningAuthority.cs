@@ -113,28 +113,8 @@ internal sealed class SigningAuthority
 
     private static SigningAuthority FromPem(string certificatePem, string keyPem, string? chainPem, string origin, string trustDomain, DateTimeOffset now, string source, bool checkTime)
     {
-        var certificates = TrustBundle.ReadPem(certificatePem, source);
-        if (chainPem is not null)
-        {
-            certificates.AddRange(TrustBundle.ReadPem(chainPem, source));
-        }
-
-        if (certificates.Count == 0)
-        {
-            throw new InvalidDataException($"{source}: no PEM CERTIFICATE block.");
-        }
-
-        X509Certificate2 certificate;
-        try
-        {
-            certificate = X509Certificate2.CreateFromPem(certificates[0].ExportCertificatePem(), keyPem);
-        }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
-        {
-            throw new InvalidDataException($"{source}: the private key is unreadable or does not match the CA certificate ({ex.Message})", ex);
-        }
-
-        var chain = certificates.Skip(1).ToImmutableArray();
+        var (certificate, above) = PemCertificates.ReadWithKey(certificatePem, chainPem, keyPem, source);
+        var chain = above.ToImmutableArray();
         Check(certificate, chain, trustDomain, now, source, checkTime);
         return new SigningAuthority(certificate, chain, origin);
     }

@@ -1,4 +1,4 @@
-using Mesh.Balancing;
+using Mesh.Utilities;
 
 namespace Mesh.Identity;
 

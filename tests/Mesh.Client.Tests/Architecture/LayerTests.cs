@@ -13,7 +13,10 @@ namespace Mesh.Client.Tests.Architecture;
 /// </summary>
 public sealed partial class LayerTests
 {
-    /// <summary>The schema: every option type wherever its folder is, the root options, and <c>Configuration/</c> (binder, validator).</summary>
+    /// <summary>
+    /// The schema: the root options, <c>Configuration/</c> (binder, validator), and wherever its folder is every option
+    /// type, its validator and its list of names, the failure classes of <c>Retry:On</c> and the SPIFFE ID grammar.
+    /// </summary>
     private const string Schema = "Schema";
 
     private static readonly Dictionary<string, string[]> s_allowed = new(StringComparer.Ordinal)
@@ -38,6 +41,7 @@ public sealed partial class LayerTests
         ["Logical"] = [Schema, "Concrete", "Endpoint", "Retry", "Hedging", "CircuitBreaking", "RateLimiting", "Resilience", "Protocol", "Telemetry", "Discovery", "Utilities"],
 
         ["ControlPlane"] = [Schema, "ControlPlane.Contract", "Discovery", "Telemetry", "Utilities"],
+        ["Identity"] = [Schema, "Utilities"],
 
         // The composition: the catalog builds each service's layers; the handler puts them in a client.
         ["Pipeline"] = [Schema, "Logical", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Resilience", "Protocol", "Telemetry", "Utilities"],
@@ -163,6 +167,8 @@ public sealed partial class LayerTests
         Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 
+    private static readonly string[] s_schemaSuffixes = ["Options", "OptionsValidator", "Names"];
+
     // Extension methods live in the namespace of what they extend, in the folder of what they add.
     private static readonly Dictionary<string, string> s_extensionNamespaces = new(StringComparer.Ordinal)
     {
@@ -193,7 +199,7 @@ public sealed partial class LayerTests
     {
         var ns = type.Namespace.FullName;
         var name = Outermost(type);
-        if (ns is "Mesh" or "Mesh.Configuration" || name.EndsWith("Options", StringComparison.Ordinal) || name is "LoadBalancerNames" or "RetryOn")
+        if (ns is "Mesh" or "Mesh.Configuration" || s_schemaSuffixes.Any(suffix => name.EndsWith(suffix, StringComparison.Ordinal)) || name is "RetryOn" or "SpiffeId")
         {
             return Schema;
         }

@@ -161,7 +161,7 @@ public sealed class CertificateRenewerTests : IAsyncLifetime, IDisposable
 
     private CertificateRenewer StartRenewer(IdentityOptions options)
     {
-        var renewer = new CertificateRenewer(IssueAsync, _holder, new RenewalScheduler(options, Mesh.Balancing.MeshRandom.Seeded(3)), _time, metrics: _support.Metrics);
+        var renewer = new CertificateRenewer(IssueAsync, _holder, new RenewalScheduler(options, Mesh.Utilities.MeshRandom.Seeded(3)), _time, metrics: _support.Metrics);
         _loop = renewer.RunAsync(_stop.Token);
         return renewer;
     }

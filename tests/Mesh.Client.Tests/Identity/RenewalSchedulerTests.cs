@@ -1,4 +1,4 @@
-using Mesh.Balancing;
+using Mesh.Utilities;
 using Mesh.Identity;
 
 namespace Mesh.Client.Tests.Identity;

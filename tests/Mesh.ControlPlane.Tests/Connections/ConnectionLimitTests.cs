@@ -90,15 +90,24 @@ public sealed class ConnectionLimitTests
         var flood = new List<Socket>();
         try
         {
+            var resetAtConnect = 0;
             for (var i = 0; i < 1100; i++)
             {
-                flood.Add(await LoopbackClients.ConnectAsync(address));
+                try
+                {
+                    flood.Add(await LoopbackClients.ConnectAsync(address));
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+                {
+                    // Refused so fast that the reset came before the connect completed here.
+                    resetAtConnect++;
+                }
             }
 
             // 768 connections are taken (1024 less the reserve of 256 descriptors); each one past them is refused at
             // once, answered or closed, never left hanging; the ones taken stay open.
             var answers = await Task.WhenAll(flood.Select(s => LoopbackClients.ReadToCloseAsync(s, TimeSpan.FromSeconds(10))));
-            Assert.Equal(1100 - (1024 - 256 - 1), answers.Count(a => a is not null));
+            Assert.Equal(1100 - (1024 - 256 - 1), resetAtConnect + answers.Count(a => a is not null));
             Assert.Contains(answers, a => a is not null && a.StartsWith("HTTP/1.1 503", StringComparison.Ordinal) && a.Contains("Retry-After: ", StringComparison.Ordinal));
 
             // The connection opened before the flood is served, and meshd is alive.

@@ -111,7 +111,7 @@ public sealed partial class MeshdHost : IAsyncDisposable
         builder.Services.AddSingleton(sp => new ConnectionLimiter(
             maxConnections,
             meshd.Limits.MaxConnectionsPerAddress,
-            Math.Max(8, meshd.Limits.DescriptorReserve / 4),
+            Math.Max(8, meshd.Limits.DescriptorReserve / 8),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ConnectionLimiter>>()));
         builder.Services.AddSingleton<IKeyValueStore>(sp => meshd.Store == "etcd"

@@ -280,7 +280,7 @@ internal sealed class MeshdLimits
 
     public int MaxConnectionsPerAddress { get; init; } = 1024;
 
-    public int DescriptorReserve { get; init; } = 256;
+    public int DescriptorReserve { get; init; } = 512;
 
     public int MaxWatchers { get; init; } = 16_384;
 

@@ -104,10 +104,10 @@ public sealed class ConnectionLimitTests
                 }
             }
 
-            // 768 connections are taken (1024 less the reserve of 256 descriptors); each one past them is refused at
+            // 512 connections are taken (1024 less the reserve of 512 descriptors); each one past them is refused at
             // once, answered or closed, never left hanging; the ones taken stay open.
             var answers = await Task.WhenAll(flood.Select(s => LoopbackClients.ReadToCloseAsync(s, TimeSpan.FromSeconds(10))));
-            Assert.Equal(1100 - (1024 - 256 - 1), resetAtConnect + answers.Count(a => a is not null));
+            Assert.Equal(1100 - (1024 - 512 - 1), resetAtConnect + answers.Count(a => a is not null));
             Assert.Contains(answers, a => a is not null && a.StartsWith("HTTP/1.1 503", StringComparison.Ordinal) && a.Contains("Retry-After: ", StringComparison.Ordinal));
 
             // The connection opened before the flood is served, and meshd is alive.

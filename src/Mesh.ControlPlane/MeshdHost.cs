@@ -1,4 +1,6 @@
 using Meshd.Api;
+using Meshd.Connections;
+using Meshd.Health;
 using Meshd.Policies;
 using Meshd.Registry;
 using Meshd.Security;
@@ -15,7 +17,7 @@ namespace Meshd;
 /// A running meshd: its HTTP API on <see cref="Address"/> over the configured store. <c>meshd</c> runs one from its
 /// command line; tests and tools can run one in their own process.
 /// </summary>
-public sealed class MeshdHost : IAsyncDisposable
+public sealed partial class MeshdHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
@@ -71,27 +73,62 @@ public sealed class MeshdHost : IAsyncDisposable
         }
 
         var meshd = MeshdSettings.Read(builder.Configuration);
+        var descriptors = Descriptors.RaiseToHardLimit();
+        var maxConnections = MaxConnections(meshd.Limits, descriptors?.After);
         var tokens = TokenStore.Resolve(meshd, Console.Out);
         builder.WebHost.UseUrls(meshd.Urls);
 
         // Request logging stays off: it is noise at this rate, and headers (Authorization) must never reach a log.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MeshdSettings.MaxBodyBytes);
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = meshd.MaxBodyBytes;
+            kestrel.Limits.KeepAliveTimeout = meshd.Limits.IdleTimeout;
+            kestrel.Limits.RequestHeadersTimeout = meshd.Limits.IdleTimeout;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => listen.ApplicationServices.GetRequiredService<ConnectionLimiter>().Middleware(next)));
+            if (meshd.TlsCertificateFile is not null)
+            {
+                kestrel.ConfigureHttpsDefaults(https =>
+                {
+                    var certificate = kestrel.ApplicationServices.GetRequiredService<ServerCertificate>();
+                    https.ServerCertificateSelector = (_, _) => certificate.Current;
+                });
+            }
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(meshd);
         builder.Services.AddSingleton(tokens);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<AuthThrottle>();
+        if (meshd.TlsCertificateFile is { } certificateFile && meshd.TlsKeyFile is { } keyFile)
+        {
+            builder.Services.AddSingleton(sp => new ServerCertificate(certificateFile, keyFile, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ServerCertificate>>()));
+        }
+
+        builder.Services.AddSingleton(sp => new ConnectionLimiter(
+            maxConnections,
+            meshd.Limits.MaxConnectionsPerAddress,
+            Math.Max(8, meshd.Limits.DescriptorReserve / 8),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ConnectionLimiter>>()));
         builder.Services.AddSingleton<IKeyValueStore>(sp => meshd.Store == "etcd"
-            ? new EtcdKeyValueStore(meshd.EtcdEndpoint, meshd.EtcdPrefix)
+            ? new EtcdKeyValueStore(meshd.EtcdEndpoint, meshd.EtcdPrefix, meshd.Etcd)
             : FileKeyValueStore.Open(meshd.DataDirectory, sp.GetRequiredService<ILoggerFactory>().CreateLogger<FileKeyValueStore>()));
         builder.Services.AddSingleton(sp => new MeshState(
             sp.GetRequiredService<IKeyValueStore>(),
             sp.GetRequiredService<TimeProvider>(),
             meshd.LeaseTtl,
+            meshd.Limits.MaxWatchers,
             sp.GetRequiredService<ILogger<MeshState>>()));
         builder.Services.AddSingleton<RegistryService>();
         builder.Services.AddSingleton<PolicyService>();
-        builder.Services.AddHostedService<LeaseSweeper>();
+        builder.Services.AddSingleton<LeaseSweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LeaseSweeper>());
+        builder.Services.AddSingleton<StoreHealth>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<StoreHealth>());
         services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -101,17 +138,60 @@ public sealed class MeshdHost : IAsyncDisposable
             global::Grpc.Core.RpcException => StatusCodes.Status503ServiceUnavailable,
             _ => StatusCodes.Status500InternalServerError,
         } });
+        app.Use(StoreFailures.Middleware);
         app.UseStatusCodePages();
-        app.MapGet("/healthz", () => Results.Ok(new { status = "serving" }));
+        var throttle = app.Services.GetRequiredService<AuthThrottle>();
+        HealthEndpoints.Map(app, tokens, throttle);
         var v1 = app.MapGroup("/v1");
-        RegistryEndpoints.Map(v1, tokens);
-        PolicyEndpoints.Map(v1, tokens);
-        SnapshotEndpoints.Map(v1, tokens);
+        RegistryEndpoints.Map(v1, tokens, throttle);
+        PolicyEndpoints.Map(v1, tokens, throttle);
+        SnapshotEndpoints.Map(v1, tokens, throttle);
 
-        // The state is loaded before the first request is served.
-        await app.Services.GetRequiredService<MeshState>().StartAsync(cancellationToken).ConfigureAwait(false);
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        // The certificate is read, the state loaded and the store probed before the first request is served.
+        _ = meshd.TlsCertificateFile is null ? null : app.Services.GetRequiredService<ServerCertificate>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Meshd");
+        try
+        {
+            await app.Services.GetRequiredService<MeshState>().StartAsync(cancellationToken).ConfigureAwait(false);
+            await app.Services.GetRequiredService<StoreHealth>().ProbeAsync(cancellationToken).ConfigureAwait(false);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is MeshdStartupException or StoreUnavailableException or IOException or UnauthorizedAccessException or global::Grpc.Core.RpcException)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw ex switch
+            {
+                MeshdStartupException startup => startup,
+                StoreUnavailableException or global::Grpc.Core.RpcException => new MeshdStartupException($"Meshd:Store: cannot read the {meshd.Store} store at start: {ex.Message}", ex),
+                IOException when ex.Message.Contains("bind", StringComparison.OrdinalIgnoreCase) || ex.InnerException is System.Net.Sockets.SocketException =>
+                    new MeshdStartupException($"Meshd:Urls: cannot listen on {meshd.Urls}: {ex.Message}", ex),
+                _ => new MeshdStartupException($"Meshd:DataDirectory: cannot use '{Path.GetFullPath(meshd.DataDirectory)}': {ex.Message}", ex),
+            };
+        }
+
+        LogLimits(logger, descriptors?.Before ?? -1, descriptors?.After ?? -1, maxConnections, meshd.Limits.MaxConnectionsPerAddress, meshd.Limits.MaxWatchers);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         return new MeshdHost(app, new Uri(address), tokens.AdminToken, tokens.WorkloadToken);
+    }
+
+    /// <summary>The connections meshd holds at most: as configured, or the descriptor limit less the reserve.</summary>
+    private static int MaxConnections(MeshdLimits limits, long? descriptorLimit)
+    {
+        if (descriptorLimit is not { } limit)
+        {
+            return limits.MaxConnections ?? 10_000;
+        }
+
+        var room = limit - limits.DescriptorReserve;
+        if (limits.MaxConnections is { } configured)
+        {
+            return configured <= room
+                ? configured
+                : throw new MeshdStartupException($"Meshd:Limits:MaxConnections: {configured} connections and the reserve of {limits.DescriptorReserve} descriptors (Meshd:Limits:DescriptorReserve) need {configured + limits.DescriptorReserve} file descriptors, but this process may open {limit}. Raise the limit (ulimit -n, LimitNOFILE= in a systemd unit) or lower the setting.");
+        }
+
+        return room >= 16
+            ? (int)Math.Min(room, 1_000_000)
+            : throw new MeshdStartupException($"Meshd:Limits:DescriptorReserve: this process may open only {limit} file descriptors, too few for a reserve of {limits.DescriptorReserve} and connections. Raise the limit (ulimit -n, LimitNOFILE= in a systemd unit).");
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Meshd;
@@ -119,6 +120,22 @@ public sealed class TestMeshd : IAsyncDisposable
     public static HttpClient Client(Uri address, string? token)
     {
         var client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(90) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return client;
+    }
+
+    /// <summary>
+    /// A client of meshd's API at <paramref name="address"/> whose connections come from the loopback address
+    /// <paramref name="from"/> (such as 127.0.0.2), trusting <paramref name="trust"/> as meshd's TLS certificate when given.
+    /// </summary>
+    public static HttpClient ClientFrom(Uri address, string? token, IPAddress from, X509Certificate2? trust = null)
+    {
+        var handler = LoopbackClients.Handler(from, trust);
+        var client = new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(90) };
         if (token is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);

@@ -13,6 +13,10 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
 {
     public const string Section = "Mesh";
 
+    // Bounds that keep every duration far from TimeSpan's range, so no arithmetic on them (backoff · 2^n) overflows.
+    private static readonly TimeSpan s_maxDuration = TimeSpan.FromDays(1);
+    private static readonly TimeSpan s_maxBackoff = TimeSpan.FromHours(1);
+
     public ValidateOptionsResult Validate(string? name, MeshOptions options)
     {
         var failures = new List<string>();
@@ -149,8 +153,8 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
 
         var retry = service.Retry;
         Check(retry.MaxAttempts is >= 1 and <= 10, "Retry:MaxAttempts", retry.MaxAttempts, "1 to 10");
-        Check(retry.Backoff >= TimeSpan.Zero, "Retry:Backoff", retry.Backoff, "0 or more");
-        Check(retry.MaxBackoff >= retry.Backoff, "Retry:MaxBackoff", retry.MaxBackoff, "at least Backoff");
+        Check(retry.Backoff >= TimeSpan.Zero && retry.Backoff <= s_maxBackoff, "Retry:Backoff", retry.Backoff, "0 to 1 hour");
+        Check(retry.MaxBackoff >= retry.Backoff && retry.MaxBackoff <= s_maxBackoff, "Retry:MaxBackoff", retry.MaxBackoff, "at least Backoff, at most 1 hour");
         foreach (var token in retry.On ?? [])
         {
             if (!RetryOn.IsKnown(token))
@@ -165,8 +169,8 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
 
         var outliers = service.OutlierDetection;
         Check(outliers.ConsecutiveFailures >= 1, "OutlierDetection:ConsecutiveFailures", outliers.ConsecutiveFailures, "1 or more");
-        Check(outliers.BaseEjectionTime > TimeSpan.Zero, "OutlierDetection:BaseEjectionTime", outliers.BaseEjectionTime, "more than 0");
-        Check(outliers.MaxEjectionTime >= outliers.BaseEjectionTime, "OutlierDetection:MaxEjectionTime", outliers.MaxEjectionTime, "at least BaseEjectionTime");
+        Check(outliers.BaseEjectionTime > TimeSpan.Zero && outliers.BaseEjectionTime <= s_maxDuration, "OutlierDetection:BaseEjectionTime", outliers.BaseEjectionTime, "more than 0, at most 1 day");
+        Check(outliers.MaxEjectionTime >= outliers.BaseEjectionTime && outliers.MaxEjectionTime <= s_maxDuration, "OutlierDetection:MaxEjectionTime", outliers.MaxEjectionTime, "at least BaseEjectionTime, at most 1 day");
         Check(outliers.MaxEjectionPercent is >= 0 and <= 100, "OutlierDetection:MaxEjectionPercent", outliers.MaxEjectionPercent, "0 to 100");
 
         var breaker = service.CircuitBreaker;
@@ -177,7 +181,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
 
         if (service.Hedging is { } hedging)
         {
-            Check(hedging.Delay >= TimeSpan.Zero, "Hedging:Delay", hedging.Delay, "0 or more");
+            Check(hedging.Delay >= TimeSpan.Zero && hedging.Delay <= s_maxDuration, "Hedging:Delay", hedging.Delay, "0 to 1 day");
             Check(hedging.MaxAttempts is >= 2 and <= 10, "Hedging:MaxAttempts", hedging.MaxAttempts, "2 to 10");
         }
 
@@ -203,9 +207,22 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             return false;
         }
 
+        // As in a host name: each dot-separated part 1 to 63 characters, so 'a..b' is refused.
+        var part = 0;
         foreach (var c in name)
         {
-            if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '.')
+            if (c == '.')
+            {
+                if (part == 0)
+                {
+                    return false;
+                }
+
+                part = 0;
+                continue;
+            }
+
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '-' || ++part > 63)
             {
                 return false;
             }

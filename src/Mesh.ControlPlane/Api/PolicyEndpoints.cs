@@ -9,9 +9,9 @@ namespace Meshd.Api;
 /// <summary>Policy documents: read, replace, merge-patch, delete, history and restore (admin token).</summary>
 internal static class PolicyEndpoints
 {
-    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens)
+    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
     {
-        var group = v1.MapGroup("/policies").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin));
+        var group = v1.MapGroup("/policies").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle));
         group.MapGet(string.Empty, (MeshState state) => Results.Ok(state.GetPolicies().ToDictionary(
             p => p.Key,
             p => new { version = p.Value.Version, policy = p.Value.Policy },
@@ -26,7 +26,7 @@ internal static class PolicyEndpoints
 
     private static IResult Get(string service, MeshState state)
     {
-        if (Check(service) is { } bad)
+        if (CheckRead(service) is { } bad)
         {
             return bad;
         }
@@ -37,7 +37,7 @@ internal static class PolicyEndpoints
             : Problems.NotFound($"Service '{service}' has no policy.");
     }
 
-    private static async Task<IResult> PutAsync(string service, HttpRequest request, PolicyService policies)
+    private static async Task<IResult> PutAsync(string service, HttpRequest request, PolicyService policies, MeshdSettings settings)
     {
         if (Check(service) is { } bad)
         {
@@ -49,7 +49,7 @@ internal static class PolicyEndpoints
             return badIfMatch!;
         }
 
-        var (body, problem) = await RequestBody.ReadJsonAsync(request, "application/json").ConfigureAwait(false);
+        var (body, problem) = await RequestBody.ReadJsonAsync(request, settings.MaxBodyBytes, "application/json").ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
@@ -60,12 +60,12 @@ internal static class PolicyEndpoints
             return Problems.Invalid("$", "A policy is a JSON object, such as { \"LoadBalancer\": \"RoundRobin\" }.");
         }
 
-        service = RegistryEndpoints.Canonical(service);
-        var write = await policies.WriteAsync(service, ifMatch, _ => new PolicyDocument(body), request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Answer(service, write);
+        var document = PolicyValidator.Canonicalize(body);
+        var write = await policies.WriteAsync(service, ifMatch, _ => new PolicyDocument(document), request.HttpContext.RequestAborted).ConfigureAwait(false);
+        return Answer(request.HttpContext, service, write);
     }
 
-    private static async Task<IResult> PatchAsync(string service, HttpRequest request, PolicyService policies)
+    private static async Task<IResult> PatchAsync(string service, HttpRequest request, PolicyService policies, MeshdSettings settings)
     {
         if (Check(service) is { } bad)
         {
@@ -77,7 +77,7 @@ internal static class PolicyEndpoints
             return badIfMatch!;
         }
 
-        var (patch, problem) = await RequestBody.ReadJsonAsync(request, "application/merge-patch+json", "application/json").ConfigureAwait(false);
+        var (patch, problem) = await RequestBody.ReadJsonAsync(request, settings.MaxBodyBytes, "application/merge-patch+json", "application/json").ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
@@ -88,17 +88,16 @@ internal static class PolicyEndpoints
             return Problems.Invalid("$", "A merge patch of a policy is a JSON object, such as { \"Hedging\": null }.");
         }
 
-        service = RegistryEndpoints.Canonical(service);
+        var canonicalPatch = PolicyValidator.Canonicalize(patch);
+        var missing = PolicyWrite.NotFound($"Service '{service}' has no policy to patch: write one with PUT /v1/policies/{service} first.");
         var write = await policies.WriteAsync(
             service,
             ifMatch,
-            current =>
-            {
-                JsonNode? document = current?.Policy is { } element ? JsonNode.Parse(element.GetRawText()) : new JsonObject();
-                return new PolicyDocument(JsonMergePatch.Apply(document, patch));
-            },
+            current => current?.Policy is { } element
+                ? new PolicyDocument(JsonMergePatch.Apply(JsonNode.Parse(element.GetRawText()), canonicalPatch), SkipIfUnchanged: true)
+                : new PolicyDocument(null, missing),
             request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Answer(service, write);
+        return Answer(request.HttpContext, service, write);
     }
 
     private static async Task<IResult> DeleteAsync(string service, HttpRequest request, PolicyService policies)
@@ -113,19 +112,18 @@ internal static class PolicyEndpoints
             return badIfMatch!;
         }
 
-        service = RegistryEndpoints.Canonical(service);
         var missing = PolicyWrite.NotFound($"Service '{service}' has no policy.");
         var write = await policies.WriteAsync(
             service,
             ifMatch,
             current => current?.Policy is null ? new PolicyDocument(null, missing) : new PolicyDocument(null),
             request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Answer(service, write);
+        return Answer(request.HttpContext, service, write);
     }
 
     private static async Task<IResult> HistoryAsync(string service, HttpContext context, PolicyService policies)
     {
-        if (Check(service) is { } bad)
+        if (CheckRead(service) is { } bad)
         {
             return bad;
         }
@@ -144,17 +142,22 @@ internal static class PolicyEndpoints
             return bad;
         }
 
+        if (!TryIfMatch(context.Request, out var ifMatch, out var badIfMatch))
+        {
+            return badIfMatch!;
+        }
+
         if (!long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
         {
             return Problems.Invalid("version", $"'{version}' is not a policy version (1 or more).");
         }
 
-        service = RegistryEndpoints.Canonical(service);
-        return Answer(service, await policies.RestoreAsync(service, number, context.RequestAborted).ConfigureAwait(false));
+        return Answer(context, service, await policies.RestoreAsync(service, number, ifMatch, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static IResult Answer(string service, PolicyWrite write) => write switch
+    private static IResult Answer(HttpContext context, string service, PolicyWrite write) => write switch
     {
+        { Refusal: { } refusal } => Problems.Refused(context, refusal),
         { Record: { } record } => Results.Ok(new { service, version = record.Version, policy = record.Policy, updatedAt = record.UpdatedAt }),
         { Errors: { } errors } => Problems.Invalid(errors, $"The policy of service '{service}' is invalid; nothing was stored."),
         { CurrentVersion: { } current } => Problems.Status(
@@ -165,7 +168,11 @@ internal static class PolicyEndpoints
         _ => throw new InvalidOperationException("A policy write has no outcome."),
     };
 
+    // Writes take the one spelling meshd keeps, so PUT /v1/policies/Back never silently replaces 'back'.
     private static IResult? Check(string service) =>
+        Names.CheckCanonicalService(service) is { } bad ? Problems.Invalid("service", bad) : null;
+
+    private static IResult? CheckRead(string service) =>
         Names.CheckService(service) is { } bad ? Problems.Invalid("service", bad) : null;
 
     private static bool TryIfMatch(HttpRequest request, out long? version, out IResult? problem)

@@ -7,36 +7,36 @@ namespace Meshd.Api;
 /// <summary>PUT, renew and DELETE of instances.</summary>
 internal static class RegistryEndpoints
 {
-    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens)
+    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
     {
-        var group = v1.MapGroup("/services/{service}/instances/{instanceId}").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload));
+        var group = v1.MapGroup("/services/{service}/instances/{instanceId}").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
         group.MapPut(string.Empty, RegisterAsync);
         group.MapPost("/renew", RenewAsync);
         group.MapDelete(string.Empty, DeregisterAsync);
     }
 
-    private static async Task<IResult> RegisterAsync(string service, string instanceId, HttpRequest request, RegistryService registry)
+    private static async Task<IResult> RegisterAsync(string service, string instanceId, HttpRequest request, RegistryService registry, MeshdSettings settings)
     {
         if (CheckNames(service, instanceId) is { } bad)
         {
             return bad;
         }
 
-        var (body, problem) = await RequestBody.ReadJsonAsync(request, "application/json").ConfigureAwait(false);
+        var (body, problem) = await RequestBody.ReadJsonAsync(request, settings.MaxBodyBytes, "application/json").ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
         }
 
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var instance = RegistrationParser.Parse(instanceId, body, errors);
+        var instance = RegistrationParser.Parse(instanceId, body, settings.Addresses, request.HttpContext.Connection.RemoteIpAddress, errors);
         if (instance is null)
         {
             return Problems.Invalid(errors);
         }
 
-        var lease = await registry.RegisterAsync(Canonical(service), instance, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Lease(instanceId, registry.LeaseTtl, lease);
+        var (lease, refusal) = await registry.RegisterAsync(Canonical(service), instance, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        return refusal is not null ? Problems.Refused(request.HttpContext, refusal) : Lease(instanceId, registry.LeaseTtl, lease!);
     }
 
     private static async Task<IResult> RenewAsync(string service, string instanceId, HttpContext context, RegistryService registry)

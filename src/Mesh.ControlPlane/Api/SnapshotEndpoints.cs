@@ -6,14 +6,20 @@ namespace Meshd.Api;
 
 /// <summary>
 /// <c>GET /v1/snapshot?since=&amp;wait=</c>: the whole snapshot at once when the caller's version is not the current
-/// one, else a long poll on the shared change signal. Every watcher of a version gets the same bytes.
+/// one, else a long poll on the shared change signal. Every watcher of a version gets the same bytes. At most
+/// <c>Meshd:Limits:MaxWatchers</c> wait at once (beyond: 503 with <c>Retry-After</c>), and an answer a watcher does not
+/// read within <c>Meshd:Limits:WatcherWriteTimeout</c> ends its connection, so a client that stops reading pins
+/// nothing for long.
 /// </summary>
 internal static class SnapshotEndpoints
 {
     public const string VersionHeader = "Mesh-Version";
 
-    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens) =>
-        v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload));
+    // Written in pieces that wait for the socket, so a slow reader holds a piece in Kestrel's buffers, not a copy.
+    private const int Piece = 16 * 1024;
+
+    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle) =>
+        v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
 
     private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, IHostApplicationLifetime lifetime)
     {
@@ -32,7 +38,7 @@ internal static class SnapshotEndpoints
         var wait = settings.WatchWait;
         if (query.TryGetValue("wait", out var waitText))
         {
-            if (!double.TryParse(waitText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds > settings.MaxWatchWait.TotalSeconds)
+            if (!double.TryParse(waitText, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || !double.IsFinite(seconds) || seconds < 0 || seconds > settings.MaxWatchWait.TotalSeconds)
             {
                 return Problems.Invalid("wait", $"'{waitText}' is not a number of seconds from 0 to {settings.MaxWatchWait.TotalSeconds.ToString(CultureInfo.InvariantCulture)}.");
             }
@@ -45,11 +51,20 @@ internal static class SnapshotEndpoints
         if (since != head.Snapshot.Version)
         {
             // Older, newer (another replica's numbering before its first change) or absent: the caller catches up now.
-            return Answer(context, head.Snapshot);
+            return new SnapshotResult(head.Snapshot, settings.Limits.WatcherWriteTimeout);
+        }
+
+        if (!state.TryPark())
+        {
+            return Problems.Refused(context, new Refusal(
+                StatusCodes.Status503ServiceUnavailable,
+                $"meshd has {settings.Limits.MaxWatchers} watchers waiting, its limit (Meshd:Limits:MaxWatchers); ask again later, or ask without 'since' for the snapshot at once.",
+                TimeSpan.FromSeconds(5 + Random.Shared.Next(5))));
         }
 
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
+
         // A stopping meshd answers its parked watchers at once ("no change") rather than holding its shutdown for them.
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         bool changed;
@@ -57,7 +72,12 @@ internal static class SnapshotEndpoints
         {
             changed = await state.WaitForChangeAsync(head, jittered, stopping.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The watcher went away; nobody reads an answer.
+            return Results.Empty;
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
         {
             changed = false;
         }
@@ -68,12 +88,39 @@ internal static class SnapshotEndpoints
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        return Answer(context, state.Head.Snapshot);
+        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout);
     }
 
-    private static IResult Answer(HttpContext context, Snapshot snapshot)
+    /// <summary>The snapshot's shared bytes, written in pieces; a reader that does not take them in time is cut off.</summary>
+    private sealed class SnapshotResult(Snapshot snapshot, TimeSpan writeTimeout) : IResult
     {
-        context.Response.Headers[VersionHeader] = snapshot.Version.ToString(CultureInfo.InvariantCulture);
-        return Results.Bytes(snapshot.Utf8Json, "application/json");
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var response = httpContext.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = "application/json";
+            response.ContentLength = snapshot.Utf8Json.Length;
+            response.Headers[VersionHeader] = snapshot.Version.ToString(CultureInfo.InvariantCulture);
+            var time = httpContext.RequestServices.GetRequiredService<TimeProvider>();
+            using var timeout = new CancellationTokenSource(writeTimeout, time);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, httpContext.RequestAborted);
+            try
+            {
+                var bytes = snapshot.Utf8Json.AsMemory();
+                for (var offset = 0; offset < bytes.Length; offset += Piece)
+                {
+                    await response.Body.WriteAsync(bytes.Slice(offset, Math.Min(Piece, bytes.Length - offset)), deadline.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                // Too slow to read: the connection is closed, and what Kestrel held for it is freed.
+                httpContext.Abort();
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException || httpContext.RequestAborted.IsCancellationRequested)
+            {
+                // Gone: the connection is closed; nothing more to do.
+            }
+        }
     }
 }

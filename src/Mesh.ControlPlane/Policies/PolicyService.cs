@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Meshd.Registry;
@@ -9,8 +10,9 @@ namespace Meshd.Policies;
 /// <summary>
 /// Versioned per-service policies. Each write puts the current document and its history entry in one transaction
 /// that compares the current document's mod revision, so concurrent writers through any replica never lose a version.
+/// The history keeps the last <c>Meshd:Limits:MaxPolicyVersions</c> versions of each service.
 /// </summary>
-internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeProvider time) : IDisposable
+internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeProvider time, MeshdSettings settings) : IDisposable
 {
     private const int Attempts = 32;
 
@@ -40,8 +42,16 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
             var entry = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
-            var current = entry is null ? null : PolicyRecord.FromUtf8(entry.Value);
-            var currentVersion = current?.Version ?? 0;
+            PolicyRecord? current = null;
+            long currentVersion = 0;
+            if (entry is not null)
+            {
+                // A value meshd cannot read (written by something else) is replaced; versions go on after the history's.
+                currentVersion = PolicyRecord.TryFromUtf8(entry.Value, out current, out _)
+                    ? current.Version
+                    : await NewestHistoryVersionAsync(service, cancellationToken).ConfigureAwait(false);
+            }
+
             if (ifMatch is { } expected && expected != currentVersion)
             {
                 return PolicyWrite.PreconditionFailed(currentVersion);
@@ -60,6 +70,12 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
                 {
                     return PolicyWrite.Invalid(errors);
                 }
+
+                if (document.SkipIfUnchanged && current?.Policy is { } existing && JsonNode.DeepEquals(JsonNode.Parse(existing.GetRawText()), policy))
+                {
+                    // A merge patch that changes nothing makes no version.
+                    return PolicyWrite.Written(current);
+                }
             }
 
             var record = new PolicyRecord(
@@ -67,10 +83,18 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
                 document.Policy is null ? null : JsonSerializer.SerializeToElement(document.Policy),
                 time.GetUtcNow());
             var value = record.ToUtf8();
-            var commit = await store.CommitAsync(
-                [new StoreCompare(key, entry?.ModRevision ?? 0)],
-                [StoreOperation.Put(key, value), StoreOperation.Put(StoreKeys.History(service, record.Version), value)],
-                cancellationToken).ConfigureAwait(false);
+            if (Quota(service, value, entry, current) is { } refused)
+            {
+                return refused;
+            }
+
+            List<StoreOperation> operations = [StoreOperation.Put(key, value), StoreOperation.Put(StoreKeys.History(service, record.Version), value)];
+            if (record.Version > settings.Limits.MaxPolicyVersions)
+            {
+                operations.Add(StoreOperation.Delete(StoreKeys.History(service, record.Version - settings.Limits.MaxPolicyVersions)));
+            }
+
+            var commit = await store.CommitAsync([new StoreCompare(key, entry?.ModRevision ?? 0)], operations, cancellationToken).ConfigureAwait(false);
             if (commit.Succeeded)
             {
                 await state.WaitForRevisionAsync(commit.Revision, cancellationToken).ConfigureAwait(false);
@@ -91,32 +115,73 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
 
     public void Dispose() => _turn.Dispose();
 
-    /// <summary>Every version of a service's policy, newest first.</summary>
+    /// <summary>Every kept version of a service's policy, newest first; versions meshd cannot read are left out.</summary>
     public async Task<IReadOnlyList<PolicyRecord>> HistoryAsync(string service, CancellationToken cancellationToken)
     {
         var listing = await store.ListAsync(StoreKeys.History(service), cancellationToken).ConfigureAwait(false);
-        return listing.Entries.Select(e => PolicyRecord.FromUtf8(e.Value)).OrderByDescending(r => r.Version).ToList();
-    }
-
-    public async Task<PolicyWrite> RestoreAsync(string service, long version, CancellationToken cancellationToken)
-    {
-        var entry = await store.GetAsync(StoreKeys.History(service, version), cancellationToken).ConfigureAwait(false);
-        if (entry is null)
+        var records = new List<PolicyRecord>(listing.Entries.Count);
+        foreach (var entry in listing.Entries)
         {
-            return PolicyWrite.NotFound($"Service '{service}' has no policy version {version}.");
+            if (PolicyRecord.TryFromUtf8(entry.Value, out var record, out _))
+            {
+                records.Add(record);
+            }
         }
 
-        var old = PolicyRecord.FromUtf8(entry.Value);
+        return [.. records.OrderByDescending(r => r.Version)];
+    }
+
+    public async Task<PolicyWrite> RestoreAsync(string service, long version, long? ifMatch, CancellationToken cancellationToken)
+    {
+        var entry = await store.GetAsync(StoreKeys.History(service, version), cancellationToken).ConfigureAwait(false);
+        if (entry is null || !PolicyRecord.TryFromUtf8(entry.Value, out var old, out _))
+        {
+            return PolicyWrite.NotFound($"Service '{service}' has no policy version {version} (meshd keeps the last {settings.Limits.MaxPolicyVersions}, Meshd:Limits:MaxPolicyVersions).");
+        }
+
         var policy = old.Policy is { } element ? JsonNode.Parse(element.GetRawText()) : null;
-        return await WriteAsync(service, null, _ => new PolicyDocument(policy), cancellationToken).ConfigureAwait(false);
+        return await WriteAsync(service, ifMatch, _ => new PolicyDocument(policy), cancellationToken).ConfigureAwait(false);
+    }
+
+    private PolicyWrite? Quota(string service, byte[] value, KeyValueEntry? entry, PolicyRecord? current)
+    {
+        var limits = settings.Limits;
+        if (value.Length > limits.MaxValueBytes)
+        {
+            return PolicyWrite.Refused(StatusCodes.Status413PayloadTooLarge, $"The policy of service '{service}' is {value.Length} bytes stored, over {limits.MaxValueBytes} (Meshd:Limits:MaxValueBytes).", retryAfter: null);
+        }
+
+        var grows = value.Length - (current?.Policy is { } old ? old.GetRawText().Length + 64 : entry is null ? 0 : 64);
+        if (grows > 0 && state.Head.Snapshot.Utf8Json.Length + grows > limits.MaxSnapshotBytes)
+        {
+            return PolicyWrite.Refused(
+                StatusCodes.Status503ServiceUnavailable,
+                $"The snapshot would grow past {limits.MaxSnapshotBytes} bytes (Meshd:Limits:MaxSnapshotBytes); nothing was stored. Remove instances or policies, or raise the limit.",
+                settings.LeaseTtl);
+        }
+
+        return null;
+    }
+
+    private async Task<long> NewestHistoryVersionAsync(string service, CancellationToken cancellationToken)
+    {
+        var prefix = StoreKeys.History(service);
+        var listing = await store.ListAsync(prefix, cancellationToken).ConfigureAwait(false);
+        return listing.Entries
+            .Select(e => long.TryParse(e.Key.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : 0)
+            .DefaultIfEmpty(0)
+            .Max();
     }
 }
 
-/// <summary>The document a write produces from the current version, or why it cannot.</summary>
-internal readonly record struct PolicyDocument(JsonNode? Policy, PolicyWrite? Failure = null);
+/// <summary>
+/// The document a write produces from the current one, or why it cannot; with <see cref="SkipIfUnchanged"/>, a result
+/// equal to the current document makes no version.
+/// </summary>
+internal readonly record struct PolicyDocument(JsonNode? Policy, PolicyWrite? Failure = null, bool SkipIfUnchanged = false);
 
 /// <summary>The outcome of a policy write.</summary>
-internal sealed record PolicyWrite(PolicyRecord? Record, Dictionary<string, string[]>? Errors, long? CurrentVersion, string? Missing)
+internal sealed record PolicyWrite(PolicyRecord? Record, Dictionary<string, string[]>? Errors, long? CurrentVersion, string? Missing, Refusal? Refusal = null)
 {
     public static PolicyWrite Written(PolicyRecord record) => new(record, null, null, null);
 
@@ -125,4 +190,6 @@ internal sealed record PolicyWrite(PolicyRecord? Record, Dictionary<string, stri
     public static PolicyWrite PreconditionFailed(long current) => new(null, null, current, null);
 
     public static PolicyWrite NotFound(string detail) => new(null, null, null, detail);
+
+    public static PolicyWrite Refused(int status, string detail, TimeSpan? retryAfter) => new(null, null, null, null, new Refusal(status, detail, retryAfter));
 }

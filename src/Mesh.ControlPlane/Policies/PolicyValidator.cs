@@ -52,6 +52,39 @@ internal static partial class PolicyValidator
         return Freeze(errors);
     }
 
+    /// <summary>
+    /// Spells every field of a policy (or a merge patch of one) as the schema does (<c>retry</c> becomes <c>Retry</c>), so
+    /// one document never holds a field twice in two cases. Fields that would collide, or that the schema does not
+    /// know, are left as they are for <see cref="Validate"/> to name.
+    /// </summary>
+    public static JsonNode? Canonicalize(JsonNode? node) => Canonicalize(node, typeof(MeshServiceOptions));
+
+    private static JsonNode? Canonicalize(JsonNode? node, Type type)
+    {
+        if (node is not JsonObject obj)
+        {
+            return node?.DeepClone();
+        }
+
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance);
+        var result = new JsonObject();
+        var spellings = obj.GroupBy(p => p.Key, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.Count(), StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in obj)
+        {
+            var property = properties.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+            if (property is null || spellings[name] > 1)
+            {
+                result[name] = value?.DeepClone();
+                continue;
+            }
+
+            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            result[property.Name] = IsScalar(propertyType) || ElementType(propertyType) is not null ? value?.DeepClone() : Canonicalize(value, propertyType);
+        }
+
+        return result;
+    }
+
     /// <summary>Flattens a JSON object into configuration keys, as the JSON configuration provider does.</summary>
     internal static void Flatten(JsonNode? node, string path, Dictionary<string, string?> settings)
     {
@@ -83,9 +116,18 @@ internal static partial class PolicyValidator
     private static void CheckShape(JsonObject obj, Type type, string path, Dictionary<string, List<string>> errors, bool top = false)
     {
         var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance);
+        var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in obj)
         {
             var field = path.Length == 0 ? name : path + ":" + name;
+            if (seen.TryGetValue(name, out var first))
+            {
+                // Configuration keys ignore case: the binder would keep one of the two silently.
+                Add(errors, field, $"'{first}' and '{name}' name the same field (names ignore case); send it once.");
+                continue;
+            }
+
+            seen[name] = name;
             if (top && string.Equals(name, EndpointsField, StringComparison.OrdinalIgnoreCase))
             {
                 Add(errors, field, "Endpoints are not part of a policy: instances come from the registry (PUT /v1/services/{service}/instances/{id}).");
@@ -116,6 +158,29 @@ internal static partial class PolicyValidator
             if (value is not JsonValue scalar || scalar.GetValueKind() is JsonValueKind.Object or JsonValueKind.Array)
             {
                 Add(errors, field, $"Expected {Describe(scalarType)}, got {Kind(value)}.");
+                return;
+            }
+
+            if (scalarType == typeof(TimeSpan))
+            {
+                // The binder reads "1" or 1 as one day; a duration must say its unit by its form.
+                if (scalar.GetValueKind() != JsonValueKind.String)
+                {
+                    Add(errors, field, $"Expected a duration such as \"00:00:05\", got {Kind(value)} ({Scalar(scalar)} would be read as {Scalar(scalar)} days).");
+                    return;
+                }
+
+                var duration = scalar.GetValue<string>();
+                if (!duration.Contains(':', StringComparison.Ordinal))
+                {
+                    Add(errors, field, $"'{duration}' is not a duration such as \"00:00:05\" (a bare number would be read as days).");
+                    return;
+                }
+            }
+
+            if (scalar.GetValueKind() == JsonValueKind.String && Names.TextProblem(scalar.GetValue<string>()) is { } badText)
+            {
+                Add(errors, field, $"'{scalar.GetValue<string>()}' {badText}");
                 return;
             }
 

@@ -8,5 +8,13 @@ internal sealed record LeaseRecord([property: JsonPropertyName("expiresAt")] Dat
 {
     public byte[] ToUtf8() => JsonSerializer.SerializeToUtf8Bytes(this);
 
-    public static LeaseRecord FromUtf8(byte[] value) => JsonSerializer.Deserialize<LeaseRecord>(value)!;
+    /// <summary>Reads a stored lease.</summary>
+    /// <exception cref="JsonException">The value is not a lease.</exception>
+    public static LeaseRecord FromUtf8(byte[] value)
+    {
+        using var document = JsonDocument.Parse(value);
+        return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("expiresAt", out var at) && at.TryGetDateTimeOffset(out var expiresAt)
+            ? new LeaseRecord(expiresAt)
+            : throw new JsonException("A lease is { \"expiresAt\": \"<time>\" }.");
+    }
 }

@@ -47,15 +47,24 @@ internal sealed class TokenStore
             return new TokenStore(admin, workload);
         }
 
-        Directory.CreateDirectory(settings.DataDirectory);
+        if (!Directory.Exists(settings.DataDirectory))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(settings.DataDirectory);
+            }
+            else
+            {
+                Directory.CreateDirectory(settings.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+
         var path = Path.Combine(settings.DataDirectory, FileName);
         string? keptAdmin = null;
         string? keptWorkload = null;
         if (File.Exists(path))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
-            keptAdmin = document.RootElement.TryGetProperty("admin", out var a) ? a.GetString() : null;
-            keptWorkload = document.RootElement.TryGetProperty("workload", out var w) ? w.GetString() : null;
+            (keptAdmin, keptWorkload) = ReadKept(path);
         }
 
         var generated = new List<string>();
@@ -92,6 +101,74 @@ internal sealed class TokenStore
         return Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
     }
 
+    /// <summary>Reads the kept tokens strictly; a damaged file stops the start, naming it and what to do.</summary>
+    private static (string? Admin, string? Workload) ReadKept(string path)
+    {
+        var fullPath = Path.GetFullPath(path);
+        MeshdStartupException Damaged(string what) => new(
+            $"{fullPath} {what}, so meshd cannot trust the tokens in it. Delete it to have new tokens generated (and give them to every client), " +
+            "or set Meshd:AdminToken and Meshd:WorkloadToken.");
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0)
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowDuplicateProperties = false, MaxDepth = 4 });
+        }
+        catch (JsonException)
+        {
+            throw Damaged("is not a whole JSON document (damaged or cut short)");
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw Damaged("does not hold a JSON object");
+            }
+
+            string? admin = null;
+            string? workload = null;
+            string? checksum = null;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                var text = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : null;
+                if (text is null || text.Length == 0 || text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                {
+                    throw Damaged($"has a field '{property.Name}' that is not a token");
+                }
+
+                switch (property.Name)
+                {
+                    case "admin":
+                        admin = text;
+                        break;
+                    case "workload":
+                        workload = text;
+                        break;
+                    case "sha256":
+                        checksum = text;
+                        break;
+                    default:
+                        throw Damaged($"has an unexpected field '{property.Name}'");
+                }
+            }
+
+            if (checksum is not null && checksum != Checksum(admin, workload))
+            {
+                throw Damaged("does not match its checksum");
+            }
+
+            return (admin, workload);
+        }
+    }
+
+    private static string Checksum(string? admin, string? workload) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"admin={admin}\nworkload={workload}")));
+
     private static void Save(string path, string? admin, string? workload)
     {
         var temp = path + ".tmp";
@@ -115,6 +192,8 @@ internal sealed class TokenStore
                 {
                     writer.WriteString("workload", workload);
                 }
+
+                writer.WriteString("sha256", Checksum(admin, workload));
 
                 writer.WriteEndObject();
             }

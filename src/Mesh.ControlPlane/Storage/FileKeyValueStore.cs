@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using System.Threading.Channels;
 
 namespace Meshd.Storage;
@@ -30,6 +29,7 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
     private Dictionary<string, Entry> _data;
     private long _revision;
     private long _oldestWatchable;
+    private string? _persistFailure;
 
     private FileKeyValueStore(string directory, Dictionary<string, Entry> data, long revision)
     {
@@ -41,10 +41,14 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Opens the store in <paramref name="directory"/>, creating it when absent; leftover temporary files are removed.</summary>
+    /// <summary>
+    /// Opens the store in <paramref name="directory"/>, creating it (owner-only) when absent; leftover temporary files
+    /// are removed. A file that is damaged, changed outside meshd (its checksum does not match) or inconsistent stops
+    /// the start with <see cref="MeshdStartupException"/> naming the file and what to do.
+    /// </summary>
     public static FileKeyValueStore Open(string directory, ILogger logger)
     {
-        Directory.CreateDirectory(directory);
+        CreateOwnerOnlyDirectory(directory);
         foreach (var leftover in Directory.EnumerateFiles(directory, FileName + "*" + TempSuffix))
         {
             // A write that crashed before its rename was never acknowledged.
@@ -56,19 +60,42 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         long revision = 0;
         if (File.Exists(path))
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
-            var root = document.RootElement;
-            revision = root.GetProperty("revision").GetInt64();
-            foreach (var item in root.GetProperty("entries").EnumerateArray())
-            {
-                var key = item.GetProperty("key").GetString()!;
-                data[key] = new Entry(item.GetProperty("value").GetBytesFromBase64(), item.GetProperty("modRevision").GetInt64(), Durable: true);
-            }
-
+            MakeOwnerOnly(path);
+            bool checksummed;
+            (revision, checksummed) = StoreFile.Read(path, File.ReadAllBytes(path), (key, value, modRevision) => data[key] = new Entry(value, modRevision, Durable: true));
             LogLoaded(logger, data.Count, revision, path);
+            if (!checksummed)
+            {
+                LogNoChecksum(logger, path);
+            }
         }
 
         return new FileKeyValueStore(directory, data, revision);
+    }
+
+    /// <summary>Gets the last failure to write the file, or null when the last write succeeded.</summary>
+    public string? PersistFailure => Volatile.Read(ref _persistFailure);
+
+    /// <summary>Writes, flushes and removes a small file beside the store, to learn whether the data directory takes writes now.</summary>
+    public Task ProbeAsync(CancellationToken cancellationToken)
+    {
+        var probe = Path.Combine(_directory, ".probe" + TempSuffix);
+        try
+        {
+            using (var stream = new FileStream(probe, OwnerOnly(FileMode.Create)))
+            {
+                stream.WriteByte(1);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreUnavailableException($"the data directory '{Path.GetFullPath(_directory)}' does not take writes: {ex.Message}", ex);
+        }
+
+        return Task.CompletedTask;
     }
 
     public Task<KeyValueEntry?> GetAsync(string key, CancellationToken cancellationToken)
@@ -283,41 +310,72 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         var temp = _path + "." + Guid.NewGuid().ToString("N") + TempSuffix;
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
+            var content = StoreFile.Write(revision, data.Where(p => p.Value.Durable).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.Value, p.Value.ModRevision)));
+            using (var stream = new FileStream(temp, OwnerOnly(FileMode.CreateNew)))
             {
-                using (var writer = new Utf8JsonWriter(stream))
-                {
-                    writer.WriteStartObject();
-                    writer.WriteNumber("revision", revision);
-                    writer.WriteStartArray("entries");
-                    foreach (var (key, entry) in data.OrderBy(p => p.Key, StringComparer.Ordinal))
-                    {
-                        if (!entry.Durable)
-                        {
-                            continue;
-                        }
-
-                        writer.WriteStartObject();
-                        writer.WriteString("key", key);
-                        writer.WriteBase64String("value", entry.Value);
-                        writer.WriteNumber("modRevision", entry.ModRevision);
-                        writer.WriteEndObject();
-                    }
-
-                    writer.WriteEndArray();
-                    writer.WriteEndObject();
-                }
-
+                stream.Write(content);
                 stream.Flush(flushToDisk: true);
             }
 
             File.Move(temp, _path, overwrite: true);
             SyncDirectory(_directory);
+            Volatile.Write(ref _persistFailure, null);
         }
-        catch
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temp);
-            throw;
+            TryDelete(temp);
+            var failure = $"meshd could not write {Path.GetFullPath(_path)}: {ex.Message}";
+            Volatile.Write(ref _persistFailure, failure);
+            throw new StoreUnavailableException(failure + " Nothing of this write was stored; check that the data directory exists, is writable and has space.", ex);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The directory itself is gone or read-only; a leftover is removed at the next start.
+        }
+    }
+
+    private static FileStreamOptions OwnerOnly(FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return options;
+    }
+
+    private static void MakeOwnerOnly(string path)
+    {
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0)
+        {
+            // A file left readable by others (as older versions wrote it) holds every registration and policy.
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    private static void CreateOwnerOnlyDirectory(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            return;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
     }
 

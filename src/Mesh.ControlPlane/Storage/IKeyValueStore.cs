@@ -24,6 +24,9 @@ internal interface IKeyValueStore : IAsyncDisposable
     /// Throws <see cref="StoreCompactedException"/> when that revision is no longer kept: list again, then watch on.
     /// </summary>
     IAsyncEnumerable<StoreWatchBatch> WatchAsync(string prefix, long fromRevision, CancellationToken cancellationToken);
+
+    /// <summary>Checks that the store takes writes (file) or answers (etcd) now; throws <see cref="StoreUnavailableException"/> when not.</summary>
+    Task ProbeAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>One key with its value and the revision that last modified it.</summary>
@@ -68,6 +71,24 @@ internal sealed class StoreCompactedException : Exception
     }
 
     public StoreCompactedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>The store cannot persist or cannot be reached now; nothing of the write was stored. The message says why.</summary>
+internal sealed class StoreUnavailableException : Exception
+{
+    public StoreUnavailableException()
+    {
+    }
+
+    public StoreUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public StoreUnavailableException(string message, Exception innerException)
         : base(message, innerException)
     {
     }

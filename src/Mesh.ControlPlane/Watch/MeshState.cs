@@ -30,18 +30,42 @@ internal sealed partial class MeshState : IAsyncDisposable
     private readonly Dictionary<string, PolicyRecord> _policies = new(StringComparer.Ordinal);
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SnapshotHead _head = new(new Snapshot(0, "{\"version\":0,\"services\":{}}"u8.ToArray()));
+    private readonly HashSet<(string Key, long ModRevision)> _reported = [];
+    private readonly int _maxWatchers;
     private long _applied;
     private Task? _loop;
     private int _disposed;
     private int _waiting;
+    private string? _watchFailure;
 
     public MeshState(IKeyValueStore store, TimeProvider time, TimeSpan leaseTtl, ILogger<MeshState> logger)
+        : this(store, time, leaseTtl, int.MaxValue, logger)
+    {
+    }
+
+    public MeshState(IKeyValueStore store, TimeProvider time, TimeSpan leaseTtl, int maxWatchers, ILogger<MeshState> logger)
     {
         _store = store;
         _time = time;
         _leaseTtl = leaseTtl;
+        _maxWatchers = maxWatchers;
         _graceUntil = time.GetUtcNow() + leaseTtl;
         _logger = logger;
+    }
+
+    /// <summary>Gets whether the state was loaded from the store.</summary>
+    public bool Loaded { get; private set; }
+
+    /// <summary>Gets why following the store's changes fails now, or null while it follows.</summary>
+    public string? WatchFailure => Volatile.Read(ref _watchFailure);
+
+    /// <summary>Gets the number of instances of <paramref name="service"/> in the current state.</summary>
+    public int InstanceCount(string service)
+    {
+        lock (_lock)
+        {
+            return _instances.TryGetValue(service, out var instances) ? instances.Count : 0;
+        }
     }
 
     /// <summary>Gets the current snapshot with its change signal.</summary>
@@ -57,6 +81,7 @@ internal sealed partial class MeshState : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await RelistAsync(cancellationToken).ConfigureAwait(false);
+        Loaded = true;
         _loop = Task.Run(() => FollowAsync(_stopping.Token), CancellationToken.None);
     }
 
@@ -90,10 +115,24 @@ internal sealed partial class MeshState : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Parks until the snapshot after <paramref name="head"/> is published or <paramref name="wait"/> passes; true when it changed.</summary>
+    /// <summary>Takes one of the parked-watcher places; false when all are taken (<c>Meshd:Limits:MaxWatchers</c>).</summary>
+    public bool TryPark()
+    {
+        if (Interlocked.Increment(ref _waiting) > _maxWatchers)
+        {
+            Interlocked.Decrement(ref _waiting);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Waits, in a place taken with <see cref="TryPark"/> (given back here), until the snapshot after
+    /// <paramref name="head"/> is published or <paramref name="wait"/> passes; true when it changed.
+    /// </summary>
     public async Task<bool> WaitForChangeAsync(SnapshotHead head, TimeSpan wait, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _waiting);
         try
         {
             await head.Changed.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
@@ -185,6 +224,7 @@ internal sealed partial class MeshState : IAsyncDisposable
                 await foreach (var batch in _store.WatchAsync(string.Empty, AppliedRevision + 1, cancellationToken).ConfigureAwait(false))
                 {
                     Apply(batch);
+                    Volatile.Write(ref _watchFailure, null);
                 }
             }
             catch (Exception) when (cancellationToken.IsCancellationRequested)
@@ -199,6 +239,7 @@ internal sealed partial class MeshState : IAsyncDisposable
             }
             catch (Exception ex)
             {
+                Volatile.Write(ref _watchFailure, $"following the store's changes failed: {ex.Message}");
                 LogWatchBroken(_logger, AppliedRevision + 1, ex);
                 try
                 {
@@ -223,6 +264,7 @@ internal sealed partial class MeshState : IAsyncDisposable
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
+                Volatile.Write(ref _watchFailure, $"listing the store failed: {ex.Message}");
                 LogWatchBroken(_logger, AppliedRevision + 1, ex);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken).ConfigureAwait(false);
             }
@@ -276,25 +318,39 @@ internal sealed partial class MeshState : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies one change; true when it changes the snapshot.</summary>
+    /// <summary>
+    /// Applies one change; true when it changes the snapshot. A value that cannot be decoded (written by something
+    /// else than meshd) is logged once and counts as absent, so one bad key never stops the state from following.
+    /// </summary>
     private bool ApplyOne(StoreEvent change, DateTimeOffset now)
     {
         var key = change.Key;
-        if (key.StartsWith(StoreKeys.Instances, StringComparison.Ordinal) && StoreKeys.TrySplit(key, StoreKeys.Instances, out var service, out var id))
+        if (key.StartsWith(StoreKeys.Instances, StringComparison.Ordinal))
         {
-            if (change.Value is null)
+            if (!StoreKeys.TrySplit(key, StoreKeys.Instances, out var service, out var id) || Names.CheckCanonicalService(service) is not null || Names.CheckInstance(id) is not null)
             {
-                if (_instances.TryGetValue(service, out var gone) && gone.Remove(id))
+                return Skip(change, "the key is not instances/<service>/<instance id>", removes: false);
+            }
+
+            InstanceDocument? document = null;
+            string? problem = null;
+            if (change.Value is not null)
+            {
+                try
                 {
-                    if (gone.Count == 0)
-                    {
-                        _instances.Remove(service);
-                    }
-
-                    return true;
+                    document = Instances.FromUtf8(change.Value);
+                    problem = document.InstanceId != id ? $"it names instance '{document.InstanceId}'" : null;
                 }
+                catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or ArgumentException)
+                {
+                    problem = ex.Message;
+                }
+            }
 
-                return false;
+            if (change.Value is null || problem is not null)
+            {
+                var removed = RemoveInstance(service, id);
+                return problem is null ? removed : Skip(change, problem, removed);
             }
 
             if (!_instances.TryGetValue(service, out var instances))
@@ -305,7 +361,7 @@ internal sealed partial class MeshState : IAsyncDisposable
 
             var existing = instances.GetValueOrDefault(id);
             var same = existing is not null && existing.Utf8.AsSpan().SequenceEqual(change.Value);
-            instances[id] = new InstanceState(Instances.FromUtf8(change.Value), change.Value, change.ModRevision, existing?.FirstSeen ?? now);
+            instances[id] = new InstanceState(document!, change.Value, change.ModRevision, existing?.FirstSeen ?? now);
             return !same;
         }
 
@@ -314,10 +370,18 @@ internal sealed partial class MeshState : IAsyncDisposable
             if (change.Value is null)
             {
                 _leases.Remove(key);
+                return false;
             }
-            else
+
+            try
             {
                 _leases[key] = new LeaseState(LeaseRecord.FromUtf8(change.Value).ExpiresAt, change.ModRevision);
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or ArgumentException)
+            {
+                // Lapsed at once: the instance is swept (after the start's grace) unless it renews, which rewrites the lease.
+                _leases[key] = new LeaseState(DateTimeOffset.MinValue, change.ModRevision);
+                Skip(change, ex.Message, removes: false);
             }
 
             return false;
@@ -326,16 +390,52 @@ internal sealed partial class MeshState : IAsyncDisposable
         if (key.StartsWith(StoreKeys.Policies, StringComparison.Ordinal))
         {
             var name = key[StoreKeys.Policies.Length..];
+            if (Names.CheckCanonicalService(name) is not null)
+            {
+                return Skip(change, "the key is not policies/<service>", removes: false);
+            }
+
             if (change.Value is null)
             {
                 return _policies.Remove(name);
             }
 
-            _policies[name] = PolicyRecord.FromUtf8(change.Value);
+            if (!PolicyRecord.TryFromUtf8(change.Value, out var record, out var problem))
+            {
+                return Skip(change, problem, _policies.Remove(name));
+            }
+
+            _policies[name] = record;
             return true;
         }
 
         return false;
+    }
+
+    private bool RemoveInstance(string service, string id)
+    {
+        if (_instances.TryGetValue(service, out var gone) && gone.Remove(id))
+        {
+            if (gone.Count == 0)
+            {
+                _instances.Remove(service);
+            }
+
+            return true;
+        }
+
+        return false;
+    }
+
+    private bool Skip(StoreEvent change, string problem, bool removes)
+    {
+        // Once per key and revision, however often the state lists again; the set is bounded.
+        if (_reported.Count < 4096 && _reported.Add((change.Key, change.ModRevision)))
+        {
+            LogUndecodable(_logger, change.Key, change.ModRevision, problem);
+        }
+
+        return removes;
     }
 
     private void Publish(long version)

@@ -44,7 +44,38 @@ public sealed class BadInputTests
         { "missing token on register", "PUT", Instance, null, "application/json", """{ "address": "http://127.0.0.1:1" }""", 401, null },
         { "wrong token on register", "PUT", Instance, "Bearer-ish", "application/json", """{ "address": "http://127.0.0.1:1" }""", 401, null },
         { "bad If-Match", "PUT-IFMATCH", Policy, Admin, "application/json", """{ "LoadBalancer": "RoundRobin" }""", 400, "If-Match" },
+
+        // Issue #15, item 7: each of these was a 500 with a stack trace in the log.
+        { "invalid UTF-8 in a policy string", "PUT", Policy, Admin, "application/json", "{ \"LoadBalancer\": \"Round\u00ffRobin\" }", 400, "$" },
+        { "invalid UTF-8 in a registration string", "PUT", Instance, Workload, "application/json", "{ \"address\": \"http://127.0.0.1:1\", \"zone\": \"\u00ff\u00fe\" }", 400, "$" },
+
+        // Issue #15, item 8: each of these was stored.
+        { "case-variant duplicate fields", "PUT", Policy, Admin, "application/json", """{ "retry": { "MaxAttempts": 2 }, "Retry": { "MaxAttempts": 3 } }""", 400, "Retry" },
+        { "case-variant duplicate nested fields", "PUT", Policy, Admin, "application/json", """{ "Retry": { "maxattempts": 2, "MaxAttempts": 3 } }""", 400, "Retry:MaxAttempts" },
+        { "case-variant duplicate registration fields", "PUT", Instance, Workload, "application/json", """{ "address": "http://127.0.0.1:1", "Address": "http://127.0.0.1:2" }""", 400, "Address" },
+        { "a bare number as a duration", "PUT", Policy, Admin, "application/json", """{ "Timeout": 1 }""", 400, "Timeout" },
+        { "a bare number in a string as a duration", "PUT", Policy, Admin, "application/json", """{ "Timeout": "1" }""", 400, "Timeout" },
+        { "a bare number as a nested duration", "PATCH", Policy, Admin, "application/merge-patch+json", """{ "Retry": { "Backoff": 5 } }""", 400, "Retry:Backoff" },
+        { "a hedging delay of 99 999 days", "PUT", Policy, Admin, "application/json", """{ "Hedging": { "Delay": "99999.00:00:00" } }""", 400, "Hedging:Delay" },
+        { "the largest backoff", "PUT", Policy, Admin, "application/json", """{ "Retry": { "Backoff": "10675199.02:48:05.4775807", "MaxBackoff": "10675199.02:48:05.4775807" } }""", 400, "Retry:Backoff" },
+        { "an ejection time of a year", "PUT", Policy, Admin, "application/json", """{ "OutlierDetection": { "BaseEjectionTime": "365.00:00:00", "MaxEjectionTime": "365.00:00:00" } }""", 400, "OutlierDetection:BaseEjectionTime" },
+        { "a service name with an empty part", "PUT", "/v1/policies/a..b", Admin, "application/json", "{}", 400, "service" },
+        { "a registration under a service name with an empty part", "PUT", "/v1/services/a..b/instances/x", Workload, "application/json", """{ "address": "http://127.0.0.1:1" }""", 400, "service" },
+        { "an upper-case service name overwriting the lower-case one", "PUT", "/v1/policies/Inventory", Admin, "application/json", """{ "LoadBalancer": "RoundRobin" }""", 400, "service" },
+        { "a merge patch on an upper-case spelling", "PATCH", "/v1/policies/INVENTORY", Admin, "application/merge-patch+json", """{ "LoadBalancer": "RoundRobin" }""", 400, "service" },
+        { "a cloud metadata address", "PUT", Instance, Workload, "application/json", """{ "address": "http://169.254.169.254" }""", 400, "address" },
+        { "an unspecified address", "PUT", Instance, Workload, "application/json", """{ "address": "http://0.0.0.0:80" }""", 400, "address" },
+        { "white space around an address", "PUT", Instance, Workload, "application/json", """{ "address": " http://127.0.0.1:1 " }""", 400, "address" },
+        { "white space around a zone", "PUT", Instance, Workload, "application/json", """{ "address": "http://127.0.0.1:1", "zone": "a " }""", 400, "zone" },
+        { "white space around a label", "PUT", Instance, Workload, "application/json", """{ "address": "http://127.0.0.1:1", "labels": { "version": " v1" } }""", 400, "labels:version" },
+        { "a control character in a label", "PUT", Instance, Workload, "application/json", """{ "address": "http://127.0.0.1:1", "labels": { "version": "v\u0007" } }""", 400, "labels:version" },
+        { "a label name with a space", "PUT", Instance, Workload, "application/json", """{ "address": "http://127.0.0.1:1", "labels": { "my label": "x" } }""", 400, "labels:my label" },
+        { "white space around a policy value", "PUT", Policy, Admin, "application/json", """{ "LoadBalancer": " RoundRobin" }""", 400, "LoadBalancer" },
     };
+
+    // U+00FE and U+00FF stand for the bytes 0xFE and 0xFF, which never occur in UTF-8.
+    private static byte[] Bytes(string body) =>
+        [.. Encoding.UTF8.GetBytes(body.Replace('\u00fe', '\u0001').Replace('\u00ff', '\u0002')).Select(b => b switch { 1 => (byte)0xFE, 2 => (byte)0xFF, _ => b })];
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -57,7 +88,7 @@ public sealed class BadInputTests
         using var client = TestMeshd.Client(meshd.Host.Address, token);
         using var request = new HttpRequestMessage(new HttpMethod(method.Split('-')[0]), path)
         {
-            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) { Headers = { ContentType = new MediaTypeHeaderValue(contentType) } },
+            Content = new ByteArrayContent(Bytes(body)) { Headers = { ContentType = new MediaTypeHeaderValue(contentType) } },
         };
         if (method.EndsWith("-IFMATCH", StringComparison.Ordinal))
         {

@@ -18,6 +18,8 @@ internal sealed class MeshdProcess : IDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public string Output
     {
         get
@@ -30,14 +32,26 @@ internal sealed class MeshdProcess : IDisposable
     }
 
     /// <summary>Starts meshd with <paramref name="settings"/> (as <c>--Key=Value</c>) and waits until it serves.</summary>
-    public static async Task<MeshdProcess> StartAsync(IReadOnlyDictionary<string, string?> settings)
+    public static Task<MeshdProcess> StartAsync(IReadOnlyDictionary<string, string?> settings) => StartAsync(settings, null);
+
+    /// <summary>
+    /// Starts meshd through <c>/bin/sh</c>, which runs <paramref name="shell"/> first (such as <c>ulimit -n 1024</c>) and
+    /// then becomes meshd, so the pid is meshd's.
+    /// </summary>
+    public static async Task<MeshdProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, string? shell)
     {
         var dll = typeof(MeshdHost).Assembly.Location;
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(dll);
-        foreach (var (key, value) in settings)
+        var arguments = new List<string> { dll };
+        arguments.AddRange(settings.Select(s => $"--{s.Key}={s.Value}"));
+        var start = new ProcessStartInfo(shell is null ? "dotnet" : "/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (shell is null)
         {
-            start.ArgumentList.Add($"--{key}={value}");
+            arguments.ForEach(start.ArgumentList.Add);
+        }
+        else
+        {
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add($"{shell} && exec dotnet {string.Join(' ', arguments.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"))}");
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("meshd did not start.");

@@ -85,6 +85,8 @@ public sealed class EtcdWatchTests(EtcdServer etcd)
         public Task<StoreCommit> CommitAsync(IReadOnlyList<StoreCompare> compares, IReadOnlyList<StoreOperation> operations, CancellationToken cancellationToken) =>
             inner.CommitAsync(compares, operations, cancellationToken);
 
+        public Task ProbeAsync(CancellationToken cancellationToken) => inner.ProbeAsync(cancellationToken);
+
         public async IAsyncEnumerable<StoreWatchBatch> WatchAsync(string prefix, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
             if (BeforeNextWatch is { } before)

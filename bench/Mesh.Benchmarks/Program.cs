@@ -1,4 +1,6 @@
+using Perfolizer.Metrology;
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
@@ -10,7 +12,7 @@ var config = smoke
     ? DefaultConfig.Instance
         .AddJob(Job.Dry.WithToolchain(InProcessEmitToolchain.Instance))
         .WithOptions(ConfigOptions.DisableOptimizationsValidator)
-    : null;
+    : DefaultConfig.Instance.WithSummaryStyle(SummaryStyle.Default.WithSizeUnit(SizeUnit.B)); // bytes are exact: show them whole
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Mesh.Benchmarks.PipelineBenchmarks).Assembly)
     .Run([.. args.Where(a => a != "--smoke")], config);
 

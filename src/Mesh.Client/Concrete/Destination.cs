@@ -6,6 +6,7 @@ using Mesh.Endpoint;
 using Mesh.Protocol;
 using Mesh.Resilience;
 using Mesh.Utilities;
+using Polly;
 
 namespace Mesh.Concrete;
 
@@ -78,13 +79,17 @@ internal sealed class Destination
     /// <summary>Rebuilds the set picked from, after an endpoint was ejected or returned.</summary>
     public void Refresh() => _available = CreateAvailable();
 
-    /// <summary>Sends one attempt of <paramref name="call"/> to an endpoint of this destination, moving on while connections fail.</summary>
+    /// <summary>
+    /// Sends one attempt of <paramref name="call"/> to an endpoint of this destination, moving on while connections fail;
+    /// its outcome, an answer or the failure, is what the strategies above judge.
+    /// </summary>
+    // One pooled state machine for the whole attempt, failover included: the layers above await it directly.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<HttpResponseMessage> SendAsync(HttpRequestMessage request, MeshCall call, ITransport transport, CancellationToken cancellationToken)
+    public async ValueTask<Outcome<HttpResponseMessage>> SendAsync(HttpRequestMessage request, MeshCall call, ITransport transport, CancellationToken cancellationToken)
     {
         if (_available is not { } first)
         {
-            throw MeshEndpointUnavailableException.NoEndpoints(Service, _source);
+            return Outcome.FromException<HttpResponseMessage>(MeshEndpointUnavailableException.NoEndpoints(Service, _source));
         }
 
         var context = new PickContext(HashKey(request), call);
@@ -96,12 +101,18 @@ internal sealed class Destination
             call.AddTried(target.Load);
             try
             {
-                return await _stage.SendAsync(request, target, call, transport, cancellationToken).ConfigureAwait(false);
+                return Outcome.FromResult(await _stage.SendAsync(request, target, call, transport, cancellationToken).ConfigureAwait(false));
             }
             catch (HttpRequestException ex) when (tried < limit && !cancellationToken.IsCancellationRequested && Failures.Classify(ex) == FailureKind.ConnectFailure)
             {
                 // Never sent: another endpoint may take it within this attempt, whatever the method.
                 call.SetNextReason($"failover after {ex.HttpRequestError}: {ex.Message}");
+            }
+#pragma warning disable CA1031 // Every failure becomes an outcome for the strategies to judge.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                return Outcome.FromException<HttpResponseMessage>(ex);
             }
         }
     }

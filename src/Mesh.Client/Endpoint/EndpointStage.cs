@@ -30,7 +30,7 @@ internal sealed class EndpointStage(string service, TimeSpan? attemptTimeout, Ou
         var protocol = call.Protocol;
         var time = telemetry.Time;
         var address = target.Endpoint.Address;
-        request.RequestUri = new Uri(target.Authority + call.PathAndQuery, in s_canonical);
+        request.RequestUri = new Uri(target.Authority + call.LogicalUri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped), in s_canonical);
         var (number, reason) = call.BeginAttempt();
         protocol.OnAttempt(request, number);
 

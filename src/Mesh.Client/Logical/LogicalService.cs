@@ -22,6 +22,8 @@ namespace Mesh.Logical;
 /// </summary>
 internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry)
 {
+    private static readonly ResiliencePropertyKey<ITransport> s_transport = new("Mesh.Transport");
+
     public string Name => name;
 
     /// <summary>Gets the options the service was built from.</summary>
@@ -32,8 +34,11 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     /// <summary>Gets where its calls go: today every call goes to the service's whole endpoint set.</summary>
     public Destination Destination => destination;
 
-    /// <summary>Sends one logical call to the service.</summary>
-    // Pooled, and wrapped in a Task only at the edge: smaller than a Task state machine when the call waits.
+    /// <summary>
+    /// Sends one logical call to the service: its span and golden metrics around rate limit → total timeout and
+    /// deadline → retry or hedging → breaker, each attempt going to the concrete layer. One pooled state machine for the
+    /// whole logical layer, so a call that waits on the network pays for one, not one per concern.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<HttpResponseMessage> SendAsync(HttpRequestMessage request, ITransport transport, CancellationToken cancellationToken)
     {
@@ -45,23 +50,53 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
 
         var protocol = Protocols.Of(request);
-        var method = request.Method.Method;
-        using var activity = telemetry.StartCall(name, method, request.RequestUri!);
+        using var activity = telemetry.StartCall(name, request.Method.Method, request.RequestUri!);
         var started = telemetry.Time.GetTimestamp();
+        HttpResponseMessage response;
         try
         {
-            var response = await SendResilientAsync(request, protocol, transport, cancellationToken).ConfigureAwait(false);
-            telemetry.EndCall(activity, name, method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null);
-            if (activity is not null)
+            policy.Retry.Budget.Deposit();
+            if (policy.RateLimit is { } limit)
             {
-                protocol.Tag(activity, request, response);
+                await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            return response;
+            var call = Begin(request, protocol, out var timeout);
+
+            // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
+            using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
+            var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;
+            var context = ResilienceContextPool.Shared.Get(linked.Token);
+            Outcome<HttpResponseMessage> outcome;
+            try
+            {
+                context.Properties.Set(CallProperties.Call, call);
+                context.Properties.Set(CallProperties.Request, request);
+
+                // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
+                context.Properties.Set(s_transport, transport);
+                outcome = await pipeline.ExecuteOutcomeAsync(
+                    static (context, destination) => destination.SendAsync(
+                        context.Properties.GetValue(CallProperties.Request, null!),
+                        CallProperties.CallOf(context),
+                        context.Properties.GetValue(s_transport, null!),
+                        context.CancellationToken),
+                    context,
+                    destination).ConfigureAwait(false);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
+
+            CallTelemetry.TagAttempts(call.Attempts);
+            response = outcome.Exception is null
+                ? outcome.Result!
+                : Fail(outcome.Exception, request, call, timeout < policy.Timeout, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
         }
         catch (Exception ex)
         {
-            telemetry.EndCall(activity, name, method, started, null, OutcomeOf(ex), ex);
+            telemetry.EndCall(activity, name, request.Method.Method, started, null, OutcomeOf(ex), ex);
             if (activity is not null)
             {
                 protocol.Tag(activity, request, null);
@@ -69,6 +104,14 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
             throw;
         }
+
+        telemetry.EndCall(activity, name, request.Method.Method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null);
+        if (activity is not null)
+        {
+            protocol.Tag(activity, request, response);
+        }
+
+        return response;
     }
 
     /// <summary>The outcome class of a failed call, for metrics and spans.</summary>
@@ -82,19 +125,11 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         _ => CallOutcomes.Error,
     };
 
-    /// <summary>Rate limit → total timeout and deadline → retry or hedging → breaker → the concrete layer, per attempt.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<HttpResponseMessage> SendResilientAsync(HttpRequestMessage request, IProtocol protocol, ITransport transport, CancellationToken cancellationToken)
+    /// <summary>The call's deadline (its timeout, cut to what an enclosing deadline leaves) and the headers that carry it.</summary>
+    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, out TimeSpan timeout)
     {
-        var time = telemetry.Time;
-        policy.Retry.Budget.Deposit();
-        if (policy.RateLimit is { } limit)
-        {
-            await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var now = time.GetUtcNow();
-        var timeout = policy.Timeout;
+        var now = telemetry.Time.GetUtcNow();
+        timeout = policy.Timeout;
         if (MeshDeadline.Current is { } ambient && ambient - now < timeout)
         {
             timeout = ambient - now;
@@ -105,64 +140,27 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             throw Timeout(policy.Timeout, inherited: true, null);
         }
 
-        var call = new MeshCall(name, request, protocol, now + timeout);
-
         // The server learns how long this caller will wait, so the calls it makes in turn can inherit the deadline.
         request.Headers.Remove(MeshHeaders.Timeout);
         request.Headers.TryAddWithoutValidation(
             MeshHeaders.Timeout,
             timeout == policy.Timeout ? policy.TimeoutHeader : ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
         protocol.LimitDeadline(request, timeout);
+        return new MeshCall(name, request, protocol, now + timeout);
+    }
 
-        // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
-        using var linked = CallCancellation.Start(timeout, time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
-        var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;
-        var context = ResilienceContextPool.Shared.Get(linked.Token);
-        Outcome<HttpResponseMessage> outcome;
-        try
-        {
-            context.Properties.Set(CallProperties.Call, call);
-            context.Properties.Set(CallProperties.Request, request);
-            outcome = await pipeline.ExecuteOutcomeAsync(
-                [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-                static async ValueTask<Outcome<HttpResponseMessage>> (ResilienceContext context, (Destination Destination, ITransport Transport) state) =>
-                {
-                    try
-                    {
-                        var attempt = context.Properties.GetValue(CallProperties.Request, null!);
-                        var call = CallProperties.CallOf(context);
-                        return Outcome.FromResult(await state.Destination.SendAsync(attempt, call, state.Transport, context.CancellationToken).ConfigureAwait(false));
-                    }
-#pragma warning disable CA1031 // Every failure becomes an outcome for the strategies to judge.
-                    catch (Exception ex)
-#pragma warning restore CA1031
-                    {
-                        return Outcome.FromException<HttpResponseMessage>(ex);
-                    }
-                },
-                context,
-                (destination, transport)).ConfigureAwait(false);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-
-        CallTelemetry.TagAttempts(call.Attempts);
-        if (outcome.Exception is null)
-        {
-            return outcome.Result!;
-        }
-
-        var translated = Translate(outcome.Exception, call, timeout < policy.Timeout, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+    /// <summary>Turns the failure of a call into what its caller expects: an exception naming the service, or for gRPC a DEADLINE_EXCEEDED answer.</summary>
+    private HttpResponseMessage Fail(Exception exception, HttpRequestMessage request, MeshCall call, bool inherited, bool deadlinePassed)
+    {
+        var translated = Translate(exception, call, inherited, deadlinePassed);
 
         // A gRPC client expects a deadline to end as DEADLINE_EXCEEDED, which it reads from the response.
-        if (translated is TaskCanceledException { InnerException: TimeoutException } && protocol.DeadlineExceeded(request, translated.Message) is { } deadlineExceeded)
+        if (translated is TaskCanceledException { InnerException: TimeoutException } && call.Protocol.DeadlineExceeded(request, translated.Message) is { } deadlineExceeded)
         {
             return deadlineExceeded;
         }
 
-        if (ReferenceEquals(translated, outcome.Exception))
+        if (ReferenceEquals(translated, exception))
         {
             ExceptionDispatchInfo.Throw(translated);
         }

@@ -13,15 +13,15 @@ internal sealed class MeshCall : IPickHistory
     // lock: it is internal); the list holds the endpoints after the first.
     private EndpointLoad? _first;
     private List<EndpointLoad>? _more;
+    private readonly bool _isGrpc;
     private int _attempts;
     private string? _nextReason;
-    private string? _pathAndQuery;
 
     public MeshCall(string service, HttpRequestMessage request, IProtocol protocol, DateTimeOffset deadline)
     {
         Service = service;
         LogicalUri = request.RequestUri!;
-        Protocol = protocol;
+        _isGrpc = protocol == Protocols.Grpc;
         Deadline = deadline;
 
         // The request's options are read only when the protocol does not already allow it: reading them allocates.
@@ -36,11 +36,9 @@ internal sealed class MeshCall : IPickHistory
     /// <summary>Gets the address the caller asked for, before any endpoint was chosen.</summary>
     public Uri LogicalUri { get; }
 
-    /// <summary>Gets the path and query of <see cref="LogicalUri"/>, escaped, which every attempt sends unchanged.</summary>
-    public string PathAndQuery => _pathAndQuery ??= LogicalUri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped);
-
     /// <summary>Gets the protocol of the call.</summary>
-    public IProtocol Protocol { get; }
+    // Kept as a flag beside the call's other flags: a reference would add eight bytes to every call.
+    public IProtocol Protocol => _isGrpc ? Protocols.Grpc : Protocols.Http;
 
     public DateTimeOffset Deadline { get; }
 

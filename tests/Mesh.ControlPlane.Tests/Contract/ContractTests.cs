@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Contract;
 
@@ -15,7 +16,11 @@ namespace Meshd.Tests.Contract;
 /// </summary>
 public sealed class ContractTests
 {
-    public static TheoryData<Type> Documents => [typeof(SnapshotDocument), typeof(ServiceDocument), typeof(InstanceDocument), typeof(RegistrationRequest), typeof(LeaseDocument)];
+    /// <summary>Every document the serializer is generated for (lists of documents are covered by their element).</summary>
+    public static TheoryData<Type> Documents => [.. typeof(ControlPlaneJson).CustomAttributes
+        .Where(a => a.AttributeType == typeof(JsonSerializableAttribute))
+        .Select(a => (Type)a.ConstructorArguments[0].Value!)
+        .Where(t => !t.IsGenericType)];
 
     [Theory]
     [MemberData(nameof(Documents))]
@@ -62,7 +67,7 @@ public sealed class ContractTests
     public async Task A_registration_with_every_field_and_a_policy_written_by_meshd_reach_the_client_whole()
     {
         await using var meshd = await TestMeshd.StartAsync();
-        var registration = (RegistrationRequest)Filled(typeof(RegistrationRequest), seed: 7) with { Address = "http://127.0.0.1:5007" };
+        var registration = (RegistrationRequest)Filled(typeof(RegistrationRequest), seed: 7) with { Address = "http://127.0.0.1:5007", Identity = null };
         using (var put = await meshd.Workload.PutAsJsonAsync(new Uri("/v1/services/inventory/instances/inv-7", UriKind.Relative), registration, ControlPlaneJson.Default.RegistrationRequest))
         {
             Assert.Equal(System.Net.HttpStatusCode.OK, put.StatusCode);
@@ -83,7 +88,7 @@ public sealed class ContractTests
         var document = JsonSerializer.Deserialize(body, ControlPlaneJson.Default.SnapshotDocument)!;
         var service = document.Services["inventory"];
         var instance = Assert.Single(service.Instances!);
-        Assert.Equal(new InstanceDocument("inv-7", registration.Address, registration.Zone, registration.Labels, registration.Weight!.Value), instance with { Labels = registration.Labels });
+        Assert.Equal(new InstanceDocument("inv-7", registration.Address, registration.Zone, registration.Labels, registration.Weight!.Value, registration.Identity), instance with { Labels = registration.Labels });
         Assert.Equal(registration.Labels!.OrderBy(l => l.Key), instance.Labels!.OrderBy(l => l.Key));
         Assert.Equal(1, service.PolicyVersion);
         Assert.True(document.Version > 0);
@@ -118,6 +123,7 @@ public sealed class ContractTests
             _ when underlying == typeof(string) => name.Contains("address", StringComparison.OrdinalIgnoreCase) ? $"http://127.0.0.1:{5000 + seed}" : $"{name}-{text}",
             _ when underlying == typeof(long) => (long)(100 + seed),
             _ when underlying == typeof(int) => 10 + seed,
+            _ when underlying == typeof(bool) => seed % 2 == 0,
             _ when underlying == typeof(TimeSpan) => TimeSpan.FromSeconds(seed + 1),
             _ when underlying == typeof(DateTimeOffset) => new DateTimeOffset(2026, 12, 1, 10, 0, seed % 60, TimeSpan.Zero),
             _ when underlying == typeof(JsonElement) => JsonDocument.Parse($$"""{ "LoadBalancer": "RoundRobin", "Seed": {{text}} }""").RootElement.Clone(),
@@ -157,7 +163,7 @@ public sealed class ContractTests
             case JsonElement element:
                 Assert.True(actual is JsonElement other && JsonElement.DeepEquals(element, other), $"{path}: the JSON differs");
                 return;
-            case string or long or int or TimeSpan or DateTimeOffset:
+            case string or long or int or bool or TimeSpan or DateTimeOffset:
                 Assert.True(Equals(expected, actual), $"{path}: expected {expected}, got {actual}");
                 return;
             case IDictionary dictionary:

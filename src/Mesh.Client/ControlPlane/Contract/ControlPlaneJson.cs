@@ -16,4 +16,13 @@ namespace Mesh.ControlPlane.Contract;
 [JsonSerializable(typeof(InstanceDocument))]
 [JsonSerializable(typeof(RegistrationRequest))]
 [JsonSerializable(typeof(LeaseDocument))]
+[JsonSerializable(typeof(TrustBundleDocument))]
+[JsonSerializable(typeof(SvidRequest))]
+[JsonSerializable(typeof(SvidDocument))]
+[JsonSerializable(typeof(CredentialRequest))]
+[JsonSerializable(typeof(CredentialDocument))]
+[JsonSerializable(typeof(IReadOnlyList<CredentialDocument>))]
+[JsonSerializable(typeof(AuthorityRequest))]
+[JsonSerializable(typeof(AuthorityDocument))]
+[JsonSerializable(typeof(IReadOnlyList<AuthorityDocument>))]
 internal sealed partial class ControlPlaneJson : JsonSerializerContext;

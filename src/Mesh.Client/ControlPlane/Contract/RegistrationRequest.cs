@@ -5,4 +5,5 @@ namespace Mesh.ControlPlane.Contract;
 /// <param name="Zone">The zone the instance runs in, when known.</param>
 /// <param name="Labels">The instance's labels.</param>
 /// <param name="Weight">The instance's weight, from 0 to 10 000; 1 when absent.</param>
-internal sealed record RegistrationRequest(string Address, string? Zone = null, IReadOnlyDictionary<string, string>? Labels = null, int? Weight = null);
+/// <param name="Identity">The SPIFFE ID the instance presents over mutual TLS, when it does: the one of its own service.</param>
+internal sealed record RegistrationRequest(string Address, string? Zone = null, IReadOnlyDictionary<string, string>? Labels = null, int? Weight = null, string? Identity = null);

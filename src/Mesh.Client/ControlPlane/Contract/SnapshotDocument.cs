@@ -6,4 +6,5 @@ namespace Mesh.ControlPlane.Contract;
 /// </summary>
 /// <param name="Version">The snapshot's version: the store revision of the last change in it; it never goes back.</param>
 /// <param name="Services">The services by name: those with a policy, registered instances, or both.</param>
-internal sealed record SnapshotDocument(long Version, IReadOnlyDictionary<string, ServiceDocument> Services);
+/// <param name="TrustBundle">The roots a workload trusts for mesh identities, when meshd runs its certificate authority.</param>
+internal sealed record SnapshotDocument(long Version, IReadOnlyDictionary<string, ServiceDocument> Services, TrustBundleDocument? TrustBundle = null);

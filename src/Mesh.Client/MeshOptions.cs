@@ -33,4 +33,7 @@ public sealed class MeshOptions
 
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }
+
+    /// <summary>The keys of the configuration section that no option has, each with its path, reported by validation.</summary>
+    internal List<string> UnknownKeys { get; } = [];
 }

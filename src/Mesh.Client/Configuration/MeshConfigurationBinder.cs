@@ -41,9 +41,16 @@ internal sealed class MeshConfigurationBinder : IConfigureOptions<MeshOptions>
     /// <summary>Binds the <c>Mesh</c> section of <paramref name="configuration"/> into <paramref name="options"/>.</summary>
     public static void Bind(IConfiguration configuration, MeshOptions options)
     {
+        var section = new SectionWithout(configuration.GetSection(MeshOptionsValidator.Section), ForeignKeys);
+        UnknownKeys.Find(section, typeof(MeshOptions), MeshOptionsValidator.Section, options.UnknownKeys);
+        if (options.UnknownKeys.Count > 0)
+        {
+            return;
+        }
+
         try
         {
-            new SectionWithout(configuration.GetSection(MeshOptionsValidator.Section), ForeignKeys).Bind(options, s_strict);
+            section.Bind(options, s_strict);
         }
         catch (InvalidOperationException ex)
         {

@@ -20,6 +20,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
     public ValidateOptionsResult Validate(string? name, MeshOptions options)
     {
         var failures = new List<string>();
+        failures.AddRange(options.UnknownKeys);
         if (options.BindingError is { } bindingError)
         {
             failures.Add($"{Section}: the configuration could not be read: {bindingError}");

@@ -19,7 +19,11 @@ public sealed class ValidationTests
         { "Mesh:Services:inventory:Endpoints:0:Weight", "-2", ["Mesh:Services:inventory:Endpoints:0:Weight", "-2", "inventory"] },
         { "Mesh:Services:inventory:Endpoints:0:Weight", "heavy", ["Mesh:Services:inventory:Endpoints:0:Weight", "heavy"] },
         { "Mesh:Services:inventory:LoadBalancer", "Fancy", ["Mesh:Services:inventory:LoadBalancer", "'Fancy'", "inventory", "PeakEwma"] },
-        { "Mesh:Services:inventory:Endpionts:0", "http://127.0.0.1:5001", ["Endpionts"] },
+        { "Mesh:Services:inventory:Endpionts:0", "http://127.0.0.1:5001", ["Mesh:Services:inventory:Endpionts: 'Endpionts' is not a known setting of service 'inventory'", "Endpoints"] },
+        { "Mesh:Services:inventory:Retyr:MaxAttempts", "3", ["Mesh:Services:inventory:Retyr: 'Retyr' is not a known setting of service 'inventory'", "Retry"] },
+        { "Mesh:Services:inventory:Retry:MaxAttemps", "3", ["Mesh:Services:inventory:Retry:MaxAttemps: 'MaxAttemps' is not a known setting of service 'inventory'", "MaxAttempts"] },
+        { "Mesh:Services:inventory:Endpoints:0:Adress", "http://127.0.0.1:5001", ["Mesh:Services:inventory:Endpoints:0:Adress", "Address"] },
+        { "Mesh:ControlPlane:Adress", "http://127.0.0.1:7070", ["Mesh:ControlPlane:Adress: 'Adress' is not a known setting (known: Address"] },
         { "Mesh:Services:inventory:RingHash:PointsPerWeight", "0", ["Mesh:Services:inventory:RingHash:PointsPerWeight", "0"] },
     };
 

@@ -18,10 +18,28 @@ public sealed class StubControlPlane : IAsyncDisposable
     private string _body = """{ "version": 0, "services": {} }""";
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _requests;
+    private int _failures;
+    private int _failureStatus;
+    private TimeSpan? _failureRetryAfter;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(long Timestamp, int Status)> _answers = new();
 
     public Uri Address => _app.Address;
 
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>Gets every answer given so far: when it was given (<see cref="System.Diagnostics.Stopwatch"/> ticks) and its status.</summary>
+    public IReadOnlyCollection<(long Timestamp, int Status)> Answers => _answers;
+
+    /// <summary>Answers the next <paramref name="count"/> requests with <paramref name="status"/> (and <c>Retry-After</c> when given), as a meshd at a limit does.</summary>
+    public void FailNext(int count, int status, TimeSpan? retryAfter)
+    {
+        lock (_lock)
+        {
+            _failureStatus = status;
+            _failureRetryAfter = retryAfter;
+            _failures = count;
+        }
+    }
 
     public static async Task<StubControlPlane> StartAsync()
     {
@@ -51,6 +69,19 @@ public sealed class StubControlPlane : IAsyncDisposable
         string? now = null;
         lock (_lock)
         {
+            if (_failures > 0)
+            {
+                _failures--;
+                context.Response.StatusCode = _failureStatus;
+                if (_failureRetryAfter is { } after)
+                {
+                    context.Response.Headers.RetryAfter = ((int)after.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                }
+
+                _answers.Enqueue((System.Diagnostics.Stopwatch.GetTimestamp(), _failureStatus));
+                return;
+            }
+
             changed = _changed.Task;
             if (!long.TryParse(context.Request.Query["since"], CultureInfo.InvariantCulture, out var since) || since != _version)
             {
@@ -60,6 +91,7 @@ public sealed class StubControlPlane : IAsyncDisposable
 
         if (now is not null)
         {
+            _answers.Enqueue((System.Diagnostics.Stopwatch.GetTimestamp(), 200));
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(now, Encoding.UTF8);
             return;
@@ -75,11 +107,13 @@ public sealed class StubControlPlane : IAsyncDisposable
                 body = _body;
             }
 
+            _answers.Enqueue((System.Diagnostics.Stopwatch.GetTimestamp(), 200));
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(body, Encoding.UTF8);
             return;
         }
 
+        _answers.Enqueue((System.Diagnostics.Stopwatch.GetTimestamp(), 304));
         context.Response.StatusCode = StatusCodes.Status304NotModified;
     }
 

@@ -161,6 +161,7 @@ internal sealed partial class MeshRegistration(
         var failures = 0;
         var registered = false;
         var ttl = s_defaultTtl;
+        TimeSpan? retryAfter = null;
         while (!stop.IsCancellationRequested)
         {
             var address = meshd.Current;
@@ -200,6 +201,7 @@ internal sealed partial class MeshRegistration(
                 }
 
                 LogRefused(_logger, address, (int)answer.Status);
+                retryAfter = answer.RetryAfter;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -214,8 +216,10 @@ internal sealed partial class MeshRegistration(
             meshd.Rotate(address);
             try
             {
-                // Retries stay well inside the TTL at first, then spread out with full jitter.
-                await Task.Delay(meshd.Backoff(failures), time, stop).ConfigureAwait(false);
+                // Retries stay well inside the TTL at first, then spread out with full jitter; at a quota (429) or while
+                // meshd cannot persist (503), at least as long as it asks.
+                await Task.Delay(meshd.Backoff(failures, retryAfter), time, stop).ConfigureAwait(false);
+                retryAfter = null;
             }
             catch (OperationCanceledException)
             {

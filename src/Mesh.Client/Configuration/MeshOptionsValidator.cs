@@ -68,6 +68,11 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{path}:StartupWait: {Format(controlPlane.StartupWait)} is out of range (0 to 5 minutes).");
         }
 
+        if (controlPlane.TrustedCertificatesPath is { } trusted && (string.IsNullOrWhiteSpace(trusted) || trusted.IndexOfAny(Path.GetInvalidPathChars()) >= 0 || !File.Exists(trusted)))
+        {
+            failures.Add($"{path}:TrustedCertificatesPath: '{trusted}' is not a readable file.");
+        }
+
         if (controlPlane.CacheDirectory is { } directory && (string.IsNullOrWhiteSpace(directory) || directory.IndexOfAny(Path.GetInvalidPathChars()) >= 0))
         {
             failures.Add($"{path}:CacheDirectory: '{directory}' is not a usable directory path.");

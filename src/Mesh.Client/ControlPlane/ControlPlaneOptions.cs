@@ -22,6 +22,14 @@ public sealed class ControlPlaneOptions
     /// <value><see langword="null"/> by default: requests carry no token.</value>
     public string? Token { get; set; }
 
+    /// <summary>
+    /// Gets or sets the path of a PEM file with the certificates of the authorities meshd's TLS certificate chains to.
+    /// With it, an <c>https</c> control plane is trusted only if its certificate chains to one of them (and names the
+    /// host); without it, the system's trust store decides.
+    /// </summary>
+    /// <value><see langword="null"/> by default: the system's trust store.</value>
+    public string? TrustedCertificatesPath { get; set; }
+
     /// <summary>Gets or sets the directory where the last good snapshot is kept, so a restart during an outage of the control plane still routes.</summary>
     /// <value>
     /// <see langword="null"/> by default: <c>{LocalApplicationData}/mesh/{service}</c> (the system's temporary directory when there is

@@ -284,9 +284,10 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
         {
             var address = _meshd.Current;
             string? problem;
+            TimeSpan? retryAfter = null;
             try
             {
-                (problem, var version) = await PollAsync(since, wait, stop).ConfigureAwait(false);
+                (problem, var version, retryAfter) = await PollAsync(since, wait, stop).ConfigureAwait(false);
                 if (problem is null)
                 {
                     since = version;
@@ -314,7 +315,7 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
 
             _metrics.WatchFailures.Add(1);
             failures++;
-            var delay = _meshd.Backoff(failures);
+            var delay = _meshd.Backoff(failures, retryAfter);
             if (reachable)
             {
                 reachable = false;
@@ -339,12 +340,12 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
         }
     }
 
-    private async Task<(string? Problem, long? Version)> PollAsync(long? since, TimeSpan wait, CancellationToken stop)
+    private async Task<(string? Problem, long? Version, TimeSpan? RetryAfter)> PollAsync(long? since, TimeSpan wait, CancellationToken stop)
     {
         var answer = await _meshd.GetSnapshotAsync(since, wait, stop).ConfigureAwait(false);
         if (answer.Status == System.Net.HttpStatusCode.NotModified)
         {
-            return (null, since);
+            return (null, since, null);
         }
 
         if (answer.IsRefused)
@@ -354,13 +355,15 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
 
         if (answer.Document is not { } body)
         {
-            return ($"status {(int)answer.Status}", null);
+            // At a limit (429) or unable to serve (503), meshd says when to come back; the next try waits at least that.
+            var asked = answer.RetryAfter is { } retryAfter ? $", asked to wait {retryAfter.TotalSeconds:0.#} s" : string.Empty;
+            return ($"status {(int)answer.Status}{asked}", null, answer.RetryAfter);
         }
 
         TryApply(body, "control-plane", writeCache: true);
 
         // Watch from the version just seen, applied or refused, so a refused one is not sent again at once.
-        return (null, ControlPlaneSnapshot.ReadVersion(body) ?? since);
+        return (null, ControlPlaneSnapshot.ReadVersion(body) ?? since, null);
     }
 
     private static IEnumerable<string> ControlPlaneFailures(ValidateOptionsResult result) =>

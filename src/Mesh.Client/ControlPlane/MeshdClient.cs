@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Mesh.ControlPlane.Contract;
 using Mesh.Utilities;
@@ -17,21 +19,31 @@ internal sealed class MeshdClient : IDisposable
 {
     internal static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(100);
     internal static readonly TimeSpan BackoffCap = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest wait a <c>Retry-After</c> from meshd is followed for; past it, the client tries again anyway.</summary>
+    internal static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan s_connectTimeout = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(5);
 
     private readonly HttpClient _http;
     private readonly MeshRandom _random;
+    private readonly TimeProvider _time;
     private int _index;
 
-    public MeshdClient(ControlPlaneOptions options, MeshRandom random)
+    public MeshdClient(ControlPlaneOptions options, MeshRandom random, TimeProvider time)
     {
         _random = random;
+        _time = time;
         Addresses = [.. options.AllAddresses().Select(a => new Uri(a.EndsWith('/') ? a : a + "/", UriKind.Absolute))];
-        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = s_connectTimeout, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2) })
+        var handler = new SocketsHttpHandler { ConnectTimeout = s_connectTimeout, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2) };
+        if (options.TrustedCertificatesPath is { } trusted && File.Exists(trusted))
         {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+            var roots = new X509Certificate2Collection();
+            roots.ImportFromPemFile(trusted);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, chain, errors) => IsTrusted(roots, certificate, chain, errors);
+        }
+
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         if (!string.IsNullOrEmpty(options.Token))
         {
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
@@ -60,8 +72,15 @@ internal sealed class MeshdClient : IDisposable
     /// <summary>Full jitter: a random wait between 0 and <c>min(cap, base · 2^(failures-1))</c>, so reconnecting clients spread out.</summary>
     public static TimeSpan Backoff(int failures, MeshRandom random) => Utilities.Backoff.FullJitter(failures - 1, BackoffBase, BackoffCap, random);
 
-    /// <summary>The wait before trying again after <paramref name="failures"/> failures in a row.</summary>
-    public TimeSpan Backoff(int failures) => Backoff(failures, _random);
+    /// <summary>
+    /// The wait before trying again after <paramref name="failures"/> failures in a row: the jittered back-off, or
+    /// longer when meshd asked for it (<c>Retry-After</c> on a 429 or 503, at most <see cref="MaxRetryAfter"/>).
+    /// </summary>
+    public TimeSpan Backoff(int failures, TimeSpan? retryAfter = null)
+    {
+        var backoff = Backoff(failures, _random);
+        return retryAfter is { } asked && asked > backoff ? (asked < MaxRetryAfter ? asked : MaxRetryAfter) : backoff;
+    }
 
     /// <summary>
     /// <c>GET /v1/snapshot</c>: the whole snapshot, or with <paramref name="since"/> a long poll of up to
@@ -79,7 +98,7 @@ internal sealed class MeshdClient : IDisposable
         timeout.CancelAfter(wait * 1.1 + TimeSpan.FromSeconds(5));
         using var response = await _http.GetAsync(new Uri(address, query), HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
         var body = response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false) : null;
-        return new MeshdAnswer<byte[]>(address, response.StatusCode, body);
+        return new MeshdAnswer<byte[]>(address, response.StatusCode, body, RetryAfter(response, _time));
     }
 
     /// <summary><c>PUT /v1/services/{service}/instances/{instanceId}</c>: registers an instance, or renews it when nothing changed.</summary>
@@ -122,6 +141,41 @@ internal sealed class MeshdClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 
+    /// <summary>Whether meshd's certificate chains to one of <paramref name="roots"/> and names the host it was reached at.</summary>
+    private static bool IsTrusted(X509Certificate2Collection roots, X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
+    {
+        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNotAvailable | SslPolicyErrors.RemoteCertificateNameMismatch)) != 0)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (presented is not null)
+        {
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
+        }
+
+        using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return chain.Build(leaf);
+    }
+
+    /// <summary>How long meshd asks to wait, on a 429 or a 503: <c>Retry-After</c> in seconds or as a date.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response, TimeProvider time)
+    {
+        if (response.StatusCode is not (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable) || response.Headers.RetryAfter is not { } header)
+        {
+            return null;
+        }
+
+        return header.Delta ?? (header.Date is { } date ? date - time.GetUtcNow() : null);
+    }
+
     private static string InstancePath(string service, string instanceId) =>
         $"v1/services/{Uri.EscapeDataString(service)}/instances/{Uri.EscapeDataString(instanceId)}";
 
@@ -147,7 +201,7 @@ internal sealed class MeshdClient : IDisposable
                 }
             }
 
-            return new MeshdAnswer<LeaseDocument>(address, response.StatusCode, lease);
+            return new MeshdAnswer<LeaseDocument>(address, response.StatusCode, lease, RetryAfter(response, _time));
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -156,8 +210,8 @@ internal sealed class MeshdClient : IDisposable
     }
 }
 
-/// <summary>What meshd answered: the address asked, the status, and the document read from a successful answer.</summary>
-internal readonly record struct MeshdAnswer<T>(Uri Address, HttpStatusCode Status, T? Document)
+/// <summary>What meshd answered: the address asked, the status, the document read from a successful answer, and the wait it asked for.</summary>
+internal readonly record struct MeshdAnswer<T>(Uri Address, HttpStatusCode Status, T? Document, TimeSpan? RetryAfter = null)
     where T : class
 {
     public bool IsSuccess => (int)Status is >= 200 and < 300;

@@ -39,7 +39,8 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<MeshConfigurationRoot>();
         services.TryAddSingleton(static sp => new MeshdClient(
             sp.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).ControlPlane,
-            sp.GetRequiredService<MeshRandom>()));
+            sp.GetRequiredService<MeshRandom>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ControlPlaneWatcher>();
         services.TryAddSingleton<ControlPlaneMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartup>());

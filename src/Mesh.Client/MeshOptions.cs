@@ -1,4 +1,5 @@
 using Mesh.ControlPlane;
+using Mesh.Identity;
 
 namespace Mesh;
 
@@ -30,6 +31,14 @@ public sealed class MeshOptions
     /// </summary>
     /// <value>No control plane by default. Read once, at start.</value>
     public ControlPlaneOptions ControlPlane { get; } = new();
+
+    /// <summary>
+    /// Gets the workload identity of this process: with a source set, calls to endpoints that present a mesh identity
+    /// use mutual TLS with the workload's X.509-SVID, and check the endpoint's certificate against the mesh's trust
+    /// bundle and the identity its service must have.
+    /// </summary>
+    /// <value>No identity by default: calls stay plaintext. Read once, at start.</value>
+    public IdentityOptions Identity { get; } = new();
 
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }

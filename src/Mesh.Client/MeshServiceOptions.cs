@@ -2,6 +2,7 @@ using Mesh.Balancing;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
 using Mesh.Hedging;
+using Mesh.Identity;
 using Mesh.Outliers;
 using Mesh.RateLimiting;
 using Mesh.Retry;
@@ -56,6 +57,10 @@ public sealed class MeshServiceOptions
     /// <summary>Gets or sets the hedging settings.</summary>
     /// <value><see langword="null"/> by default: no hedging.</value>
     public HedgingOptions? Hedging { get; set; }
+
+    /// <summary>Gets how this service's own server takes connections, when this process is the service and has an identity.</summary>
+    /// <value>Permissive by default; see <see cref="MtlsOptions"/>.</value>
+    public MtlsOptions Mtls { get; } = new();
 
     /// <summary>Gets or sets the client-side rate limit.</summary>
     /// <value><see langword="null"/> by default: no limit.</value>

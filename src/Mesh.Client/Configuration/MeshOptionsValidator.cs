@@ -1,5 +1,6 @@
 using Mesh.Balancing;
 using Mesh.ControlPlane;
+using Mesh.Identity;
 using Mesh.Retry;
 using Microsoft.Extensions.Options;
 
@@ -32,6 +33,19 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         }
 
         ValidateControlPlane(options.ControlPlane, failures);
+        IdentityOptionsValidator.Validate(options.Identity, $"{Section}:Identity", failures);
+        if (string.Equals(options.Identity.Source, IdentitySourceNames.Meshd, StringComparison.OrdinalIgnoreCase))
+        {
+            if (!options.ControlPlane.IsEnabled)
+            {
+                failures.Add($"{Section}:Identity:Source: 'meshd' needs the control plane: set {Section}:ControlPlane:Address.");
+            }
+
+            if (options.ServiceName is null)
+            {
+                failures.Add($"{Section}:Identity:Source: 'meshd' needs {Section}:ServiceName, the service whose identity this workload gets.");
+            }
+        }
         foreach (var (serviceName, service) in options.Services)
         {
             ValidateService(serviceName, service, failures);
@@ -104,6 +118,10 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         }
 
         ValidateResilience(path, serviceName, service, failures);
+        if (!MtlsModeNames.IsKnown(service.Mtls.Mode))
+        {
+            failures.Add($"{path}:Mtls:Mode: '{service.Mtls.Mode}' is not a mode for service '{serviceName}' (known: {string.Join(", ", MtlsModeNames.All)}).");
+        }
 
         var positive = false;
         var addresses = new HashSet<Uri>();
@@ -125,6 +143,11 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             else if (!addresses.Add(address))
             {
                 failures.Add($"{endpointPath}:Address: '{endpoint.Address}' is listed twice for service '{serviceName}'.");
+            }
+
+            if (endpoint.Identity is { } identity && !SpiffeId.TryParse(identity, out _, out var identityProblem))
+            {
+                failures.Add($"{endpointPath}:Identity: '{identity}' is not a SPIFFE ID (service '{serviceName}'): {identityProblem}.");
             }
 
             if (endpoint.Weight < 0)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Mesh.Configuration;
 using Mesh.ControlPlane.Contract;
 using Mesh.Discovery;
+using Mesh.Identity;
 
 namespace Mesh.ControlPlane;
 
@@ -14,11 +15,12 @@ namespace Mesh.ControlPlane;
 /// </summary>
 internal sealed class ControlPlaneSnapshot
 {
-    private ControlPlaneSnapshot(long version, FrozenDictionary<string, string?> keys, FrozenDictionary<string, IReadOnlyList<MeshEndpoint>> instances, byte[] body)
+    private ControlPlaneSnapshot(long version, FrozenDictionary<string, string?> keys, FrozenDictionary<string, IReadOnlyList<MeshEndpoint>> instances, TrustBundle? bundle, byte[] body)
     {
         Version = version;
         Keys = keys;
         Instances = instances;
+        Bundle = bundle;
         Body = body;
     }
 
@@ -27,6 +29,7 @@ internal sealed class ControlPlaneSnapshot
         0,
         FrozenDictionary<string, string?>.Empty,
         FrozenDictionary<string, IReadOnlyList<MeshEndpoint>>.Empty,
+        null,
         []);
 
     /// <summary>Gets the control plane's version of the snapshot.</summary>
@@ -37,6 +40,9 @@ internal sealed class ControlPlaneSnapshot
 
     /// <summary>Gets the registered instances of every service the snapshot names, possibly none.</summary>
     public FrozenDictionary<string, IReadOnlyList<MeshEndpoint>> Instances { get; }
+
+    /// <summary>Gets the roots of the mesh's trust domain, when meshd runs its certificate authority.</summary>
+    public TrustBundle? Bundle { get; }
 
     /// <summary>Gets the bytes the snapshot was read from, as kept in the cache.</summary>
     public byte[] Body { get; }
@@ -88,8 +94,21 @@ internal sealed class ControlPlaneSnapshot
             ReadService(name, service, keys, instances, failures);
         }
 
+        TrustBundle? bundle = null;
+        if (document.TrustBundle is { } trust)
+        {
+            try
+            {
+                bundle = TrustBundle.FromPem(trust.TrustDomain, trust.RootsPem, "the control plane's trust bundle");
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FormatException or ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                failures.Add($"snapshot:trustBundle: {ex.Message}");
+            }
+        }
+
         return failures.Count == 0
-            ? new ControlPlaneSnapshot(document.Version, keys.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), instances.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), body)
+            ? new ControlPlaneSnapshot(document.Version, keys.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), instances.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), bundle, body)
             : null;
     }
 
@@ -169,7 +188,15 @@ internal sealed class ControlPlaneSnapshot
             failures.Add($"{path}:weight: {instance.Weight.ToString(CultureInfo.InvariantCulture)} is not a whole number of 0 or more (service '{service}').");
         }
 
-        return address is null || instance.Weight < 0 ? null : new MeshEndpoint(address, instance.Zone, instance.Weight, instance.Labels);
+        SpiffeId? identity = null;
+        if (instance.Identity is { } presented && !SpiffeId.TryParse(presented, out identity, out var identityProblem))
+        {
+            failures.Add($"{path}:identity: '{presented}' is not a SPIFFE ID (service '{service}'): {identityProblem}.");
+        }
+
+        return address is null || instance.Weight < 0 || (instance.Identity is not null && identity is null)
+            ? null
+            : new MeshEndpoint(address, instance.Zone, instance.Weight, instance.Labels, identity);
     }
 
     /// <summary>Turns a JSON value into configuration keys as the JSON configuration provider would, leaving out nulls.</summary>

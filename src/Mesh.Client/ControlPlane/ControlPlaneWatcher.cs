@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using Mesh.Configuration;
 using Mesh.Discovery;
+using Mesh.Identity;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -26,6 +27,7 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
     private readonly MeshConfigurationRoot _root;
     private readonly MeshOptionsValidator _validator;
     private readonly MeshdClient _meshd;
+    private readonly WorkloadCertificate _workload;
     private readonly ControlPlaneMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -39,12 +41,14 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
     private Task _loop = Task.CompletedTask;
     private long _rejected;
     private int _disposed;
+    private bool _takesBundle;
 
     public ControlPlaneWatcher(
         IOptionsFactory<MeshOptions> optionsFactory,
         MeshConfigurationRoot root,
         MeshOptionsValidator validator,
         MeshdClient meshd,
+        WorkloadCertificate workload,
         ControlPlaneMetrics metrics,
         TimeProvider time,
         ILoggerFactory loggers)
@@ -53,6 +57,7 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
         _root = root;
         _validator = validator;
         _meshd = meshd;
+        _workload = workload;
         _metrics = metrics;
         _time = time;
         _logger = loggers.CreateLogger(LogCategory);
@@ -149,6 +154,12 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
             _current = snapshot;
             _metrics.Applied.Add(1, new KeyValuePair<string, object?>("mesh.control_plane.source", origin));
 
+            // The trust bundle first, so the endpoints that come with it are trusted from the first call.
+            if (_takesBundle && snapshot.Bundle is { } bundle)
+            {
+                _workload.UpdateBundle(bundle);
+            }
+
             // One reload carries policies and instances together; the catalog rebuilds from both.
             _root.Pushed.Replace(snapshot.Keys);
             LogApplied(_logger, snapshot.Version, origin, snapshot.Instances.Count, previous.Version);
@@ -173,6 +184,9 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
         }
 
         IsEnabled = true;
+
+        // Roots come from meshd only when its certificate authority signs this workload's certificate; files bring their own.
+        _takesBundle = string.Equals(options.Identity.Source, IdentitySourceNames.Meshd, StringComparison.OrdinalIgnoreCase);
         CachePath = Path.Combine(controlPlane.CacheDirectory ?? DefaultCacheDirectory(options.ServiceName), CacheFileName);
         var cached = LoadCache();
         _loop = WatchAsync(controlPlane.WaitTime, _stop.Token);

@@ -109,6 +109,27 @@ internal sealed class MeshdClient : IDisposable
     public Task<MeshdAnswer<LeaseDocument>> RenewAsync(string service, string instanceId, CancellationToken cancellationToken) =>
         SendForLeaseAsync(HttpMethod.Post, InstancePath(service, instanceId) + "/renew", null, cancellationToken);
 
+    /// <summary><c>POST /v1/services/{service}/svid</c>: asks meshd's certificate authority for this workload's X.509-SVID.</summary>
+    public async Task<MeshdAnswer<SvidDocument>> RequestSvidAsync(string service, SvidRequest request, CancellationToken cancellationToken)
+    {
+        var address = Current;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(s_requestTimeout);
+        try
+        {
+            using var response = await _http.PostAsync(
+                new Uri(address, $"v1/services/{Uri.EscapeDataString(service)}/svid"),
+                JsonContent.Create(request, ControlPlaneJson.Default.SvidRequest),
+                timeout.Token).ConfigureAwait(false);
+            var svid = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync(ControlPlaneJson.Default.SvidDocument, timeout.Token).ConfigureAwait(false) : null;
+            return new MeshdAnswer<SvidDocument>(address, response.StatusCode, svid, RetryAfter(response, _time));
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new HttpRequestException($"meshd at {address} did not answer within {s_requestTimeout.TotalSeconds:0} s.", ex);
+        }
+    }
+
     /// <summary><c>DELETE</c> an instance, at the current address and then at each other one until one answers.</summary>
     /// <exception cref="HttpRequestException">No address answered.</exception>
     public async Task<MeshdAnswer<LeaseDocument>> DeregisterAsync(string service, string instanceId, CancellationToken cancellationToken)

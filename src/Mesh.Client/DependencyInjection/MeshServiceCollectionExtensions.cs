@@ -3,11 +3,13 @@ using Mesh.Configuration;
 using Mesh.ControlPlane;
 using Mesh.DependencyInjection;
 using Mesh.Discovery;
+using Mesh.Identity;
 using Mesh.Pipeline;
 using Mesh.Telemetry;
 using Mesh.Utilities;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -42,6 +44,17 @@ public static class MeshServiceCollectionExtensions
             sp.GetRequiredService<MeshRandom>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<ControlPlaneWatcher>();
+        services.TryAddSingleton<IdentityMetrics>();
+        services.TryAddSingleton(static sp => new WorkloadCertificate(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WorkloadCertificate>>(), sp.GetRequiredService<IdentityMetrics>()));
+        services.TryAddSingleton<X509SvidValidator>();
+        services.TryAddSingleton<MeshdIdentitySource>();
+        services.TryAddSingleton(static sp => new FileIdentitySource(
+            sp.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).Identity,
+            sp.GetRequiredService<WorkloadCertificate>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<FileIdentitySource>>(),
+            sp.GetRequiredService<IdentityMetrics>()));
+        services.TryAddSingleton(static sp => IdentitySource(sp));
         services.TryAddSingleton<ControlPlaneMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MeshStartup>());
         services.TryAddSingleton(TimeProvider.System);
@@ -52,6 +65,18 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<CallTelemetry>();
         services.TryAddSingleton<ServiceCatalog>();
         return new MeshBuilder(services);
+    }
+
+    // The source named by Mesh:Identity:Source, read once at start; invalid settings are the catalog's to report.
+    private static IWorkloadIdentitySource IdentitySource(IServiceProvider services)
+    {
+        var identity = services.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).Identity;
+        return identity.Source?.ToUpperInvariant() switch
+        {
+            "MESHD" => services.GetRequiredService<MeshdIdentitySource>(),
+            "FILES" when identity.CertificatePath is not null && identity.KeyPath is not null && identity.BundlePath is not null => services.GetRequiredService<FileIdentitySource>(),
+            _ => NoWorkloadIdentity.Instance,
+        };
     }
 
     /// <summary>

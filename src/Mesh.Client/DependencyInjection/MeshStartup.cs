@@ -1,4 +1,5 @@
 using Mesh.ControlPlane;
+using Mesh.Identity;
 using Mesh.Pipeline;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,7 +9,8 @@ namespace Mesh.DependencyInjection;
 /// <summary>
 /// Starts the mesh with the host: builds the service catalog, so invalid mesh configuration stops start-up, then
 /// starts watching the control plane and waits for its first snapshot (at most <c>StartupWait</c>), so the first
-/// request already routes by it.
+/// request already routes by it, then gets the workload's certificate when it has an identity (cached, or from meshd, or
+/// from files).
 /// </summary>
 internal sealed class MeshStartup(IServiceProvider services) : IHostedService
 {
@@ -16,6 +18,7 @@ internal sealed class MeshStartup(IServiceProvider services) : IHostedService
     {
         _ = services.GetRequiredService<ServiceCatalog>();
         await services.GetRequiredService<ControlPlaneWatcher>().StartAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await services.GetRequiredService<IWorkloadIdentitySource>().StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,4 +1,5 @@
 using Mesh.Configuration;
+using Mesh.Identity;
 using Mesh.Utilities;
 using Microsoft.Extensions.Primitives;
 
@@ -25,7 +26,7 @@ internal sealed class ConfigurationEndpointSource : IEndpointSource
             var options = service.Endpoints[i];
             var address = EndpointAddress.TryParse(options.Address, out var problem)
                 ?? throw new InvalidOperationException($"Mesh:Services:{serviceName}:Endpoints:{i}:Address '{options.Address}' {problem}.");
-            list[i] = new MeshEndpoint(address, options.Zone, options.Weight, options.Labels);
+            list[i] = new MeshEndpoint(address, options.Zone, options.Weight, options.Labels, options.Identity is { } identity ? SpiffeId.Parse(identity) : null);
         }
 
         endpoints = list;

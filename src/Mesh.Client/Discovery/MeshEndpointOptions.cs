@@ -34,6 +34,10 @@ public sealed class MeshEndpointOptions
     /// <value>1 by default; 0 drains the endpoint; negative values are refused.</value>
     public int Weight { get; set; } = 1;
 
+    /// <summary>Gets or sets the identity the endpoint presents over mutual TLS, such as <c>spiffe://mesh.local/svc/inventory</c>.</summary>
+    /// <value><see langword="null"/> by default: the endpoint has no mesh identity and is called as its address says.</value>
+    public string? Identity { get; set; }
+
     /// <summary>Gets the labels of the endpoint, such as <c>version=v2</c>.</summary>
     /// <value>Empty by default.</value>
     public IDictionary<string, string> Labels { get; } = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -13,7 +13,7 @@ namespace Mesh.Identity;
 /// files that does not make a valid X.509-SVID of the configured trust domain, chained to the bundle (a file half written,
 /// a key that does not match), is refused whole: the last good certificate stays, and the problem is logged once.
 /// </summary>
-internal sealed partial class FileIdentitySource : IDisposable
+internal sealed partial class FileIdentitySource : IWorkloadIdentitySource, IDisposable
 {
     internal static readonly TimeSpan DefaultDebounce = TimeSpan.FromMilliseconds(200);
     internal static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMinutes(1);
@@ -145,6 +145,12 @@ internal sealed partial class FileIdentitySource : IDisposable
                 return false;
             }
         }
+    }
+
+    Task IWorkloadIdentitySource.StartAsync(CancellationToken cancellationToken)
+    {
+        Start();
+        return Task.CompletedTask;
     }
 
     public void Dispose()

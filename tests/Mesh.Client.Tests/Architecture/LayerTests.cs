@@ -40,12 +40,12 @@ public sealed partial class LayerTests
         ["Concrete"] = [Schema, "Endpoint", "Discovery", "Balancing", "Outliers", "Resilience", "Utilities"],
         ["Logical"] = [Schema, "Concrete", "Endpoint", "Retry", "Hedging", "CircuitBreaking", "RateLimiting", "Resilience", "Protocol", "Telemetry", "Discovery", "Utilities"],
 
-        ["ControlPlane"] = [Schema, "ControlPlane.Contract", "Discovery", "Telemetry", "Utilities"],
+        ["ControlPlane"] = [Schema, "ControlPlane.Contract", "Discovery", "Identity", "Telemetry", "Utilities"],
         ["Identity"] = [Schema, "Utilities"],
 
         // The composition: the catalog builds each service's layers; the handler puts them in a client.
         ["Pipeline"] = [Schema, "Logical", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Resilience", "Protocol", "Telemetry", "Utilities"],
-        ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Telemetry", "Utilities"],
+        ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Identity", "Telemetry", "Utilities"],
     };
 
     private static readonly Lazy<ArchUnitNET.Domain.Architecture> s_architecture = new(() => new ArchLoader().LoadAssemblies(typeof(MeshOptions).Assembly).Build());

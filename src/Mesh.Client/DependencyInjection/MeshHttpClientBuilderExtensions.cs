@@ -1,4 +1,7 @@
+using Mesh;
+using Mesh.Identity;
 using Mesh.Pipeline;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -29,12 +32,18 @@ public static class MeshHttpClientBuilderExtensions
         builder.ConfigureHttpClient(static client => client.Timeout = Timeout.InfiniteTimeSpan);
         builder.ConfigureAdditionalHttpMessageHandlers(MeshPipeline.AddHandlers);
 
-        // A gRPC channel balances on its own over a SocketsHttpHandler; the mesh balances, so the channel must not.
-        builder.ConfigurePrimaryHttpMessageHandler(static (handler, _) =>
+        builder.ConfigurePrimaryHttpMessageHandler(static (handler, services) =>
         {
             if (handler is SocketsHttpHandler sockets)
             {
+                // A gRPC channel balances on its own over a SocketsHttpHandler; the mesh balances, so the channel must not.
                 sockets.Properties[GrpcLoadBalancingDisabled] = true;
+
+                // With a workload identity, connections to mesh endpoints carry mutual TLS (unless the app opens its own).
+                if (sockets.ConnectCallback is null && services.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).Identity.IsEnabled)
+                {
+                    sockets.ConnectCallback = services.GetRequiredService<MeshTlsConnector>().ConnectAsync;
+                }
             }
         });
         return builder;

@@ -47,6 +47,8 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<IdentityMetrics>();
         services.TryAddSingleton(static sp => new WorkloadCertificate(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WorkloadCertificate>>(), sp.GetRequiredService<IdentityMetrics>()));
         services.TryAddSingleton<X509SvidValidator>();
+        services.TryAddSingleton<EndpointIdentities>();
+        services.TryAddSingleton<MeshTlsConnector>();
         services.TryAddSingleton<MeshdIdentitySource>();
         services.TryAddSingleton(static sp => new FileIdentitySource(
             sp.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).Identity,
@@ -64,6 +66,7 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<MeshStats>();
         services.TryAddSingleton<CallTelemetry>();
         services.TryAddSingleton<ServiceCatalog>();
+        services.TryAddSingleton<MeshReadiness>();
         return new MeshBuilder(services);
     }
 

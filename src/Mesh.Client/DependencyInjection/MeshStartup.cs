@@ -1,5 +1,3 @@
-using Mesh.ControlPlane;
-using Mesh.Identity;
 using Mesh.Pipeline;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -17,8 +15,7 @@ internal sealed class MeshStartup(IServiceProvider services) : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _ = services.GetRequiredService<ServiceCatalog>();
-        await services.GetRequiredService<ControlPlaneWatcher>().StartAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        await services.GetRequiredService<IWorkloadIdentitySource>().StartAsync(cancellationToken).ConfigureAwait(false);
+        await services.GetRequiredService<MeshReadiness>().StartAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

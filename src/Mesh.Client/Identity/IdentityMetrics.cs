@@ -17,6 +17,9 @@ internal sealed class IdentityMetrics
     /// <summary>The tag naming where the certificate comes from: <c>meshd</c> or <c>files</c>.</summary>
     internal const string SourceTag = "mesh.identity.source";
 
+    /// <summary>The tag naming how a handshake ended: <c>ok</c>, <c>untrusted</c> (not a certificate of the mesh), <c>wrong_identity</c>.</summary>
+    internal const string OutcomeTag = "mesh.identity.outcome";
+
     private volatile WorkloadCertificate? _certificate;
 
     public IdentityMetrics(IMeterFactory meters)
@@ -26,6 +29,7 @@ internal sealed class IdentityMetrics
         Rotations = meter.CreateCounter<long>("mesh.identity.certificate.rotations", "{certificate}", "Workload certificates installed: the first one, and each renewal or reload after it.");
         RenewalFailures = meter.CreateCounter<long>("mesh.identity.renewal.failures", "{failure}", "Renewals from meshd and reloads of the certificate files that failed; the last good certificate stayed in use.");
         Unavailable = meter.CreateCounter<long>("mesh.identity.certificate.unavailable", "{request}", "Times a connection needed the workload certificate and none was valid (none yet, or expired): the mesh failed closed.");
+        Handshakes = meter.CreateCounter<long>("mesh.identity.client.handshakes", "{handshake}", "Mutual TLS handshakes of meshed clients with mesh endpoints, by outcome: one per new connection, never one per request.");
         meter.CreateObservableGauge("mesh.identity.certificate.time_to_expiry", ObserveTimeToExpiry, "s", "Seconds until the workload certificate expires; negative once it has.");
     }
 
@@ -34,6 +38,8 @@ internal sealed class IdentityMetrics
     public Counter<long> RenewalFailures { get; }
 
     public Counter<long> Unavailable { get; }
+
+    public Counter<long> Handshakes { get; }
 
     /// <summary>Lets the expiry gauge observe the holder; the holder calls it when made.</summary>
     public void Observe(WorkloadCertificate certificate) => _certificate = certificate;

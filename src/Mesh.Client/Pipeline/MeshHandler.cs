@@ -1,4 +1,3 @@
-using Mesh.ControlPlane;
 using Mesh.Endpoint;
 using Mesh.Protocol;
 using Mesh.Resilience;
@@ -9,16 +8,16 @@ namespace Mesh.Pipeline;
 /// The mesh's one handler in a client's pipeline. A request to a service goes through that service's logical layer,
 /// then its concrete and endpoint layers, each attempt finally through the handlers after this one (the transport).
 /// Any other host passes through untouched, bounded by HttpClient's usual 100 seconds. The first request waits for the
-/// control plane's first snapshot when the host did not (bounded by <c>StartupWait</c>).
+/// mesh to be ready (the control plane's first snapshot, the workload's certificate) when the host did not.
 /// </summary>
-internal sealed class MeshHandler(ServiceCatalog catalog, ControlPlaneWatcher controlPlane, TimeProvider time) : DelegatingHandler, ITransport
+internal sealed class MeshHandler(ServiceCatalog catalog, MeshReadiness readiness, TimeProvider time) : DelegatingHandler, ITransport
 {
     /// <summary>The total timeout of requests to hosts that are not services: HttpClient's own default.</summary>
     internal static readonly TimeSpan PassThroughTimeout = TimeSpan.FromSeconds(100);
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var started = controlPlane.StartAsync();
+        var started = readiness.StartAsync();
         return started.IsCompleted ? RouteAsync(request, cancellationToken) : SendAfterStartAsync(started, request, cancellationToken);
     }
 

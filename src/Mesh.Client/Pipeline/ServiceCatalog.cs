@@ -6,6 +6,7 @@ using Mesh.Concrete;
 using Mesh.Configuration;
 using Mesh.Discovery;
 using Mesh.Endpoint;
+using Mesh.Identity;
 using Mesh.Logical;
 using Mesh.Outliers;
 using Mesh.Telemetry;
@@ -33,6 +34,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
     private readonly MeshMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly MeshRandom _random;
+    private readonly EndpointIdentities _identities;
     private readonly ILogger _logger;
     private readonly ILogger _resilienceLogger;
     private readonly Lock _rebuildLock = new();
@@ -51,8 +53,10 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         MeshMetrics metrics,
         TimeProvider time,
         MeshRandom random,
+        EndpointIdentities identities,
         ILoggerFactory loggers)
     {
+        _identities = identities;
         _optionsFactory = optionsFactory;
         _optionsTokens = [.. optionsTokens];
         _sources = [.. sources];
@@ -194,6 +198,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
 
         var services = new Dictionary<string, LogicalService>(StringComparer.OrdinalIgnoreCase);
         var created = new List<IDisposable>();
+        var mutualTls = options.Identity.IsEnabled;
         var tracked = new List<(OutlierDetector Detector, EndpointTarget[] Targets, EjectionState[] Routable)>();
         try
         {
@@ -201,7 +206,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             {
                 LogicalService? old = null;
                 previous?.Services.TryGetValue(service.Name, out old);
-                services[service.Name] = BuildService(service, options.ServiceName, old, created, tracked);
+                services[service.Name] = BuildService(WithTransport(service, mutualTls), options.ServiceName, old, created, tracked);
             }
         }
         catch
@@ -221,7 +226,32 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             detector.Track(targets.Select(t => t.Ejection), routable);
         }
 
+        // The endpoints that must prove an identity, for the transport to check them when it connects.
+        _identities.Replace(services.Values
+            .SelectMany(s => s.Destination.Endpoints)
+            .Where(t => mutualTls && t.Endpoint.Identity is not null)
+            .Select(t => (t.Endpoint.Address.Host, t.Endpoint.Address.Port, t.Endpoint.Identity!)));
         return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName);
+    }
+
+    /// <summary>
+    /// An endpoint that presents a mesh identity is called at its host and port over mutual TLS (<c>https</c>) by a workload
+    /// with an identity of its own, and in plaintext (<c>http</c>) by one without, as a permissive server accepts.
+    /// </summary>
+    private static DiscoveredService WithTransport(DiscoveredService service, bool mutualTls)
+    {
+        var scheme = mutualTls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
+        if (service.Endpoints.All(e => e.Identity is null || e.Address.Scheme == scheme))
+        {
+            return service;
+        }
+
+        var endpoints = service.Endpoints
+            .Select(e => e.Identity is null || e.Address.Scheme == scheme
+                ? e
+                : new MeshEndpoint(new UriBuilder(e.Address) { Scheme = scheme, Port = e.Address.Port }.Uri, e.Zone, e.Weight, e.Labels, e.Identity))
+            .ToList();
+        return service with { Endpoints = endpoints };
     }
 
     private LogicalService BuildService(DiscoveredService discovered, string? caller, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked)

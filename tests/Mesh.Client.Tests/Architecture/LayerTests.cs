@@ -44,7 +44,7 @@ public sealed partial class LayerTests
         ["Identity"] = [Schema, "Utilities"],
 
         // The composition: the catalog builds each service's layers; the handler puts them in a client.
-        ["Pipeline"] = [Schema, "Logical", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Resilience", "Protocol", "Telemetry", "Utilities"],
+        ["Pipeline"] = [Schema, "Logical", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Identity", "Resilience", "Protocol", "Telemetry", "Utilities"],
         ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Identity", "Telemetry", "Utilities"],
     };
 

@@ -1,6 +1,7 @@
 using Meshd.Api;
 using Meshd.Connections;
 using Meshd.Health;
+using Meshd.Identity;
 using Meshd.Policies;
 using Meshd.Registry;
 using Meshd.Security;
@@ -35,7 +36,10 @@ public sealed partial class MeshdHost : IAsyncDisposable
     /// <summary>Gets the admin token (every route).</summary>
     public string AdminToken { get; }
 
-    /// <summary>Gets the workload token (register, renew, deregister, snapshot).</summary>
+    /// <summary>
+    /// Gets the shared workload token (register, renew, deregister and SVIDs for any service, the snapshot). Deprecated in
+    /// favour of per-service credentials; refused when <c>Meshd:RequireServiceCredentials</c> is true.
+    /// </summary>
     public string WorkloadToken { get; }
 
     /// <summary>Gets the application's services.</summary>
@@ -103,6 +107,8 @@ public sealed partial class MeshdHost : IAsyncDisposable
         builder.Services.AddSingleton(tokens);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<AuthThrottle>();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<MeshdMetrics>();
         if (meshd.TlsCertificateFile is { } certificateFile && meshd.TlsKeyFile is { } keyFile)
         {
             builder.Services.AddSingleton(sp => new ServerCertificate(certificateFile, keyFile, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ServerCertificate>>()));
@@ -123,6 +129,9 @@ public sealed partial class MeshdHost : IAsyncDisposable
             meshd.LeaseTtl,
             meshd.Limits.MaxWatchers,
             sp.GetRequiredService<ILogger<MeshState>>()));
+        builder.Services.AddSingleton<ServiceCredentials>();
+        builder.Services.AddSingleton<IdentityService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IdentityService>());
         builder.Services.AddSingleton<RegistryService>();
         builder.Services.AddSingleton<PolicyService>();
         builder.Services.AddSingleton<LeaseSweeper>();
@@ -146,13 +155,21 @@ public sealed partial class MeshdHost : IAsyncDisposable
         RegistryEndpoints.Map(v1, tokens, throttle);
         PolicyEndpoints.Map(v1, tokens, throttle);
         SnapshotEndpoints.Map(v1, tokens, throttle);
+        CredentialEndpoints.Map(v1, tokens, throttle);
+        IdentityEndpoints.Map(v1, tokens, throttle);
 
         // The certificate is read, the state loaded and the store probed before the first request is served.
         _ = meshd.TlsCertificateFile is null ? null : app.Services.GetRequiredService<ServerCertificate>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Meshd");
         try
         {
+            var identity = app.Services.GetRequiredService<IdentityService>();
+            identity.Open();
             await app.Services.GetRequiredService<MeshState>().StartAsync(cancellationToken).ConfigureAwait(false);
+            await app.Services.GetRequiredService<ServiceCredentials>().StartAsync(cancellationToken).ConfigureAwait(false);
+
+            // The first snapshot served already holds the CA's bundle (or none, once the CA was turned off).
+            await identity.PublishBundleAsync(cancellationToken).ConfigureAwait(false);
             await app.Services.GetRequiredService<StoreHealth>().ProbeAsync(cancellationToken).ConfigureAwait(false);
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -170,6 +187,15 @@ public sealed partial class MeshdHost : IAsyncDisposable
         }
 
         LogLimits(logger, descriptors?.Before ?? -1, descriptors?.After ?? -1, maxConnections, meshd.Limits.MaxConnectionsPerAddress, meshd.Limits.MaxWatchers);
+        if (tokens.AcceptsSharedWorkloadToken)
+        {
+            LogSharedWorkloadTokenDeprecated(logger);
+        }
+        else
+        {
+            LogSharedWorkloadTokenRefused(logger);
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         return new MeshdHost(app, new Uri(address), tokens.AdminToken, tokens.WorkloadToken);
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Meshd.Identity;
 using Meshd.Registry;
 
 namespace Meshd;
@@ -38,6 +39,15 @@ internal sealed class MeshdSettings
 
     public string? WorkloadToken { get; init; }
 
+    /// <summary>
+    /// Gets whether only the admin token and per-service credentials are taken: the shared workload token, which lets any
+    /// workload act for any service, is then refused. False by default, so deployments can move to credentials first.
+    /// </summary>
+    public bool RequireServiceCredentials { get; init; }
+
+    /// <summary>Gets the settings of meshd's certificate authority (<c>Meshd:Identity:*</c>).</summary>
+    public MeshdIdentitySettings Identity { get; init; } = MeshdIdentitySettings.Disabled;
+
     public string? TlsCertificateFile { get; init; }
 
     public string? TlsKeyFile { get; init; }
@@ -59,10 +69,11 @@ internal sealed class MeshdSettings
         reader.RefuseUnknownKeys();
         var defaults = new MeshdSettings();
         var limits = new MeshdLimits();
+        var dataDirectory = reader.Text("DataDirectory") ?? defaults.DataDirectory;
         var settings = new MeshdSettings
         {
             Urls = reader.Text("Urls") ?? defaults.Urls,
-            DataDirectory = reader.Text("DataDirectory") ?? defaults.DataDirectory,
+            DataDirectory = dataDirectory,
             Store = (reader.Text("Store") ?? defaults.Store).ToUpperInvariant() switch
             {
                 "FILE" => "file",
@@ -90,6 +101,8 @@ internal sealed class MeshdSettings
             HealthInterval = reader.Duration("HealthInterval", defaults.HealthInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(5)),
             AdminToken = reader.Text("AdminToken"),
             WorkloadToken = reader.Text("WorkloadToken"),
+            RequireServiceCredentials = reader.Boolean("RequireServiceCredentials", defaults.RequireServiceCredentials),
+            Identity = MeshdIdentitySettings.Read(reader, dataDirectory),
             TlsCertificateFile = reader.ExistingFile("Tls:CertificateFile"),
             TlsKeyFile = reader.ExistingFile("Tls:KeyFile"),
             AllowInsecureHttp = reader.Boolean("AllowInsecureHttp", defaults.AllowInsecureHttp),
@@ -107,6 +120,7 @@ internal sealed class MeshdSettings
                 MaxSnapshotBytes = reader.Integer("Limits:MaxSnapshotBytes", limits.MaxSnapshotBytes, 4096, 1024 * 1024 * 1024),
                 AuthFailuresPerMinute = reader.Integer("Limits:AuthFailuresPerMinute", limits.AuthFailuresPerMinute, 1, 1_000_000),
                 MaxPolicyVersions = reader.Integer("Limits:MaxPolicyVersions", limits.MaxPolicyVersions, 2, 1_000_000),
+                MaxCredentials = reader.Integer("Limits:MaxCredentials", limits.MaxCredentials, 1, 1_000_000),
             },
             Addresses = AddressRules.Read(reader),
         };
@@ -170,7 +184,9 @@ internal sealed class MeshdSettings
             "WorkloadToken", "Tls:CertificateFile", "Tls:KeyFile", "AllowInsecureHttp", "Limits:MaxConnections", "Limits:MaxConnectionsPerAddress",
             "Limits:DescriptorReserve", "Limits:MaxWatchers", "Limits:WatcherWriteTimeout", "Limits:IdleTimeout", "Limits:MaxBodyBytes",
             "Limits:MaxValueBytes", "Limits:MaxInstancesPerService", "Limits:MaxSnapshotBytes", "Limits:AuthFailuresPerMinute",
-            "Limits:MaxPolicyVersions", "Registry:AllowedNetworks", "Registry:AllowedHostNames", "Registry:AddressMustMatchCaller",
+            "Limits:MaxPolicyVersions", "Limits:MaxCredentials", "Registry:AllowedNetworks", "Registry:AllowedHostNames", "Registry:AddressMustMatchCaller",
+            "RequireServiceCredentials", "Identity:Enabled", "Identity:TrustDomain", "Identity:DefaultTtl", "Identity:MaxTtl", "Identity:ClockSkew",
+            "Identity:RootLifetime", "Identity:CertificatePath", "Identity:KeyPath", "Identity:ChainPath",
         ];
 
         public void RefuseUnknownKeys()
@@ -299,6 +315,50 @@ internal sealed class MeshdLimits
     public int AuthFailuresPerMinute { get; init; } = 30;
 
     public int MaxPolicyVersions { get; init; } = 1000;
+
+    /// <summary>Gets how many per-service credentials meshd keeps at most; a new one past it is refused until one is revoked.</summary>
+    public int MaxCredentials { get; init; } = 10_000;
+}
+
+/// <summary>
+/// <c>Meshd:Identity:*</c>: whether meshd runs its certificate authority, and the CA's options. Off by default: turning
+/// it on makes a root key in the data directory, which is the operator's decision (where keys live, how they are backed
+/// up), and replicas on etcd must first be given the same CA files.
+/// </summary>
+internal sealed class MeshdIdentitySettings
+{
+    public static readonly MeshdIdentitySettings Disabled = new() { Enabled = false, Authority = new CertificateAuthorityOptions { DataDirectory = "./mesh-data" } };
+
+    /// <summary>Gets whether the CA runs: SVIDs are issued, the bundle is served and in every snapshot, instances may register an identity.</summary>
+    public required bool Enabled { get; init; }
+
+    /// <summary>Gets the CA's options, in meshd's data directory.</summary>
+    public required CertificateAuthorityOptions Authority { get; init; }
+
+    public static MeshdIdentitySettings Read(MeshdSettings.Reader reader, string dataDirectory)
+    {
+        var defaults = new CertificateAuthorityOptions { DataDirectory = dataDirectory };
+        var options = new CertificateAuthorityOptions
+        {
+            DataDirectory = dataDirectory,
+            TrustDomain = reader.Text("Identity:TrustDomain") ?? defaults.TrustDomain,
+            DefaultTtl = reader.Duration("Identity:DefaultTtl", defaults.DefaultTtl, CertificateAuthorityOptions.MinTtl, CertificateAuthorityOptions.MaxTtlBound),
+            MaxTtl = reader.Duration("Identity:MaxTtl", defaults.MaxTtl, CertificateAuthorityOptions.MinTtl, CertificateAuthorityOptions.MaxTtlBound),
+            ClockSkew = reader.Duration("Identity:ClockSkew", defaults.ClockSkew, TimeSpan.Zero, TimeSpan.FromHours(1)),
+            RootLifetime = reader.Duration("Identity:RootLifetime", defaults.RootLifetime, TimeSpan.FromDays(1), TimeSpan.FromDays(30 * 366)),
+            CertificatePath = reader.ExistingFile("Identity:CertificatePath"),
+            KeyPath = reader.ExistingFile("Identity:KeyPath"),
+            ChainPath = reader.ExistingFile("Identity:ChainPath"),
+        };
+
+        // Checked whether or not the CA is on, so a mistake is found before the day it is turned on.
+        if (options.Validate(MeshdSettings.Section + ":Identity") is [var first, ..])
+        {
+            throw new MeshdStartupException(first);
+        }
+
+        return new MeshdIdentitySettings { Enabled = reader.Boolean("Identity:Enabled", false), Authority = options };
+    }
 }
 
 /// <summary>TLS and credentials of meshd's connection to etcd.</summary>

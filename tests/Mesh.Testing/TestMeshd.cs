@@ -75,6 +75,10 @@ public sealed class TestMeshd : IAsyncDisposable
     public static Task<TestMeshd> StartAsync(TimeSpan leaseTtl) =>
         StartAsync(("Meshd:LeaseTtl", leaseTtl.ToString("c", CultureInfo.InvariantCulture)), ("Meshd:SweepInterval", "00:00:00.100"));
 
+    /// <summary>Starts meshd with its certificate authority on (trust domain <c>mesh.local</c>) and <paramref name="extra"/> settings.</summary>
+    public static Task<TestMeshd> StartWithIdentityAsync(params (string Key, string Value)[] extra) =>
+        StartAsync([("Meshd:Identity:Enabled", "true"), ("Meshd:SweepInterval", "00:00:00.100"), .. extra]);
+
     /// <summary>Starts meshd with a data directory of its own and <paramref name="extra"/> settings.</summary>
     public static async Task<TestMeshd> StartAsync(params (string Key, string Value)[] extra)
     {
@@ -203,6 +207,31 @@ public sealed class TestMeshd : IAsyncDisposable
     /// <summary>Changes a few fields of a service's policy (JSON merge patch); the answer as it came.</summary>
     public Task<HttpResponseMessage> PatchPolicyAsync(string service, string patchJson) =>
         Admin.PatchAsync(new Uri($"/v1/policies/{service}", UriKind.Relative), Json(patchJson, "application/merge-patch+json"));
+
+    /// <summary>Creates a credential bound to <paramref name="service"/> with the admin token: its id and its token (shown once).</summary>
+    public async Task<(string Id, string Token)> CreateCredentialAsync(string service)
+    {
+        using var response = await Admin.PostAsync(new Uri("/v1/credentials", UriKind.Relative), Json($$"""{ "service": "{{service}}" }""")).ConfigureAwait(false);
+        if (response.StatusCode != HttpStatusCode.Created)
+        {
+            throw new InvalidOperationException($"POST /v1/credentials answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync().ConfigureAwait(false)}");
+        }
+
+        var created = (await response.Content.ReadFromJsonAsync<JsonObject>().ConfigureAwait(false))!;
+        return ((string)created["id"]!, (string)created["token"]!);
+    }
+
+    /// <summary>Asks for an SVID of <paramref name="service"/> with <paramref name="client"/>'s token; the answer as it came.</summary>
+    public static Task<HttpResponseMessage> RequestSvidAsync(HttpClient client, string service, string csrPem, string? ttl = null)
+    {
+        var body = new JsonObject { ["csr"] = csrPem };
+        if (ttl is not null)
+        {
+            body["ttl"] = ttl;
+        }
+
+        return client.PostAsync(new Uri($"/v1/services/{service}/svid", UriKind.Relative), Json(body.ToJsonString()));
+    }
 
     /// <summary>Gets the current snapshot.</summary>
     public async Task<JsonObject> SnapshotAsync()

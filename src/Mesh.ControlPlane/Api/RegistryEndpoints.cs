@@ -1,21 +1,22 @@
 using Mesh.ControlPlane.Contract;
+using Meshd.Identity;
 using Meshd.Registry;
 using Meshd.Security;
 
 namespace Meshd.Api;
 
-/// <summary>PUT, renew and DELETE of instances.</summary>
+/// <summary>PUT, renew and DELETE of instances: the admin token, the shared workload token, or a credential of that service.</summary>
 internal static class RegistryEndpoints
 {
     public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
     {
-        var group = v1.MapGroup("/services/{service}/instances/{instanceId}").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
+        var group = v1.MapGroup("/services/{service}/instances/{instanceId}").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle, forService: true));
         group.MapPut(string.Empty, RegisterAsync);
         group.MapPost("/renew", RenewAsync);
         group.MapDelete(string.Empty, DeregisterAsync);
     }
 
-    private static async Task<IResult> RegisterAsync(string service, string instanceId, HttpRequest request, RegistryService registry, MeshdSettings settings)
+    private static async Task<IResult> RegisterAsync(string service, string instanceId, HttpRequest request, RegistryService registry, MeshdSettings settings, IdentityService identity)
     {
         if (CheckNames(service, instanceId) is { } bad)
         {
@@ -29,7 +30,8 @@ internal static class RegistryEndpoints
         }
 
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var instance = RegistrationParser.Parse(instanceId, body, settings.Addresses, request.HttpContext.Connection.RemoteIpAddress, errors);
+        var trustDomain = identity.Enabled ? identity.TrustDomain : null;
+        var instance = RegistrationParser.Parse(Canonical(service), instanceId, body, settings.Addresses, request.HttpContext.Connection.RemoteIpAddress, trustDomain, errors);
         if (instance is null)
         {
             return Problems.Invalid(errors);

@@ -3,13 +3,15 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mesh.ControlPlane.Contract;
 using Mesh.Configuration;
+using Mesh.Identity;
 
 namespace Meshd.Registry;
 
 /// <summary>
 /// Reads a registration body (the contract's <see cref="RegistrationRequest"/>) strictly, naming each bad field: one
 /// spelling per field, no white space around or control characters in any text, bounded labels, and an address the
-/// <see cref="AddressRules"/> allow.
+/// <see cref="AddressRules"/> allow. An identity, when given, is exactly the SPIFFE ID of the service registered, only
+/// while meshd's CA runs, and the instance's address is then <c>https</c>.
 /// </summary>
 internal static class RegistrationParser
 {
@@ -20,10 +22,15 @@ internal static class RegistrationParser
 
     private static readonly string[] s_known = [.. ControlPlaneJson.Default.RegistrationRequest.Properties.Select(p => p.Name)];
 
-    public static InstanceDocument? Parse(string instanceId, JsonNode? body, Dictionary<string, string[]> errors) =>
-        Parse(instanceId, body, AddressRules.Default, null, errors);
-
-    public static InstanceDocument? Parse(string instanceId, JsonNode? body, AddressRules rules, IPAddress? caller, Dictionary<string, string[]> errors)
+    /// <summary>Reads a registration of <paramref name="instanceId"/> of <paramref name="service"/> (its canonical name).</summary>
+    /// <param name="service">The service registered, lower-case.</param>
+    /// <param name="instanceId">The instance's id.</param>
+    /// <param name="body">The request body.</param>
+    /// <param name="rules">Where instances may point.</param>
+    /// <param name="caller">The address the registration comes from.</param>
+    /// <param name="trustDomain">The CA's trust domain; null while the CA is off, when no identity is taken.</param>
+    /// <param name="errors">Receives each bad field with why.</param>
+    public static InstanceDocument? Parse(string service, string instanceId, JsonNode? body, AddressRules rules, IPAddress? caller, string? trustDomain, Dictionary<string, string[]> errors)
     {
         if (body is not JsonObject obj)
         {
@@ -32,6 +39,8 @@ internal static class RegistrationParser
         }
 
         string? address = null;
+        Uri? parsedAddress = null;
+        string? identity = null;
         string? zone = null;
         var labels = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var weight = 1;
@@ -66,6 +75,29 @@ internal static class RegistrationParser
                     else if (rules.Check(uri, caller) is { } refused)
                     {
                         errors["address"] = [$"'{address}' {refused}"];
+                    }
+                    else
+                    {
+                        parsedAddress = uri;
+                    }
+
+                    break;
+                case "IDENTITY":
+                    if (value is null)
+                    {
+                        break;
+                    }
+
+                    if (value.GetValueKind() != JsonValueKind.String)
+                    {
+                        errors["identity"] = ["Expected a string such as \"spiffe://mesh.local/svc/inventory\"."];
+                        break;
+                    }
+
+                    identity = value.GetValue<string>();
+                    if (CheckIdentity(identity, service, trustDomain) is { } badIdentity)
+                    {
+                        errors["identity"] = [badIdentity];
                     }
 
                     break;
@@ -131,7 +163,36 @@ internal static class RegistrationParser
             errors["address"] = ["The address is required."];
         }
 
-        return errors.Count == 0 ? new InstanceDocument(instanceId, address!, zone, labels, weight) : null;
+        if (identity is not null && parsedAddress is not null && parsedAddress.Scheme != Uri.UriSchemeHttps)
+        {
+            errors["address"] = [$"'{address}' is not https: an instance that presents an identity serves mutual TLS, so callers reach it at https://."];
+        }
+
+        return errors.Count == 0 ? new InstanceDocument(instanceId, address!, zone, labels, weight, identity) : null;
+    }
+
+    /// <summary>Why <paramref name="identity"/> may not be registered for <paramref name="service"/>, or null.</summary>
+    private static string? CheckIdentity(string identity, string service, string? trustDomain)
+    {
+        var shown = identity.Length <= 128 ? identity : identity[..128] + "…";
+        if (trustDomain is null)
+        {
+            return $"'{shown}': meshd's certificate authority is off (Meshd:Identity:Enabled), so no instance presents a mesh identity; register without 'identity'.";
+        }
+
+        string expected;
+        try
+        {
+            expected = SpiffeId.ForService(trustDomain, service).ToString();
+        }
+        catch (ArgumentException ex)
+        {
+            return $"service '{service}' cannot have a SPIFFE ID: {ex.Message}";
+        }
+
+        return string.Equals(identity, expected, StringComparison.Ordinal)
+            ? null
+            : $"'{shown}' is not the identity of service '{service}': its instances present exactly '{expected}'.";
     }
 
     private static void ReadLabels(JsonObject labelObject, SortedDictionary<string, string> labels, Dictionary<string, string[]> errors)

@@ -3,10 +3,13 @@ using Meshd.Api;
 namespace Meshd.Security;
 
 /// <summary>
-/// Lets a request through only with a bearer token of at least the required role. An address that keeps failing is
-/// throttled (<see cref="AuthThrottle"/>): 429 before its token is even compared.
+/// Lets a request through only with a bearer token of at least the required role: the admin token, the shared workload
+/// token (while <c>Meshd:RequireServiceCredentials</c> is false), or a credential bound to one service. On a route of
+/// one service (<paramref name="forService"/>: its <c>{service}</c> route value), a credential of another service is
+/// refused with 403. An address that keeps failing is throttled (<see cref="AuthThrottle"/>): 429 before its token is
+/// even compared. The caller is set on the request as a <see cref="Caller"/> feature.
 /// </summary>
-internal sealed class TokenFilter(TokenStore tokens, TokenRole required, AuthThrottle throttle) : IEndpointFilter
+internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required, AuthThrottle throttle, bool forService = false) : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
@@ -17,7 +20,7 @@ internal sealed class TokenFilter(TokenStore tokens, TokenRole required, AuthThr
         if (!throttle.MayTry(caller, out var retryAfter))
         {
             http.Response.Headers.RetryAfter = Problems.RetryAfterSeconds(retryAfter);
-            return ValueTask.FromResult<object?>(Problems.Status(
+            return Answer(Problems.Status(
                 StatusCodes.Status429TooManyRequests,
                 "Too many failed authentications",
                 $"Too many requests with a missing or wrong token came from {caller}; try again in {Problems.RetryAfterSeconds(retryAfter)} s (Meshd:Limits:AuthFailuresPerMinute)."));
@@ -25,22 +28,58 @@ internal sealed class TokenFilter(TokenStore tokens, TokenRole required, AuthThr
 
         var header = http.Request.Headers.Authorization.ToString();
         var token = header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? header[Scheme.Length..].Trim() : null;
+        var services = http.RequestServices;
+        var metrics = services.GetRequiredService<MeshdMetrics>();
         var role = tokens.Identify(token);
-        if (role == TokenRole.None)
+        Caller? who = role switch
+        {
+            TokenRole.Admin => Caller.Admin,
+            TokenRole.Workload when tokens.AcceptsSharedWorkloadToken => Caller.SharedWorkload,
+            TokenRole.Workload => null,
+            _ => token is null ? null : services.GetRequiredService<ServiceCredentials>().Find(token) is { } credential
+                ? new Caller(TokenRole.Workload, credential.Service, credential.Id)
+                : null,
+        };
+
+        if (who is null)
         {
             throttle.Failed(caller);
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"meshd\"";
-            return ValueTask.FromResult<object?>(Problems.Status(
+            var retired = role == TokenRole.Workload;
+            metrics.Refused(retired ? "retired-shared-token" : "invalid-token");
+            return Answer(Problems.Status(
                 StatusCodes.Status401Unauthorized,
                 "Unauthorized",
-                string.IsNullOrEmpty(header) ? "An Authorization: Bearer <token> header is required." : "The bearer token is not valid."));
+                string.IsNullOrEmpty(header) ? "An Authorization: Bearer <token> header is required."
+                    : retired ? "The shared workload token is no longer accepted (Meshd:RequireServiceCredentials=true): use a credential of your service, created by the admin with POST /v1/credentials."
+                    : "The bearer token is not valid."));
         }
 
-        if (role < required)
+        if (who.Role < required)
         {
-            return ValueTask.FromResult<object?>(Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "This route needs the admin token."));
+            metrics.Refused("admin-only");
+            return Answer(Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "This route needs the admin token."));
         }
 
+        if (forService && http.Request.RouteValues["service"] is string asked && !who.MayActFor(Api.RegistryEndpoints.Canonical(asked)))
+        {
+            metrics.Refused("other-service");
+            LogOtherService(
+                services.GetRequiredService<ILogger<TokenFilter>>(),
+                http.Request.Method,
+                (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "?",
+                who.CredentialId!,
+                who.Service!,
+                Names.CheckService(asked) is null ? asked : "(not a service name)");
+            return Answer(Problems.Status(
+                StatusCodes.Status403Forbidden,
+                "Forbidden",
+                $"This credential is bound to service '{who.Service}'; it cannot act for service '{asked}'. Nothing was stored."));
+        }
+
+        http.Features.Set(who);
         return next(context);
     }
+
+    private static ValueTask<object?> Answer(IResult result) => ValueTask.FromResult<object?>(result);
 }

@@ -14,8 +14,10 @@ internal enum TokenRole
 }
 
 /// <summary>
-/// The admin and workload tokens: from configuration, or generated once and kept in the data directory (owner-only
-/// file mode). Tokens are compared as SHA-256 digests in constant time.
+/// The admin and shared workload tokens: from configuration, or generated once and kept in the data directory
+/// (owner-only file mode). Tokens are compared as SHA-256 digests in constant time. The shared workload token acts for
+/// any service and is deprecated: with <c>Meshd:RequireServiceCredentials</c> it is refused, and none is generated.
+/// Per-service credentials are <see cref="ServiceCredentials"/>.
 /// </summary>
 internal sealed class TokenStore
 {
@@ -24,10 +26,11 @@ internal sealed class TokenStore
     private readonly byte[] _admin;
     private readonly byte[] _workload;
 
-    private TokenStore(string admin, string workload)
+    private TokenStore(string admin, string workload, bool acceptsWorkload)
     {
         AdminToken = admin;
         WorkloadToken = workload;
+        AcceptsSharedWorkloadToken = acceptsWorkload;
         _admin = Digest(admin);
         _workload = Digest(workload);
     }
@@ -36,15 +39,19 @@ internal sealed class TokenStore
 
     public string WorkloadToken { get; }
 
+    /// <summary>Gets whether the shared workload token is taken (false with <c>Meshd:RequireServiceCredentials=true</c>).</summary>
+    public bool AcceptsSharedWorkloadToken { get; }
+
     /// <summary>
     /// Resolves the tokens; a token neither configured nor kept is generated, saved and written once to
     /// <paramref name="console"/>, the only place it is ever printed.
     /// </summary>
     public static TokenStore Resolve(MeshdSettings settings, TextWriter console)
     {
+        var accepts = !settings.RequireServiceCredentials;
         if (settings.AdminToken is { } admin && settings.WorkloadToken is { } workload)
         {
-            return new TokenStore(admin, workload);
+            return new TokenStore(admin, workload, accepts);
         }
 
         if (!Directory.Exists(settings.DataDirectory))
@@ -69,17 +76,18 @@ internal sealed class TokenStore
 
         var generated = new List<string>();
         var resolvedAdmin = settings.AdminToken ?? keptAdmin ?? Generate("admin", generated);
-        var resolvedWorkload = settings.WorkloadToken ?? keptWorkload ?? Generate("workload", generated);
+        // A workload token that would be refused is not generated; an unusable random one stands in for it.
+        var resolvedWorkload = settings.WorkloadToken ?? keptWorkload ?? (accepts ? Generate("workload", generated) : Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32)));
         if (generated.Count > 0)
         {
-            Save(path, settings.AdminToken is null ? resolvedAdmin : keptAdmin, settings.WorkloadToken is null ? resolvedWorkload : keptWorkload);
+            Save(path, settings.AdminToken is null ? resolvedAdmin : keptAdmin, settings.WorkloadToken is null && accepts ? resolvedWorkload : keptWorkload);
             foreach (var line in generated)
             {
                 console.WriteLine($"meshd: generated the {line} token: {(line == "admin" ? resolvedAdmin : resolvedWorkload)} (kept in {path}; set Meshd:{(line == "admin" ? "AdminToken" : "WorkloadToken")} to choose your own)");
             }
         }
 
-        return new TokenStore(resolvedAdmin, resolvedWorkload);
+        return new TokenStore(resolvedAdmin, resolvedWorkload, accepts);
     }
 
     public TokenRole Identify(string? token)

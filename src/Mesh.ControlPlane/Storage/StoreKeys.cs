@@ -8,11 +8,19 @@ internal static class StoreKeys
     public const string Policies = "policies/";
     public const string PolicyHistory = "policy-history/";
 
+    /// <summary>Per-service credentials, one key per credential id; only a hash of each token is stored. Never in a snapshot.</summary>
+    public const string Credentials = "credentials/";
+
+    /// <summary>The trust bundle of meshd's CA, as served in every snapshot; absent while the CA is off.</summary>
+    public const string TrustBundle = "identity/bundle";
+
     public static string Instance(string service, string instanceId) => $"{Instances}{service}/{instanceId}";
 
     public static string Lease(string service, string instanceId) => $"{Leases}{service}/{instanceId}";
 
     public static string Policy(string service) => Policies + service;
+
+    public static string Credential(string id) => Credentials + id;
 
     public static string History(string service) => $"{PolicyHistory}{service}/";
 

@@ -1,5 +1,7 @@
+using System.Security.Cryptography;
 using System.Text.Json;
 using Mesh.ControlPlane.Contract;
+using Mesh.Identity;
 using Meshd.Policies;
 using Meshd.Registry;
 using Meshd.Storage;
@@ -28,6 +30,7 @@ internal sealed partial class MeshState : IAsyncDisposable
     private readonly Dictionary<string, SortedDictionary<string, InstanceState>> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LeaseState> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PolicyRecord> _policies = new(StringComparer.Ordinal);
+    private TrustBundleDocument? _trustBundle;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SnapshotHead _head = new(new Snapshot(0, "{\"version\":0,\"services\":{}}"u8.ToArray()));
     private readonly HashSet<(string Key, long ModRevision)> _reported = [];
@@ -282,6 +285,7 @@ internal sealed partial class MeshState : IAsyncDisposable
             _instances.Clear();
             _leases.Clear();
             _policies.Clear();
+            _trustBundle = null;
             foreach (var entry in listing.Entries)
             {
                 ApplyOne(new StoreEvent(entry.Key, entry.Value, entry.ModRevision), seen.GetValueOrDefault(entry.Key, now));
@@ -387,6 +391,11 @@ internal sealed partial class MeshState : IAsyncDisposable
             return false;
         }
 
+        if (key == StoreKeys.TrustBundle)
+        {
+            return ApplyTrustBundle(change);
+        }
+
         if (key.StartsWith(StoreKeys.Policies, StringComparison.Ordinal))
         {
             var name = key[StoreKeys.Policies.Length..];
@@ -410,6 +419,30 @@ internal sealed partial class MeshState : IAsyncDisposable
         }
 
         return false;
+    }
+
+    /// <summary>The CA's trust bundle, served in every snapshot, so a root rotation reaches clients through their watch.</summary>
+    private bool ApplyTrustBundle(StoreEvent change)
+    {
+        var previous = _trustBundle;
+        _trustBundle = null;
+        if (change.Value is not null)
+        {
+            try
+            {
+                var document = JsonSerializer.Deserialize(change.Value, ControlPlaneJson.Default.TrustBundleDocument) ?? throw new JsonException("A trust bundle is a JSON object, not null.");
+
+                // Read as a client would, so a bundle no client could use is never served.
+                _ = TrustBundle.FromPem(document.TrustDomain, document.RootsPem, "the trust bundle in the store");
+                _trustBundle = document;
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidDataException or ArgumentException or CryptographicException)
+            {
+                Skip(change, ex.Message, removes: false);
+            }
+        }
+
+        return previous != _trustBundle;
     }
 
     private bool RemoveInstance(string service, string id)
@@ -468,7 +501,7 @@ internal sealed partial class MeshState : IAsyncDisposable
                 _instances.TryGetValue(name, out var instances) ? [.. instances.Values.Select(i => i.Document)] : []);
         }
 
-        return JsonSerializer.SerializeToUtf8Bytes(new SnapshotDocument(version, services), ControlPlaneJson.Default.SnapshotDocument);
+        return JsonSerializer.SerializeToUtf8Bytes(new SnapshotDocument(version, services, _trustBundle), ControlPlaneJson.Default.SnapshotDocument);
     }
 
     private sealed record InstanceState(InstanceDocument Document, byte[] Utf8, long ModRevision, DateTimeOffset FirstSeen);

@@ -66,8 +66,8 @@ public sealed class ContractTests
     [Fact]
     public async Task A_registration_with_every_field_and_a_policy_written_by_meshd_reach_the_client_whole()
     {
-        await using var meshd = await TestMeshd.StartAsync();
-        var registration = (RegistrationRequest)Filled(typeof(RegistrationRequest), seed: 7) with { Address = "http://127.0.0.1:5007", Identity = null };
+        await using var meshd = await TestMeshd.StartWithIdentityAsync();
+        var registration = (RegistrationRequest)Filled(typeof(RegistrationRequest), seed: 7) with { Address = "https://127.0.0.1:5007", Identity = "spiffe://mesh.local/svc/inventory" };
         using (var put = await meshd.Workload.PutAsJsonAsync(new Uri("/v1/services/inventory/instances/inv-7", UriKind.Relative), registration, ControlPlaneJson.Default.RegistrationRequest))
         {
             Assert.Equal(System.Net.HttpStatusCode.OK, put.StatusCode);
@@ -93,6 +93,12 @@ public sealed class ContractTests
         Assert.Equal(1, service.PolicyVersion);
         Assert.True(document.Version > 0);
 
+        // The trust bundle in the snapshot is the one meshd serves, and a client can read its roots.
+        var bundle = (await meshd.Workload.GetFromJsonAsync(new Uri("/v1/identity/bundle", UriKind.Relative), ControlPlaneJson.Default.TrustBundleDocument))!;
+        Assert.Equal(bundle, document.TrustBundle);
+        Assert.Equal("mesh.local", bundle.TrustDomain);
+        Assert.Single(Mesh.Identity.TrustBundle.FromPem(bundle.TrustDomain, bundle.RootsPem).GetRoots("mesh.local"));
+
         var failures = new List<string>();
         var applied = ControlPlaneSnapshot.TryParse(body, failures);
         Assert.Empty(failures);
@@ -104,6 +110,41 @@ public sealed class ContractTests
         Assert.Equal("RoundRobin", applied.Keys["Mesh:Services:inventory:LoadBalancer"]);
         Assert.Equal("2", applied.Keys["Mesh:Services:inventory:Retry:MaxAttempts"]);
         Assert.Equal(document.Version, applied.Version);
+    }
+
+    [Fact]
+    public async Task The_identity_documents_meshd_writes_reach_the_client_with_every_field()
+    {
+        await using var meshd = await TestMeshd.StartWithIdentityAsync();
+
+        using var created = await meshd.Admin.PostAsJsonAsync(new Uri("/v1/credentials", UriKind.Relative), new CredentialRequest("inventory"), ControlPlaneJson.Default.CredentialRequest);
+        var credential = (await created.Content.ReadFromJsonAsync(ControlPlaneJson.Default.CredentialDocument))!;
+        Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(16, credential.Id.Length);
+        Assert.Equal("inventory", credential.Service);
+        Assert.True(credential.CreatedAt > DateTimeOffset.UnixEpoch);
+        Assert.StartsWith("meshcred.", credential.Token, StringComparison.Ordinal);
+        var listed = Assert.Single((await meshd.Admin.GetFromJsonAsync(new Uri("/v1/credentials", UriKind.Relative), ControlPlaneJson.Default.IReadOnlyListCredentialDocument))!);
+        Assert.Equal(credential with { Token = null }, listed);
+
+        using var csr = Mesh.Identity.SvidSigningRequest.Create(Mesh.Identity.SpiffeId.ForService("mesh.local", "inventory"));
+        using var client = TestMeshd.Client(meshd.Address, credential.Token);
+        using var issued = await client.PostAsJsonAsync(new Uri("/v1/services/inventory/svid", UriKind.Relative), new SvidRequest(csr.Pem, TimeSpan.FromHours(2)), ControlPlaneJson.Default.SvidRequest);
+        var svid = (await issued.Content.ReadFromJsonAsync(ControlPlaneJson.Default.SvidDocument))!;
+        Assert.Equal("spiffe://mesh.local/svc/inventory", svid.SpiffeId);
+        Assert.Contains("-----BEGIN CERTIFICATE-----", svid.CertificateChainPem, StringComparison.Ordinal);
+        Assert.True(svid.NotBefore < DateTimeOffset.UtcNow && svid.NotAfter > DateTimeOffset.UtcNow.AddHours(1));
+
+        using var added = await meshd.Admin.PostAsJsonAsync(new Uri("/v1/identity/authorities", UriKind.Relative), new AuthorityRequest(), ControlPlaneJson.Default.AuthorityRequest);
+        var authority = (await added.Content.ReadFromJsonAsync(ControlPlaneJson.Default.AuthorityDocument))!;
+        Assert.Equal(64, authority.Id.Length);
+        Assert.Contains("Mesh CA", authority.Subject, StringComparison.Ordinal);
+        Assert.True(authority.NotBefore < authority.NotAfter);
+        Assert.False(authority.Active);
+        Assert.True(authority.Generated);
+        var authorities = (await meshd.Admin.GetFromJsonAsync(new Uri("/v1/identity/authorities", UriKind.Relative), ControlPlaneJson.Default.IReadOnlyListAuthorityDocument))!;
+        Assert.Equal([true, false], authorities.Select(a => a.Active));
+        Assert.Equal(authority, authorities[1]);
     }
 
     /// <summary>An instance of a contract document with every field set to a value that is not its default.</summary>

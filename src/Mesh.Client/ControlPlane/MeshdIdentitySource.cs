@@ -12,7 +12,7 @@ namespace Mesh.ControlPlane;
 /// snapshot cache (the key owner-only), renewed at about half its life with jitter. A service that starts while meshd is
 /// down presents its cached certificate while that is valid; the trust bundle comes with meshd's snapshots.
 /// </summary>
-internal sealed partial class MeshdIdentitySource : IWorkloadIdentitySource, IAsyncDisposable
+internal sealed partial class MeshdIdentitySource : IWorkloadIdentitySource, IDisposable, IAsyncDisposable
 {
     /// <summary>The name of the cached certificate chain in the cache directory.</summary>
     public const string CertificateFileName = "svid.pem";
@@ -36,6 +36,7 @@ internal sealed partial class MeshdIdentitySource : IWorkloadIdentitySource, IAs
     private SpiffeId? _id;
     private IdentityOptions _identity = new();
     private string? _cacheDirectory;
+    private int _disposed;
 
     public MeshdIdentitySource(IOptionsFactory<MeshOptions> optionsFactory, MeshdClient meshd, WorkloadCertificate holder, MeshRandom random, TimeProvider time, ILoggerFactory loggers, IdentityMetrics metrics)
     {
@@ -57,10 +58,29 @@ internal sealed partial class MeshdIdentitySource : IWorkloadIdentitySource, IAs
         }
     }
 
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stop.Cancel();
+
+        // The renewer ends on cancellation; nothing else to report while disposing.
+        _loop.ContinueWith(static _ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(5));
+        _stop.Dispose();
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _loop.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stop.Dispose();
     }
 

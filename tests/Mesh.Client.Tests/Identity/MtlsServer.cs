@@ -47,6 +47,9 @@ internal sealed class MtlsServer : IAsyncDisposable
     /// <summary>Gets the serial numbers of the client certificates seen, in order of first sight.</summary>
     public List<string> ClientSerials { get; } = [];
 
+    /// <summary>Gets the expiry of the client certificate of every request, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<DateTimeOffset> ClientNotAfters { get; } = new();
+
     /// <summary>Gets or sets whether every answer closes its connection, so the next request opens (and handshakes) a new one.</summary>
     public bool CloseEveryConnection { get; set; }
 
@@ -87,6 +90,7 @@ internal sealed class MtlsServer : IAsyncDisposable
             Interlocked.Increment(ref server._requests);
             if (context.Connection.ClientCertificate is { } client)
             {
+                server.ClientNotAfters.Enqueue(new DateTimeOffset(client.NotAfter.ToUniversalTime(), TimeSpan.Zero));
                 lock (server.ClientSerials)
                 {
                     if (!server.ClientSerials.Contains(client.SerialNumber))

@@ -59,8 +59,10 @@ internal sealed class MeshTlsConnector(EndpointIdentities identities, WorkloadCe
         }
         catch (WorkloadCertificateUnavailableException ex)
         {
+            // This workload's own failure, not the endpoint's: UserAuthenticationError tells the layers above not to count
+            // it against the endpoint nor to try another in its place (each would fail the same way).
             metrics.Unavailable.Add(1);
-            throw new HttpRequestException(HttpRequestError.SecureConnectionError, $"No connection to {endpoint.Host}:{endpoint.Port} (identity '{expected}'): {ex.Message}", ex);
+            throw new HttpRequestException(HttpRequestError.UserAuthenticationError, $"No connection to {endpoint.Host}:{endpoint.Port} (identity '{expected}'): {ex.Message}", ex);
         }
 
         var verification = default(SvidVerification);

@@ -177,12 +177,28 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             AttemptTimeoutException attempt => new TaskCanceledException(attempt.Message + note, new TimeoutException(attempt.Message, attempt)),
             BrokenCircuitException broken => BreakerStrategy.Refused(name, broken),
             MeshEndpointUnavailableException { NoEndpoint: true } => exception,
+            HttpRequestException own when Failures.IsOwnAuthenticationFailure(own) =>
+                new HttpRequestException(HttpRequestError.UserAuthenticationError, $"The request to service '{name}' was not sent: {Innermost(own).Message}", own),
             HttpRequestException connect when Failures.NeverSent(connect) =>
                 new MeshEndpointUnavailableException(name, call.TriedAddresses(), connect, note),
             HttpRequestException http when note.Length > 0 =>
                 new HttpRequestException(http.HttpRequestError, http.Message + note, http, http.StatusCode),
             _ => exception,
         };
+    }
+
+    private static HttpRequestException Innermost(HttpRequestException exception)
+    {
+        var found = exception;
+        for (var e = exception.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is HttpRequestException inner)
+            {
+                found = inner;
+            }
+        }
+
+        return found;
     }
 
     private TaskCanceledException Timeout(TimeSpan configured, bool inherited, Exception? inner)

@@ -24,7 +24,7 @@ internal enum FailureKind
     /// <summary>Cancelled by the caller or by the call's deadline.</summary>
     Canceled,
 
-    /// <summary>Not sent by the mesh's own decision (breaker open, no endpoint at all).</summary>
+    /// <summary>Not sent by the mesh's own decision or failure (breaker open, no endpoint at all, no certificate of its own).</summary>
     Rejected,
 }
 

@@ -22,6 +22,7 @@ internal static class Failures
         OperationCanceledException => FailureKind.Canceled,
         BrokenCircuitException or IsolatedCircuitException => FailureKind.Rejected,
         MeshEndpointUnavailableException { NoEndpoint: true } => FailureKind.Rejected,
+        HttpRequestException http when IsOwnAuthenticationFailure(http) => FailureKind.Rejected,
         HttpRequestException http when NeverSent(http) => FailureKind.ConnectFailure,
         HttpRequestException { InnerException: HttpProtocolException { ErrorCode: Http2RefusedStream } } => FailureKind.RefusedStream,
         HttpProtocolException { ErrorCode: Http2RefusedStream } => FailureKind.RefusedStream,
@@ -32,6 +33,23 @@ internal static class Failures
     public static bool NeverSent(HttpRequestException exception) =>
         exception.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
         || (exception.HttpRequestError == HttpRequestError.Unknown && exception.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused });
+
+    /// <summary>
+    /// Whether the connection failed because this workload could not authenticate itself (no valid certificate of its
+    /// own): nothing was sent, no endpoint is to blame, and every other endpoint would fail the same way.
+    /// </summary>
+    public static bool IsOwnAuthenticationFailure(HttpRequestException exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is HttpRequestException { HttpRequestError: HttpRequestError.UserAuthenticationError })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether outlier detection counts this as the endpoint's failure.</summary>
     public static bool CountsAgainstEndpoint(FailureKind kind) =>

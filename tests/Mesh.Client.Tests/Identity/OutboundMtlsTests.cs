@@ -93,10 +93,53 @@ public sealed class OutboundMtlsTests(ITestOutputHelper output) : IAsyncLifetime
         File.Delete(Path.Combine(_files.Path, "svid.pem"));
         using var host = Client(Inventory);
 
-        var error = await Assert.ThrowsAsync<MeshEndpointUnavailableException>(() => host.Client.GetAsync("http://inventory/whoami"));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => host.Client.GetAsync("http://inventory/whoami"));
 
-        Assert.Contains("certificate", error.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpRequestError.UserAuthenticationError, error.HttpRequestError);
+        Assert.StartsWith("The request to service 'inventory' was not sent: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("The workload has no certificate yet", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, _server.Requests);
+    }
+
+    [Fact]
+    public async Task A_workload_without_its_certificate_is_not_the_endpoints_fault_none_is_tried_in_its_place_or_ejected()
+    {
+        await using var second = await MtlsServer.StartAsync(Svid(_root, Inventory), Bundle(_root));
+        File.Delete(Path.Combine(_files.Path, "svid.pem"));
+        using var host = Client(Inventory, address: _server.Address, configure: null, more: new()
+        {
+            ["Mesh:Services:inventory:Endpoints:1:Address"] = second.Address.ToString().Replace("https:", "http:", StringComparison.Ordinal),
+            ["Mesh:Services:inventory:Endpoints:1:Identity"] = Inventory,
+            ["Mesh:Services:inventory:OutlierDetection:ConsecutiveFailures"] = "2",
+        });
+        using var ejections = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.ejections");
+
+        for (var i = 0; i < 10; i++)
+        {
+            var error = await Assert.ThrowsAnyAsync<HttpRequestException>(() => host.Client.GetAsync("http://inventory/whoami"));
+            Assert.Contains("The workload has no certificate", error.Message, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("endpoints tried", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(ejections.GetMeasurementSnapshot());
+        WriteClientFiles(Svid(_root, Orders));
+        await Eventually.WaitAsync(
+            async () =>
+            {
+                try
+                {
+                    using var response = await host.Client.GetAsync("http://inventory/whoami");
+                    return response.IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            "a call once the certificate is back");
+        await Load.RunAsync(20, 1, _ => Load.GetOkAsync(host.Client, "http://inventory/whoami"));
+        Assert.True(second.Requests > 0 && _server.Requests > 0, $"both endpoints serve again ({_server.Requests}, {second.Requests})");
+        Assert.Empty(ejections.GetMeasurementSnapshot());
     }
 
     [Fact]
@@ -174,8 +217,8 @@ public sealed class OutboundMtlsTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(failures);
     }
 
-    private MeshTestHost Client(string identity, Action<IServiceCollection>? configure = null, Uri? address = null) => MeshTestHost.Create(
-        new Dictionary<string, string?>
+    private MeshTestHost Client(string identity, Action<IServiceCollection>? configure = null, Uri? address = null, Dictionary<string, string?>? more = null) => MeshTestHost.Create(
+        new Dictionary<string, string?>(more ?? [])
         {
             ["Mesh:ServiceName"] = "orders",
             ["Mesh:Identity:Source"] = "files",

@@ -74,6 +74,26 @@ public sealed class OutboundMtlsTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Calls_move_from_an_endpoint_with_the_wrong_identity_to_one_with_the_right_and_the_wrong_one_is_ejected()
+    {
+        await using var payments = await MtlsServer.StartAsync(Svid(_root, "spiffe://mesh.local/svc/payments"), Bundle(_root));
+        using var host = Client(Inventory, address: payments.Address, more: new()
+        {
+            ["Mesh:Services:inventory:LoadBalancer"] = "RoundRobin",
+            ["Mesh:Services:inventory:Endpoints:1:Address"] = _server.Address.ToString().Replace("https:", "http:", StringComparison.Ordinal),
+            ["Mesh:Services:inventory:Endpoints:1:Identity"] = Inventory,
+            ["Mesh:Services:inventory:OutlierDetection:ConsecutiveFailures"] = "3",
+        });
+        using var ejections = new MetricCollector<long>(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.ejections");
+
+        await Load.RunAsync(20, 1, _ => Load.GetOkAsync(host.Client, "http://inventory/whoami"));
+
+        Assert.Equal(0, payments.Requests);
+        Assert.Equal(20, _server.Requests);
+        Assert.Single(ejections.GetMeasurementSnapshot());
+    }
+
+    [Fact]
     public async Task An_endpoint_whose_certificate_the_mesh_did_not_sign_is_refused()
     {
         using var stranger = TestPki.CreateRoot("Mesh Root", trustDomain: "mesh.local");

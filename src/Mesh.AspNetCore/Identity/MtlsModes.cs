@@ -1,3 +1,4 @@
+using Mesh.Configuration;
 using Mesh.Identity;
 using Microsoft.Extensions.Options;
 
@@ -5,22 +6,26 @@ namespace Mesh.AspNetCore.Identity;
 
 /// <summary>
 /// Reads the mode of this server's own service, <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c>, from the options in
-/// force now (local or pushed by meshd), so a change applies to the next connection. A value no mode has (a reload the
-/// validator refuses) leaves the last good mode in force.
+/// force now (local or pushed by meshd), so a change applies to the next connection. Options the one validator refuses
+/// (a bad reload, whatever its mistake) leave the last good mode in force: a typo elsewhere never turns strict into the
+/// default. Each new set of options is validated once; a connection pays one reference comparison.
 /// </summary>
 internal sealed class MtlsModes
 {
     private readonly IOptionsMonitor<MeshOptions> _options;
+    private readonly MeshOptionsValidator _validator;
     private readonly string? _service;
-    private volatile MtlsMode _lastGood;
+    private volatile Entry _current;
 
-    public MtlsModes(IOptionsMonitor<MeshOptions> options, ServerIdentity identity)
+    public MtlsModes(IOptionsMonitor<MeshOptions> options, MeshOptionsValidator validator, ServerIdentity identity)
     {
         _options = options;
+        _validator = validator;
         _service = identity.ServiceName;
 
-        // At start the catalog has validated the mode; were it unreadable, fail closed.
-        _lastGood = Read(out var mode) ? mode : MtlsMode.Strict;
+        // At start the catalog has refused invalid options already; were they unreadable, fail closed.
+        var first = options.CurrentValue;
+        _current = new Entry(first, TryRead(first, out var mode) ? mode : MtlsMode.Strict);
     }
 
     /// <summary>Gets the mode for a connection accepted now.</summary>
@@ -28,13 +33,16 @@ internal sealed class MtlsModes
     {
         get
         {
-            if (Read(out var mode))
+            var options = _options.CurrentValue;
+            var current = _current;
+            if (ReferenceEquals(options, current.Options))
             {
-                _lastGood = mode;
-                return mode;
+                return current.Mode;
             }
 
-            return _lastGood;
+            var next = new Entry(options, TryRead(options, out var mode) ? mode : current.Mode);
+            _current = next;
+            return next.Mode;
         }
     }
 
@@ -46,9 +54,15 @@ internal sealed class MtlsModes
         _ => "off",
     };
 
-    private bool Read(out MtlsMode mode)
+    private bool TryRead(MeshOptions options, out MtlsMode mode)
     {
-        var text = _service is not null && _options.CurrentValue.Services.TryGetValue(_service, out var service) ? service.Mtls.Mode : MtlsModeNames.Permissive;
+        mode = default;
+        if (_validator.Validate(Options.DefaultName, options).Failed)
+        {
+            return false;
+        }
+
+        var text = _service is not null && options.Services.TryGetValue(_service, out var service) ? service.Mtls.Mode : MtlsModeNames.Permissive;
         if (string.Equals(text, MtlsModeNames.Strict, StringComparison.OrdinalIgnoreCase))
         {
             mode = MtlsMode.Strict;
@@ -63,10 +77,11 @@ internal sealed class MtlsModes
         }
         else
         {
-            mode = default;
             return false;
         }
 
         return true;
     }
+
+    private sealed record Entry(MeshOptions Options, MtlsMode Mode);
 }

@@ -55,8 +55,11 @@ public sealed class RotationTests(ITestOutputHelper output) : IDisposable
         var accepted = handshakes.GetMeasurementSnapshot().Where(m => m.Tags["mesh.tls.result"] as string == "accepted").Sum(m => m.Value);
         var requests = kept.Count + Interlocked.Read(ref fresh);
         output.WriteLine(
-            $"{requests} requests ({kept.Count} on the kept connection, {fresh} on new connections), {accepted} handshakes accepted, {failures.Count} failures; serials served in order of rotation: {string.Join(", ", serials.Select(s => seen.Count(x => x == s)))}");
+            $"{requests} requests ({kept.Count} on the kept connection, {fresh} on new connections), {accepted} handshakes accepted ({1000.0 / kept.Count:0.#} per 1000 requests on the kept connection), {failures.Count} failures; new connections served by each certificate in turn: {string.Join(", ", serials.Select(s => seen.Count(x => x == s)))}");
         Assert.Empty(failures);
+
+        // One handshake per connection opened: the kept connection's, and one per request that asked for a new one.
+        Assert.Equal(Interlocked.Read(ref fresh) + 1, accepted);
         Assert.Single(kept.Distinct());
         Assert.All(seen.Skip(before), s => Assert.Equal(serials[^1], s));
         Assert.All(serials, s => Assert.Contains(s, seen));

@@ -127,7 +127,7 @@ internal sealed partial class MeshInbound
                 if (_refusals.ShouldLog(InboundTlsMetrics.Name(reason)))
                 {
                     LogHandshakeRefused(_logger, context.RemoteEndPoint?.ToString() ?? "unknown", MtlsModes.Name(mode), InboundTlsMetrics.Name(reason),
-                        connection.Problem ?? "the handshake did not complete (a protocol error, the handshake timeout, or the caller refused this server's certificate)", _refusals.Interval.TotalSeconds);
+                        Printable(connection.Problem) ?? "the handshake did not complete (a protocol error, the handshake timeout, or the caller refused this server's certificate)", _refusals.Interval.TotalSeconds);
                 }
             }
 
@@ -162,6 +162,24 @@ internal sealed partial class MeshInbound
 
         _metrics.Connection(ConnectionOutcome.Plaintext, mode);
         await plaintext(context).ConfigureAwait(false);
+    }
+
+    /// <summary>A refusal's message for the log: it quotes what the caller's certificate claims, so it is cut and kept to one line.</summary>
+    internal static string? Printable(string? problem)
+    {
+        if (problem is null)
+        {
+            return null;
+        }
+
+        var text = problem.Length <= 600 ? problem : string.Concat(problem.AsSpan(0, 600), "…");
+        return string.Create(text.Length, text, static (span, source) =>
+        {
+            for (var i = 0; i < span.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+            }
+        });
     }
 
     /// <summary>Returns the connection's first byte, left unread for what follows; <see cref="Silent"/> or <see cref="Closed"/> when there is none.</summary>

@@ -2,8 +2,10 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using Mesh.AspNetCore.Identity;
 using Mesh.Grpc.Inventory;
+using Mesh.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Mesh.AspNetCore.Tests.Identity;
 
@@ -12,9 +14,10 @@ namespace Mesh.AspNetCore.Tests.Identity;
 /// identity the server must present, for HTTP/1.1 and for gRPC over HTTP/2.
 /// </summary>
 /// <remarks>
-/// The client's own outbound mutual TLS is not in this branch yet, so its connections are made by a
-/// <see cref="SocketsHttpHandler"/> given the caller's SVID as the mesh's primary handler; the mesh's pipeline (routing to
-/// the endpoint, the rewrite to https, the caller header) runs as it will once the client presents the SVID itself.
+/// The client's own outbound mutual TLS is not in this branch's base, so the client's connections are made by a
+/// <see cref="SocketsHttpHandler"/> given the caller's SVID as the mesh's primary handler, while the mesh's pipeline (the
+/// endpoint, its identity, the caller header) runs as usual. The client also has the same SVID as its workload identity
+/// (files), which a client with outbound mutual TLS presents itself on the same handler.
 /// </remarks>
 public sealed class MeshedClientTests : IDisposable
 {
@@ -43,16 +46,25 @@ public sealed class MeshedClientTests : IDisposable
                 });
                 app.MapGrpcService<InventoryService>();
             });
-        var svid = _pki.Svid("orders");
+        var (certificate, key) = _pki.WriteCaller("orders", "orders");
+        var svid = WorkloadSvid.FromPem(await File.ReadAllTextAsync(certificate), await File.ReadAllTextAsync(key), certificate);
         var services = new ServiceCollection();
         services.AddMesh(o =>
         {
             o.ServiceName = "orders";
+            o.Identity.Source = IdentitySourceNames.Files;
+            o.Identity.CertificatePath = certificate;
+            o.Identity.KeyPath = key;
+            o.Identity.BundlePath = _pki.BundlePath;
             o.Services[MeshPki.Service] = new MeshServiceOptions { Endpoints = { new(server.Https().ToString()) { Identity = MeshPki.ServerId.ToString() } } };
         });
         services.AddHttpClient("payments").ConfigurePrimaryHttpMessageHandler(() => _pki.MtlsHandler(svid)).AddMesh();
         services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://payments")).ConfigurePrimaryHttpMessageHandler(() => _pki.MtlsHandler(svid)).AddMesh();
         await using var client = services.BuildServiceProvider();
+        foreach (var hosted in client.GetServices<IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
 
         var who = await client.GetRequiredService<IHttpClientFactory>().CreateClient("payments").GetFromJsonAsync<Who>("http://payments/who");
         var item = await client.GetRequiredService<Inventory.InventoryClient>().GetItemAsync(new ItemRequest { Sku = "sku-1" });

@@ -12,7 +12,17 @@ public static class ChildProcess
     /// Runs <paramref name="file"/> with <paramref name="arguments"/> (standard input redirected, nothing typed) and returns its exit code and
     /// what it printed; after <paramref name="limit"/> it is killed with its children.
     /// </summary>
-    public static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, TimeSpan limit, string? workingDirectory = null)
+    public static Task<Result> RunAsync(string file, IEnumerable<string> arguments, TimeSpan limit, string? workingDirectory = null) =>
+        RunAsync(file, arguments, input: null, limit, workingDirectory);
+
+    /// <summary>
+    /// Runs <paramref name="file"/> as <see cref="RunAsync(string, IEnumerable{string}, TimeSpan, string?)"/> does, typing
+    /// <paramref name="input"/> on its standard input and then closing it.
+    /// </summary>
+    public static Task<Result> RunWithInputAsync(string file, IEnumerable<string> arguments, string input, TimeSpan limit) =>
+        RunAsync(file, arguments, input, limit, null);
+
+    private static async Task<Result> RunAsync(string file, IEnumerable<string> arguments, string? input, TimeSpan limit, string? workingDirectory)
     {
         var start = new ProcessStartInfo(file, arguments)
         {
@@ -26,6 +36,19 @@ public static class ChildProcess
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
+        if (input is not null)
+        {
+            try
+            {
+                await process.StandardInput.WriteAsync(input).ConfigureAwait(false);
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The program ended before reading all of it; what it printed says why.
+            }
+        }
+
         using var timeout = new CancellationTokenSource(limit);
         try
         {

@@ -8,7 +8,8 @@ namespace Mesh.Testing;
 /// <summary>
 /// A loopback server that answers <c>GET /v1/snapshot</c> as the control plane's contract says (long poll, 304 when
 /// nothing changed) with whatever snapshot the test sets, even one the real control plane would never send, such as a
-/// snapshot from a newer control plane with a field this client does not know.
+/// snapshot from a newer control plane with a field this client does not know. It also takes registrations, renewals and
+/// deregistrations of any body, records them as sent, and grants a lease of <see cref="LeaseTtl"/>.
 /// </summary>
 public sealed class StubControlPlane : IAsyncDisposable
 {
@@ -22,6 +23,7 @@ public sealed class StubControlPlane : IAsyncDisposable
     private int _failureStatus;
     private TimeSpan? _failureRetryAfter;
     private readonly System.Collections.Concurrent.ConcurrentQueue<(long Timestamp, int Status)> _answers = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<RecordedCall> _registrations = new();
 
     public Uri Address => _app.Address;
 
@@ -41,11 +43,41 @@ public sealed class StubControlPlane : IAsyncDisposable
         }
     }
 
+    /// <summary>Gets every registration, renewal and deregistration received, in order, with its body as sent.</summary>
+    public IReadOnlyCollection<RecordedCall> Registrations => _registrations;
+
+    /// <summary>Gets or sets the TTL of the leases granted to registrations and renewals.</summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
+
     public static async Task<StubControlPlane> StartAsync()
     {
         var stub = new StubControlPlane();
-        stub._app = await TestApp.StartAsync(_ => { }, app => app.MapGet("/v1/snapshot", stub.HandleAsync));
+        stub._app = await TestApp.StartAsync(_ => { }, app =>
+        {
+            app.MapGet("/v1/snapshot", stub.HandleAsync);
+            app.MapPut("/v1/services/{service}/instances/{instanceId}", (HttpContext context, string instanceId) => stub.RecordAsync(context, instanceId));
+            app.MapPost("/v1/services/{service}/instances/{instanceId}/renew", (HttpContext context, string instanceId) => stub.RecordAsync(context, instanceId));
+            app.MapDelete("/v1/services/{service}/instances/{instanceId}", (HttpContext context, string instanceId) => stub.RecordAsync(context, instanceId));
+        });
         return stub;
+    }
+
+    private async Task RecordAsync(HttpContext context, string instanceId)
+    {
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        _registrations.Enqueue(new RecordedCall(context.Request.Method, context.Request.Path.Value ?? "", await reader.ReadToEndAsync()));
+        if (HttpMethods.IsDelete(context.Request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status204NoContent;
+            return;
+        }
+
+        var ttl = LeaseTtl;
+        var expires = DateTimeOffset.UtcNow + ttl;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(
+            $$"""{ "instanceId": "{{instanceId}}", "ttl": "{{ttl.ToString("c", CultureInfo.InvariantCulture)}}", "expiresAt": "{{expires.ToString("O", CultureInfo.InvariantCulture)}}" }""",
+            Encoding.UTF8);
     }
 
     /// <summary>Serves a new snapshot: <paramref name="services"/> is the JSON of the <c>services</c> object.</summary>
@@ -119,3 +151,9 @@ public sealed class StubControlPlane : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 }
+
+/// <summary>A call a <see cref="StubControlPlane"/> recorded: its method, path and body as sent.</summary>
+/// <param name="Method">The HTTP method.</param>
+/// <param name="Path">The request path.</param>
+/// <param name="Body">The body, empty when there was none.</param>
+public sealed record RecordedCall(string Method, string Path, string Body);

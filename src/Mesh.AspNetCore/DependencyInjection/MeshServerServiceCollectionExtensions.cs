@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
+using Mesh.Discovery;
 using Mesh.AspNetCore.Telemetry;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -13,14 +16,24 @@ public static class MeshServerServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the mesh's inbound side: golden metrics of every inbound request (<c>mesh.server.request.duration</c> on the
-    /// <c>Mesh</c> meter) by caller service (the <c>mesh-caller</c> header meshed clients send), route and status. Traces
-    /// continue from the caller's <c>traceparent</c>, including one of a future version as W3C Trace Context asks. Also adds
-    /// the outbound mesh (<c>AddMesh()</c>).
+    /// <c>Mesh</c> meter) by caller service, route and status. Traces continue from the caller's <c>traceparent</c>,
+    /// including one of a future version as W3C Trace Context asks. Also adds the outbound mesh (<c>AddMesh()</c>).
     /// </summary>
     /// <remarks>
+    /// <para>
     /// With <c>Mesh:ControlPlane:Address</c> and <c>Mesh:ServiceName</c> set, the service registers with the control plane once
     /// Kestrel listens (settings under <c>Mesh:Server</c>, see <see cref="MeshServerOptions"/>), renews its lease, and on a
     /// graceful shutdown deregisters, keeps serving for <see cref="MeshServerOptions.DrainTime"/>, then stops.
+    /// </para>
+    /// <para>
+    /// With a workload identity (<c>Mesh:Identity:Source</c>), every Kestrel endpoint the application serves in plaintext
+    /// serves the mesh's mutual TLS with the workload's current certificate instead, as the service's
+    /// <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c> says, read for each new connection: <c>Strict</c> (a client
+    /// certificate the mesh signed is required; plaintext is closed), <c>Permissive</c> (mesh TLS and plaintext on the same
+    /// port) or <c>Off</c> (plaintext). Endpoints the application gave its own TLS certificate are left alone. The caller a
+    /// certificate proves becomes the request's identity (<see cref="Mesh.AspNetCore.Identity.IMeshCallerFeature"/> and
+    /// <c>HttpContext.User</c>), and the service registers at <c>https</c> with that identity.
+    /// </para>
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <returns>The same service collection.</returns>
@@ -28,6 +41,15 @@ public static class MeshServerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddMesh();
+        services.TryAddSingleton<ServerIdentity>();
+
+        // After the sources AddMesh() registered, so any of them that knows this service's instances answers first.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, OwnServiceEndpointSource>());
+        services.TryAddSingleton<MtlsModes>();
+        services.TryAddSingleton<InboundTlsMetrics>();
+        services.TryAddSingleton<MeshTlsEndpoints>();
+        services.TryAddSingleton<MeshInbound>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, MeshKestrelSetup>());
         services.TryAddSingleton<MeshServerMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, MeshServerStartupFilter>());
 
@@ -36,6 +58,7 @@ public static class MeshServerServiceCollectionExtensions
             services.AddOptions<MeshServerOptions>().BindConfiguration(MeshServerOptionsValidator.Section, o => o.ErrorOnUnknownConfiguration = true).ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshServerOptions>, MeshServerOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<HostOptions>, DrainShutdownTimeout>());
+            services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
         }

@@ -4,8 +4,8 @@ namespace Mesh.AspNetCore.Registration;
 
 internal sealed partial class MeshRegistration
 {
-    [LoggerMessage(1, LogLevel.Information, "Registered {Service} instance {InstanceId} at {Address} with the control plane; lease of {TtlSeconds} s.")]
-    private static partial void LogRegistered(ILogger logger, string service, string instanceId, Uri address, double ttlSeconds);
+    [LoggerMessage(1, LogLevel.Information, "Registered {Service} instance {InstanceId} at {Address} (identity {Identity}) with the control plane; lease of {TtlSeconds} s.")]
+    private static partial void LogRegistered(ILogger logger, string service, string instanceId, Uri address, string identity, double ttlSeconds);
 
     [LoggerMessage(2, LogLevel.Warning, "The lease of {Service} instance {InstanceId} lapsed; registering again.")]
     private static partial void LogLeaseLost(ILogger logger, string service, string instanceId);

@@ -1,4 +1,5 @@
 using System.Net;
+using Mesh.AspNetCore.Identity;
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Contract;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -12,7 +13,9 @@ namespace Mesh.AspNetCore.Registration;
 /// <summary>
 /// Registers this service with the control plane once the server listens, renews the lease every third of its TTL
 /// (registering again when the lease lapsed), and on a graceful shutdown deregisters first, keeps serving for the drain
-/// time, and only then lets the server stop.
+/// time, and only then lets the server stop. When the server serves the mesh's TLS (an identity, a mode other than off,
+/// the advertised endpoint one the mesh serves), the instance registers at <c>https</c> with the identity it presents;
+/// a change of mode that changes this registers again at the next renewal.
 /// </summary>
 internal sealed partial class MeshRegistration(
     IServer server,
@@ -20,7 +23,10 @@ internal sealed partial class MeshRegistration(
     IOptions<MeshServerOptions> options,
     MeshdClient meshd,
     TimeProvider time,
-    ILoggerFactory loggers) : IHostedLifecycleService, IDisposable
+    ILoggerFactory loggers,
+    ServerIdentity identity,
+    MtlsModes modes,
+    MeshTlsEndpoints endpoints) : IHostedLifecycleService, IDisposable
 {
     public const string LogCategory = "Mesh.Registration";
 
@@ -29,6 +35,7 @@ internal sealed partial class MeshRegistration(
     private readonly ILogger _logger = loggers.CreateLogger(LogCategory);
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _registered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Uri? _address;
     private bool _running;
     private Task _loop = Task.CompletedTask;
     private volatile bool _everRegistered;
@@ -40,8 +47,11 @@ internal sealed partial class MeshRegistration(
     /// <summary>Gets the instance id registered, once registration is on.</summary>
     public string? InstanceId { get; private set; }
 
-    /// <summary>Gets the address registered, once registration is on.</summary>
+    /// <summary>Gets the address registered, once registration is on: the advertised or bound one, made <c>https</c> when the mesh's TLS is served there.</summary>
     public Uri? Address { get; private set; }
+
+    /// <summary>Gets the identity last sent with the registration; <see langword="null"/> when none was.</summary>
+    public string? Identity { get; private set; }
 
     /// <summary>Completes when the first registration succeeded.</summary>
     public Task Registered => _registered.Task;
@@ -67,15 +77,18 @@ internal sealed partial class MeshRegistration(
 
         Service = meshOptions.ServiceName;
         InstanceId = settings.InstanceId ?? $"{Service}-{Guid.NewGuid().ToString("N")[..8]}";
-        Address = settings.AdvertisedAddress is { } advertised ? new Uri(advertised) : BoundAddress();
-        if (Address is null)
+        _address = settings.AdvertisedAddress is { } advertised ? new Uri(advertised) : BoundAddress();
+        if (_address is null)
         {
             LogNoAddress(_logger, Service);
             return Task.CompletedTask;
         }
 
+        var first = Registration(settings);
+        Address = new Uri(first.Address);
+        Identity = first.Identity;
         _running = true;
-        _loop = Task.Run(() => RunAsync(Registration(settings), _stop.Token), CancellationToken.None);
+        _loop = Task.Run(() => RunAsync(settings, _stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
@@ -156,7 +169,7 @@ internal sealed partial class MeshRegistration(
         return Uri.TryCreate($"{bound[..schemeEnd]}://{host}:{port}", UriKind.Absolute, out var uri) ? uri : null;
     }
 
-    private async Task RunAsync(RegistrationRequest registration, CancellationToken stop)
+    private async Task RunAsync(MeshServerOptions settings, CancellationToken stop)
     {
         var failures = 0;
         var registered = false;
@@ -165,6 +178,13 @@ internal sealed partial class MeshRegistration(
         while (!stop.IsCancellationRequested)
         {
             var address = meshd.Current;
+            var registration = Registration(settings);
+            if (registered && (registration.Address != Address!.GetLeftPart(UriPartial.Authority) || registration.Identity != Identity))
+            {
+                // The mode changed whether callers must use the mesh's TLS: tell the control plane now, not at the next start.
+                registered = false;
+            }
+
             try
             {
                 MeshdAnswer<LeaseDocument> answer;
@@ -187,7 +207,9 @@ internal sealed partial class MeshRegistration(
                         registered = true;
                         _everRegistered = true;
                         ttl = Ttl(answer, ttl);
-                        LogRegistered(_logger, Service!, InstanceId!, Address!, ttl.TotalSeconds);
+                        Address = new Uri(registration.Address);
+                        Identity = registration.Identity;
+                        LogRegistered(_logger, Service!, InstanceId!, Address, registration.Identity ?? "none", ttl.TotalSeconds);
                         _registered.TrySetResult();
                     }
                 }
@@ -249,11 +271,26 @@ internal sealed partial class MeshRegistration(
         return false;
     }
 
-    private RegistrationRequest Registration(MeshServerOptions settings) => new(
-        Address!.GetLeftPart(UriPartial.Authority),
-        settings.Zone,
-        new SortedDictionary<string, string>(settings.Labels, StringComparer.Ordinal),
-        settings.Weight);
+    private RegistrationRequest Registration(MeshServerOptions settings)
+    {
+        var address = _address!;
+        string? presented = null;
+
+        // An advertised address may be translated on its way here; a bound one is the mesh's when its port is.
+        var meshed = settings.AdvertisedAddress is null ? endpoints.IsMeshed(address.ToString()) : endpoints.AnyMeshed;
+        if (identity.ExpectedId is { } id && meshed && modes.Current != MtlsMode.Off)
+        {
+            address = new UriBuilder(address) { Scheme = Uri.UriSchemeHttps, Port = address.Port }.Uri;
+            presented = id.ToString();
+        }
+
+        return new RegistrationRequest(
+            address.GetLeftPart(UriPartial.Authority),
+            settings.Zone,
+            new SortedDictionary<string, string>(settings.Labels, StringComparer.Ordinal),
+            settings.Weight,
+            presented);
+    }
 
     private static TimeSpan Ttl(MeshdAnswer<LeaseDocument> answer, TimeSpan fallback) =>
         answer.Document is { Ttl: var ttl } && ttl > TimeSpan.Zero ? ttl : fallback;

@@ -1,8 +1,9 @@
 namespace Mesh.AspNetCore.Registration;
 
 /// <summary>
-/// How this service registers with the control plane: bound from <c>Mesh:Server</c>. Registration happens when
-/// <c>Mesh:ControlPlane:Address</c> and <c>Mesh:ServiceName</c> are set and <c>AddMeshServer()</c> was called.
+/// How this service registers with the control plane and takes connections: bound from <c>Mesh:Server</c>. Registration
+/// happens when <c>Mesh:ControlPlane:Address</c> and <c>Mesh:ServiceName</c> are set and <c>AddMeshServer()</c> was called;
+/// the connection settings apply when the workload has an identity (<c>Mesh:Identity:Source</c>).
 /// </summary>
 public sealed class MeshServerOptions
 {
@@ -39,4 +40,16 @@ public sealed class MeshServerOptions
     /// </summary>
     /// <value>5 seconds by default; 0 to 10 minutes.</value>
     public TimeSpan DrainTime { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets how long the server waits for a new connection's first byte, which tells a TLS ClientHello from
+    /// plaintext, when the workload has an identity and the mode is <c>Strict</c> or <c>Permissive</c>. A connection that
+    /// sends nothing for this long is closed, so silent connections cannot hold the server's connections.
+    /// </summary>
+    /// <value>10 seconds by default; from 100 milliseconds to 1 minute.</value>
+    public TimeSpan ProtocolDetectionTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets how long a caller has to complete the mesh's TLS handshake once it has begun, when the workload has an identity.</summary>
+    /// <value>10 seconds by default; from 100 milliseconds to 1 minute.</value>
+    public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -1,11 +1,18 @@
 using System.Globalization;
+using Mesh.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Registration;
 
-/// <summary>Checks <c>Mesh:Server</c> at start-up; each failure names the field and the value.</summary>
-internal sealed class MeshServerOptionsValidator : IValidateOptions<MeshServerOptions>
+/// <summary>
+/// Checks <c>Mesh:Server</c> at start-up, and what the server needs of the rest of <c>Mesh</c>; each failure names the
+/// field and the value.
+/// </summary>
+internal sealed class MeshServerOptionsValidator(ServerIdentity identity) : IValidateOptions<MeshServerOptions>
 {
+    private static readonly TimeSpan s_minTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_maxTimeout = TimeSpan.FromMinutes(1);
+
     public const string Section = "Mesh:Server";
 
     public ValidateOptionsResult Validate(string? name, MeshServerOptions options)
@@ -33,6 +40,22 @@ internal sealed class MeshServerOptionsValidator : IValidateOptions<MeshServerOp
             failures.Add($"{Section}:DrainTime: {options.DrainTime.ToString("c", CultureInfo.InvariantCulture)} is out of range (0 to 10 minutes).");
         }
 
+        CheckTimeout(options.ProtocolDetectionTimeout, nameof(MeshServerOptions.ProtocolDetectionTimeout), failures);
+        CheckTimeout(options.TlsHandshakeTimeout, nameof(MeshServerOptions.TlsHandshakeTimeout), failures);
+
+        if (identity.IsEnabled && string.IsNullOrEmpty(identity.ServiceName))
+        {
+            failures.Add("Mesh:ServiceName: required when Mesh:Identity:Source is set and AddMeshServer() serves the mesh's mutual TLS: the server presents, and registers, the identity spiffe://{Mesh:Identity:TrustDomain}/svc/{Mesh:ServiceName}.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void CheckTimeout(TimeSpan value, string field, List<string> failures)
+    {
+        if (value < s_minTimeout || value > s_maxTimeout)
+        {
+            failures.Add($"{Section}:{field}: {value.ToString("c", CultureInfo.InvariantCulture)} is out of range (100 milliseconds to 1 minute).");
+        }
     }
 }

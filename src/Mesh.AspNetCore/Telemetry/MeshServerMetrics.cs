@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Mesh.AspNetCore.Identity;
 using Mesh.Resilience;
 using Mesh.Telemetry;
 using Microsoft.AspNetCore.Http;
@@ -7,16 +8,26 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Mesh.AspNetCore.Telemetry;
 
-/// <summary>Inbound golden metrics on the <c>Mesh</c> meter: request count and duration by caller service, route and status.</summary>
+/// <summary>
+/// Inbound golden metrics on the <c>Mesh</c> meter: request count and duration by caller service, route and status. When
+/// the workload has an identity the caller is the one its certificate proved (<c>unauthenticated</c> for plaintext and
+/// for TLS without a client certificate), never a header; without an identity nothing is proved, and the caller is the
+/// <c>mesh-caller</c> header meshed clients send, as they claim it.
+/// </summary>
 internal sealed class MeshServerMetrics
 {
-    /// <summary>The caller recorded for requests that carry no <c>mesh-caller</c> header.</summary>
+    /// <summary>The caller recorded, on a server without identity, for requests that carry no <c>mesh-caller</c> header.</summary>
     internal const string UnknownCaller = "unknown";
 
-    private readonly Meter _meter;
+    /// <summary>The caller recorded, on a server with an identity, for requests whose caller proved none.</summary>
+    internal const string UnauthenticatedCaller = "unauthenticated";
 
-    public MeshServerMetrics(IMeterFactory meters)
+    private readonly Meter _meter;
+    private readonly bool _identity;
+
+    public MeshServerMetrics(IMeterFactory meters, ServerIdentity identity)
     {
+        _identity = identity.IsEnabled;
         _meter = meters.Create(MeshTelemetry.Name);
         RequestDuration = _meter.CreateHistogram(
             "mesh.server.request.duration", "s", "Duration of inbound requests, by caller service, route and status.", advice: MeshMetrics.LatencyBuckets);
@@ -26,10 +37,9 @@ internal sealed class MeshServerMetrics
 
     public void Record(HttpContext context, TimeSpan elapsed)
     {
-        var caller = context.Request.Headers[MeshHeaders.Caller].ToString();
         var tags = new TagList
         {
-            { MeshTags.Caller, caller.Length == 0 ? UnknownCaller : caller },
+            { MeshTags.Caller, Caller(context) },
             { MeshTags.Method, context.Request.Method },
             { MeshTags.StatusCode, BoxedStatusCodes.Boxed(context.Response.StatusCode) },
         };
@@ -39,5 +49,24 @@ internal sealed class MeshServerMetrics
         }
 
         RequestDuration.Record(elapsed.TotalSeconds, tags);
+    }
+
+    private string Caller(HttpContext context)
+    {
+        switch (context.Features.Get<IMeshCallerFeature>())
+        {
+            case MeshCaller caller:
+                return caller.MetricName;
+            case { } other:
+                return other.ServiceName ?? other.Id.ToString();
+        }
+
+        if (_identity)
+        {
+            return UnauthenticatedCaller;
+        }
+
+        var claimed = context.Request.Headers[MeshHeaders.Caller].ToString();
+        return claimed.Length == 0 ? UnknownCaller : claimed;
     }
 }

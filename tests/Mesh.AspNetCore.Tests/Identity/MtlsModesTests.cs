@@ -1,0 +1,52 @@
+using Mesh.AspNetCore.Identity;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Mesh.AspNetCore.Tests.Identity;
+
+/// <summary>The mode a new connection gets, read from the options in force through the real options and reload machinery.</summary>
+public sealed class MtlsModesTests
+{
+    [Fact]
+    public void A_reloaded_mode_applies_and_a_refused_reload_keeps_the_last_good_mode()
+    {
+        var configuration = new ReloadableConfiguration(Settings(("Mesh:Services:payments:Mtls:Mode", "Strict")));
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Add(configuration).Build());
+        services.AddMeshServer();
+        using var provider = services.BuildServiceProvider();
+        var modes = provider.GetRequiredService<MtlsModes>();
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+
+        configuration.Replace(Settings(("Mesh:Services:payments:Mtls:Mode", "permissive")));
+        Assert.Equal(MtlsMode.Permissive, modes.Current);
+
+        configuration.Replace(Settings(("Mesh:Services:payments:Mtls:Mode", "Strict")));
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+
+        // A mode no one knows, or a mistake anywhere else in the section, is refused whole: strict stays.
+        configuration.Replace(Settings(("Mesh:Services:payments:Mtls:Mode", "Strictly")));
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+        configuration.Replace(Settings(("Mesh:Services:payments:Mtls:Mode", "Off"), ("Mesh:Services:payments:Timout", "00:00:01")));
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+
+        // An entry without Mtls is the default, permissive.
+        configuration.Replace(Settings());
+        Assert.Equal(MtlsMode.Permissive, modes.Current);
+    }
+
+    private static Dictionary<string, string?> Settings(params (string Key, string Value)[] extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Mesh:ServiceName"] = "payments",
+            ["Mesh:Services:payments:Endpoints:0"] = "http://127.0.0.1:5001",
+        };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+}

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Pipelines;
 using Meshd.Security;
 using Meshd.Watch;
 
@@ -18,10 +19,15 @@ internal static class SnapshotEndpoints
     // Written in pieces that wait for the socket, so a slow reader holds a piece in Kestrel's buffers, not a copy.
     private const int Piece = 16 * 1024;
 
-    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle) =>
+    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
+    {
+        // A stopping meshd answers its parked watchers at once ("no change"), with one registration for all of them.
+        var state = v1.ServiceProvider.GetRequiredService<MeshState>();
+        v1.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(state.StopWatchers);
         v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
+    }
 
-    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings)
     {
         var query = context.Request.Query;
         long? since = null;
@@ -65,33 +71,26 @@ internal static class SnapshotEndpoints
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
 
-        // A stopping meshd answers its parked watchers at once ("no change") rather than holding its shutdown for them.
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        bool changed;
-        try
-        {
-            changed = await state.WaitForChangeAsync(head, jittered, stopping.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        var outcome = await state.WaitForChangeAsync(head, jittered, context.RequestAborted).ConfigureAwait(false);
+        if (outcome == WatchOutcome.Aborted)
         {
             // The watcher went away; nobody reads an answer.
             return Results.Empty;
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
-        {
-            changed = false;
-        }
 
-        if (!changed)
+        if (outcome != WatchOutcome.Changed)
         {
-            context.Response.Headers[VersionHeader] = head.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers[VersionHeader] = head.Snapshot.VersionText;
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
         return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout);
     }
 
-    /// <summary>The snapshot's shared bytes, written in pieces; a reader that does not take them in time is cut off.</summary>
+    /// <summary>
+    /// The snapshot's shared bytes, copied once into the connection's buffers in pieces. Only a piece the socket does not
+    /// take at once starts a timer; a reader that does not take the whole answer in time is cut off.
+    /// </summary>
     private sealed class SnapshotResult(Snapshot snapshot, TimeSpan writeTimeout) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
@@ -100,27 +99,35 @@ internal static class SnapshotEndpoints
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json";
             response.ContentLength = snapshot.Utf8Json.Length;
-            response.Headers[VersionHeader] = snapshot.Version.ToString(CultureInfo.InvariantCulture);
+            response.Headers[VersionHeader] = snapshot.VersionText;
             var time = httpContext.RequestServices.GetRequiredService<TimeProvider>();
-            using var timeout = new CancellationTokenSource(writeTimeout, time);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, httpContext.RequestAborted);
+            var started = time.GetTimestamp();
+            var writer = response.BodyWriter;
             try
             {
                 var bytes = snapshot.Utf8Json.AsMemory();
                 for (var offset = 0; offset < bytes.Length; offset += Piece)
                 {
-                    await response.Body.WriteAsync(bytes.Slice(offset, Math.Min(Piece, bytes.Length - offset)), deadline.Token).ConfigureAwait(false);
+                    var flush = writer.WriteAsync(bytes.Slice(offset, Math.Min(Piece, bytes.Length - offset)), httpContext.RequestAborted);
+                    var result = flush.IsCompleted ? flush.Result : await SlowAsync(flush, httpContext, writeTimeout - time.GetElapsedTime(started), time).ConfigureAwait(false);
+                    if (result.IsCanceled || result.IsCompleted)
+                    {
+                        return;
+                    }
                 }
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                // Too slow to read: the connection is closed, and what Kestrel held for it is freed.
-                httpContext.Abort();
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException || httpContext.RequestAborted.IsCancellationRequested)
             {
                 // Gone: the connection is closed; nothing more to do.
             }
+        }
+
+        private static async ValueTask<FlushResult> SlowAsync(ValueTask<FlushResult> flush, HttpContext httpContext, TimeSpan left, TimeProvider time)
+        {
+            // A piece the socket cannot take now: when the answer's time is up the connection is closed, which ends the
+            // flush and frees what Kestrel held for this reader.
+            using var timer = time.CreateTimer(static c => ((HttpContext)c!).Abort(), httpContext, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            return await flush.ConfigureAwait(false);
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using Meshd.Security;
@@ -24,10 +25,14 @@ internal static class SnapshotEndpoints
         // A stopping meshd answers its parked watchers at once ("no change"), with one registration for all of them.
         var state = v1.ServiceProvider.GetRequiredService<MeshState>();
         v1.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(state.StopWatchers);
-        v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
+
+        // Services are taken once here, not per request, so a parked request holds no service scope of its own.
+        var settings = v1.ServiceProvider.GetRequiredService<MeshdSettings>();
+        var time = v1.ServiceProvider.GetRequiredService<TimeProvider>();
+        v1.MapGet("/snapshot", (Func<HttpContext, Task<IResult>>)(context => WatchAsync(context, state, settings, time))).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
     }
 
-    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings)
+    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, TimeProvider time)
     {
         var query = context.Request.Query;
         long? since = null;
@@ -57,7 +62,7 @@ internal static class SnapshotEndpoints
         if (since != head.Snapshot.Version)
         {
             // Older, newer (another replica's numbering before its first change) or absent: the caller catches up now.
-            return new SnapshotResult(head.Snapshot, settings.Limits.WatcherWriteTimeout);
+            return new SnapshotResult(head.Snapshot, settings.Limits.WatcherWriteTimeout, time, Task.CompletedTask);
         }
 
         if (!state.TryPark())
@@ -71,7 +76,7 @@ internal static class SnapshotEndpoints
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
 
-        var outcome = await state.WaitForChangeAsync(head, jittered, context.RequestAborted).ConfigureAwait(false);
+        var (outcome, released) = await state.WaitForChangeAsync(head, jittered, context.RequestAborted).ConfigureAwait(false);
         if (outcome == WatchOutcome.Aborted)
         {
             // The watcher went away; nobody reads an answer.
@@ -84,14 +89,14 @@ internal static class SnapshotEndpoints
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout);
+        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout, time, released);
     }
 
     /// <summary>
     /// The snapshot's shared bytes, copied once into the connection's buffers in pieces. Only a piece the socket does not
     /// take at once starts a timer; a reader that does not take the whole answer in time is cut off.
     /// </summary>
-    private sealed class SnapshotResult(Snapshot snapshot, TimeSpan writeTimeout) : IResult
+    private sealed class SnapshotResult(Snapshot snapshot, TimeSpan writeTimeout, TimeProvider time, Task released) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {
@@ -100,7 +105,6 @@ internal static class SnapshotEndpoints
             response.ContentType = "application/json";
             response.ContentLength = snapshot.Utf8Json.Length;
             response.Headers[VersionHeader] = snapshot.VersionText;
-            var time = httpContext.RequestServices.GetRequiredService<TimeProvider>();
             var started = time.GetTimestamp();
             var writer = response.BodyWriter;
             try
@@ -108,7 +112,9 @@ internal static class SnapshotEndpoints
                 var bytes = snapshot.Utf8Json.AsMemory();
                 for (var offset = 0; offset < bytes.Length; offset += Piece)
                 {
-                    var flush = writer.WriteAsync(bytes.Slice(offset, Math.Min(Piece, bytes.Length - offset)), httpContext.RequestAborted);
+                    // Copied into Kestrel's buffer and flushed: head and a small body leave in one write.
+                    writer.Write(bytes.Span.Slice(offset, Math.Min(Piece, bytes.Length - offset)));
+                    var flush = writer.FlushAsync();
                     var result = flush.IsCompleted ? flush.Result : await SlowAsync(flush, httpContext, writeTimeout - time.GetElapsedTime(started), time).ConfigureAwait(false);
                     if (result.IsCanceled || result.IsCompleted)
                     {
@@ -119,7 +125,11 @@ internal static class SnapshotEndpoints
             catch (Exception ex) when (ex is OperationCanceledException or IOException || httpContext.RequestAborted.IsCancellationRequested)
             {
                 // Gone: the connection is closed; nothing more to do.
+                return;
             }
+
+            // The answer is out; the request ends (and its connection reads the next one) once the fan-out answered every watcher.
+            await released.ConfigureAwait(false);
         }
 
         private static async ValueTask<FlushResult> SlowAsync(ValueTask<FlushResult> flush, HttpContext httpContext, TimeSpan left, TimeProvider time)

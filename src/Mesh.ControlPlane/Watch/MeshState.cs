@@ -73,6 +73,9 @@ internal sealed partial class MeshState : IAsyncDisposable
     /// <summary>Gets the number of watchers parked on the current snapshot.</summary>
     public int Waiting => _watchers.Parked;
 
+    /// <summary>Gets how many watchers the last change answered and how long handing them their answers took.</summary>
+    public (int Answered, TimeSpan Took) LastFanOut => _watchers.LastFanOut;
+
     /// <summary>Gets the last store revision applied.</summary>
     public long AppliedRevision => Volatile.Read(ref _applied);
 
@@ -120,15 +123,17 @@ internal sealed partial class MeshState : IAsyncDisposable
     /// <summary>
     /// Parks a watcher, in a place taken with <see cref="TryPark"/> (given back when it completes), until the snapshot
     /// after <paramref name="head"/> is published, <paramref name="wait"/> passes, meshd stops or
-    /// <paramref name="aborted"/> fires.
+    /// <paramref name="aborted"/> fires. With the outcome comes the task the answered request waits for before it ends
+    /// (<see cref="Watcher.Released"/>).
     /// </summary>
-    public async ValueTask<WatchOutcome> WaitForChangeAsync(SnapshotHead head, TimeSpan wait, CancellationToken aborted)
+    public async ValueTask<(WatchOutcome Outcome, Task Released)> WaitForChangeAsync(SnapshotHead head, TimeSpan wait, CancellationToken aborted)
     {
         var watcher = _watchers.Park(head.Snapshot.Version, wait);
         var registration = aborted.UnsafeRegister(Watcher.Abort, watcher);
         try
         {
-            return await watcher.Outcome.ConfigureAwait(false);
+            var outcome = await watcher.Outcome.ConfigureAwait(false);
+            return (outcome, watcher.Released);
         }
         finally
         {

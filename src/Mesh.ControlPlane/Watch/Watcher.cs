@@ -40,6 +40,13 @@ internal sealed class Watcher : IValueTaskSource<WatchOutcome>
 
     public bool IsDone => Volatile.Read(ref _done) != 0;
 
+    /// <summary>
+    /// Gets the task that completes once every watcher of the same change has its answer (complete unless this one was
+    /// answered by a fan-out): an answered request waits for it before Kestrel reads its next request, so the watchers
+    /// coming back do not compete with the answers still going out.
+    /// </summary>
+    public Task Released { get; private set; } = Task.CompletedTask;
+
     /// <summary>Gets the outcome, once.</summary>
     public ValueTask<WatchOutcome> Outcome => new(this, _core.Version);
 
@@ -47,13 +54,17 @@ internal sealed class Watcher : IValueTaskSource<WatchOutcome>
     /// Completes the watch unless it is complete already. With <paramref name="inline"/> the waiting request resumes on
     /// the calling thread (the fan-out's own), else on the thread pool.
     /// </summary>
-    public bool TryComplete(WatchOutcome outcome, bool inline)
+    public bool TryComplete(WatchOutcome outcome, bool inline) => TryComplete(outcome, inline, Task.CompletedTask);
+
+    /// <summary>Completes the watch as a fan-out does: the request's answer is held back from its end until <paramref name="released"/>.</summary>
+    public bool TryComplete(WatchOutcome outcome, bool inline, Task released)
     {
         if (Interlocked.Exchange(ref _done, 1) != 0)
         {
             return false;
         }
 
+        Released = released;
         _owner.Left();
         _core.RunContinuationsAsynchronously = !inline;
         _core.SetResult(outcome);

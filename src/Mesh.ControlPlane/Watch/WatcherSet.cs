@@ -3,8 +3,9 @@ namespace Meshd.Watch;
 /// <summary>
 /// The parked watchers and their fan-out. Watchers of the current version are kept in one list; publishing a version
 /// hands that list whole to a dedicated fan-out thread, which resumes each waiting request on itself, one after the
-/// other, so ten thousand answers neither flood the thread pool nor queue ahead of the write that caused them. One
-/// timer serves every deadline (the earliest), instead of one timer per watcher.
+/// other, until its answer is handed to Kestrel, so ten thousand answers neither flood the thread pool nor queue ahead
+/// of the write that caused them; only then do the requests end and read their next ones. One timer serves every
+/// deadline (the earliest), instead of one timer per watcher.
 /// </summary>
 internal sealed class WatcherSet : IDisposable
 {
@@ -21,6 +22,7 @@ internal sealed class WatcherSet : IDisposable
     private long _armedFor = long.MaxValue;
     private int _parked;
     private bool _stopped;
+    private (int Answered, TimeSpan Took) _lastFanOut;
 
     public WatcherSet(TimeProvider time, int max, long version)
     {
@@ -30,6 +32,18 @@ internal sealed class WatcherSet : IDisposable
         _timer = time.CreateTimer(static s => ((WatcherSet)s!).OnDeadline(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _fanout = new Thread(FanOutLoop) { IsBackground = true, Name = "meshd watch fan-out" };
         _fanout.Start();
+    }
+
+    /// <summary>Gets how many watchers the last fan-out answered and how long it took to hand them their answers.</summary>
+    public (int Answered, TimeSpan Took) LastFanOut
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lastFanOut;
+            }
+        }
     }
 
     /// <summary>Gets the number of watchers parked now.</summary>
@@ -213,9 +227,21 @@ internal sealed class WatcherSet : IDisposable
 
             // Each request resumes here and runs until its answer is in Kestrel's buffers; the sockets are written by
             // Kestrel's own threads meanwhile.
+            // Two passes: every answer first, then every request's end (and so the reading of its next request) on the
+            // thread pool. The watchers that come back at once would otherwise take the CPU the answers still need.
+            var started = _time.GetTimestamp();
+            var answered = 0;
+            var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             foreach (var watcher in watchers)
             {
-                watcher.TryComplete(WatchOutcome.Changed, inline: true);
+                answered += watcher.TryComplete(WatchOutcome.Changed, inline: true, released.Task) ? 1 : 0;
+            }
+
+            var took = _time.GetElapsedTime(started);
+            released.SetResult();
+            lock (_lock)
+            {
+                _lastFanOut = (answered, took);
             }
         }
     }

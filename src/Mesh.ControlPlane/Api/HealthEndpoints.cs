@@ -50,6 +50,14 @@ internal static class HealthEndpoints
         },
         snapshot = new { version = state.Head.Snapshot.Version, bytes = state.Head.Snapshot.Utf8Json.Length, maxBytes = settings.Limits.MaxSnapshotBytes },
         descriptors = new { open = Descriptors.Open(), reserve = settings.Limits.DescriptorReserve },
+        gc = new
+        {
+            pausedMilliseconds = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 1),
+            collections = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) },
+            heapBytes = GC.GetGCMemoryInfo().HeapSizeBytes,
+            committedBytes = GC.GetGCMemoryInfo().TotalCommittedBytes,
+            server = System.Runtime.GCSettings.IsServerGC,
+        },
         limits = settings.Limits,
     });
 }

@@ -76,7 +76,19 @@ internal static class SnapshotEndpoints
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
 
-        var (outcome, released) = await state.WaitForChangeAsync(head, jittered, context.RequestAborted).ConfigureAwait(false);
+        var watcher = state.Park(head, jittered);
+        var registration = context.RequestAborted.UnsafeRegister(Watcher.Abort, watcher);
+        WatchOutcome outcome;
+        try
+        {
+            outcome = await watcher.Outcome.ConfigureAwait(false);
+        }
+        finally
+        {
+            // Never waits for a callback running elsewhere: the fan-out thread must not block on one client.
+            registration.Unregister();
+        }
+
         if (outcome == WatchOutcome.Aborted)
         {
             // The watcher went away; nobody reads an answer.
@@ -89,7 +101,7 @@ internal static class SnapshotEndpoints
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout, time, released);
+        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout, time, watcher.Released);
     }
 
     /// <summary>

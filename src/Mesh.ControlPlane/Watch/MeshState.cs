@@ -122,25 +122,10 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     /// <summary>
     /// Parks a watcher, in a place taken with <see cref="TryPark"/> (given back when it completes), until the snapshot
-    /// after <paramref name="head"/> is published, <paramref name="wait"/> passes, meshd stops or
-    /// <paramref name="aborted"/> fires. With the outcome comes the task the answered request waits for before it ends
-    /// (<see cref="Watcher.Released"/>).
+    /// after <paramref name="head"/> is published, <paramref name="wait"/> passes or meshd stops; the caller completes
+    /// it as <see cref="WatchOutcome.Aborted"/> when its client leaves.
     /// </summary>
-    public async ValueTask<(WatchOutcome Outcome, Task Released)> WaitForChangeAsync(SnapshotHead head, TimeSpan wait, CancellationToken aborted)
-    {
-        var watcher = _watchers.Park(head.Snapshot.Version, wait);
-        var registration = aborted.UnsafeRegister(Watcher.Abort, watcher);
-        try
-        {
-            var outcome = await watcher.Outcome.ConfigureAwait(false);
-            return (outcome, watcher.Released);
-        }
-        finally
-        {
-            // Never waits for a callback running elsewhere: the fan-out thread must not block on one client.
-            registration.Unregister();
-        }
-    }
+    public Watcher Park(SnapshotHead head, TimeSpan wait) => _watchers.Park(head.Snapshot.Version, wait);
 
     /// <summary>meshd is stopping: parked watchers, and those that come, are answered at once.</summary>
     public void StopWatchers() => _watchers.Stop();

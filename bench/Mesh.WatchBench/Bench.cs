@@ -174,7 +174,15 @@ internal static class Bench
                 {
                     ["mode"] = "watch",
                     ["dateUtc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-                    ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString() },
+                    ["machine"] = new JsonObject
+                    {
+                        ["cores"] = Environment.ProcessorCount,
+                        ["os"] = Environment.OSVersion.ToString(),
+                        ["dotnet"] = Environment.Version.ToString(),
+
+                        // Other work on the same cores moves every figure here; the load average at the end says how much there was.
+                        ["loadAverage"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
+                    },
                     ["meshd"] = meshdDll,
                     ["watchers"] = options.Watchers,
                     ["snapshotBytes"] = snapshotBytes,

@@ -86,6 +86,9 @@ internal static class Bench
             for (var round = 1; round <= options.Rounds; round++)
             {
                 var started = Stopwatch.GetTimestamp();
+                var pausedBefore = hasStatus ? (await admin.GetFromJsonAsync<JsonObject>("/v1/status", cancel))?["gc"]?["pausedMilliseconds"]?.GetValue<double>() : null;
+                var meshdCpu = meshd.CpuMilliseconds();
+                var workersCpu = workers.Sum(w => w.Child.CpuMilliseconds());
                 var write = await WriteAsync(admin, 100 + round, cancel);
                 var acknowledged = Stopwatch.GetTimestamp();
                 var latencies = new List<double>(options.Watchers);
@@ -95,10 +98,17 @@ internal static class Bench
                     latencies.AddRange(line.Split(' ').Skip(2).Select(t => Math.Max(0, Stopwatch.GetElapsedTime(acknowledged, long.Parse(t, CultureInfo.InvariantCulture)).TotalMilliseconds)));
                 }
 
+                meshdCpu = meshd.CpuMilliseconds() - meshdCpu;
+                workersCpu = workers.Sum(w => w.Child.CpuMilliseconds()) - workersCpu;
                 latencies.Sort();
                 all.AddRange(latencies);
-                Console.WriteLine($"round {round}: acknowledged write to answer p50 {Percentile(latencies, 0.50):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, last {latencies[^1]:F1} ms; the write took {write:F1} ms (median {Median(quiet):F1} ms with no watchers)");
-                rounds.Add(new JsonObject { ["round"] = round, ["p50Ms"] = Percentile(latencies, 0.50), ["p99Ms"] = Percentile(latencies, 0.99), ["lastMs"] = latencies[^1], ["writeMs"] = write });
+
+                // meshd's own account of the round (a build without it says nothing): how long handing out the answers took.
+                var after = hasStatus ? await admin.GetFromJsonAsync<JsonObject>("/v1/status", cancel) : null;
+                var fanOut = after?["watchers"]?["lastFanOut"]?["milliseconds"]?.GetValue<double>();
+                var paused = after?["gc"]?["pausedMilliseconds"]?.GetValue<double>() - pausedBefore;
+                Console.WriteLine($"round {round}: acknowledged write to answer p50 {Percentile(latencies, 0.50):F1} ms, p99 {Percentile(latencies, 0.99):F1} ms, last {latencies[^1]:F1} ms; the write took {write:F1} ms (median {Median(quiet):F1} ms with no watchers){(fanOut is { } ms ? $"; meshd's fan-out {ms:F1} ms" : string.Empty)}{(paused is { } gc ? $", GC pauses {gc:F1} ms" : string.Empty)}; CPU meshd {meshdCpu:F0} ms, workers {workersCpu:F0} ms");
+                rounds.Add(new JsonObject { ["round"] = round, ["p50Ms"] = Percentile(latencies, 0.50), ["p99Ms"] = Percentile(latencies, 0.99), ["lastMs"] = latencies[^1], ["writeMs"] = write, ["meshdFanOutMs"] = fanOut, ["meshdGcPauseMs"] = paused, ["meshdCpuMs"] = meshdCpu, ["workersCpuMs"] = workersCpu });
                 _ = started;
                 await ParkedAsync(admin, hasStatus, options, cancel);
             }
@@ -164,7 +174,15 @@ internal static class Bench
                 {
                     ["mode"] = "watch",
                     ["dateUtc"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-                    ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["os"] = Environment.OSVersion.ToString(), ["dotnet"] = Environment.Version.ToString() },
+                    ["machine"] = new JsonObject
+                    {
+                        ["cores"] = Environment.ProcessorCount,
+                        ["os"] = Environment.OSVersion.ToString(),
+                        ["dotnet"] = Environment.Version.ToString(),
+
+                        // Other work on the same cores moves every figure here; the load average at the end says how much there was.
+                        ["loadAverage"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
+                    },
                     ["meshd"] = meshdDll,
                     ["watchers"] = options.Watchers,
                     ["snapshotBytes"] = snapshotBytes,

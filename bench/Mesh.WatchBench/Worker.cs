@@ -23,7 +23,23 @@ internal static class Worker
             connections.Add(await ConnectAsync(meshd, from[i % from.Length], cancel));
         }
 
+        // The request is encoded again only when the version changes, so a watcher's own work per answer stays small:
+        // the worker shares the machine's cores with meshd, and its cost would count in the delivery time.
         var request = (long since) => Encoding.ASCII.GetBytes($"GET /v1/snapshot?since={since.ToString(CultureInfo.InvariantCulture)}&wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n");
+        var encoded = new Dictionary<long, byte[]>();
+        byte[] RequestFor(long since)
+        {
+            lock (encoded)
+            {
+                if (!encoded.TryGetValue(since, out var bytes))
+                {
+                    encoded[since] = bytes = request(since);
+                }
+
+                return bytes;
+            }
+        }
+
         var loops = connections.Select(async socket =>
         {
             var since = version;
@@ -31,7 +47,7 @@ internal static class Worker
             var buffer = new byte[64 * 1024];
             while (!cancel.IsCancellationRequested)
             {
-                await socket.SendAsync(request(since), SocketFlags.None, cancel);
+                await socket.SendAsync(RequestFor(since), SocketFlags.None, cancel);
                 var (status, next) = await ReadAnswerAsync(socket, buffer, cancel);
                 var at = Stopwatch.GetTimestamp();
                 if (status == 200)
@@ -144,6 +160,20 @@ internal static class Worker
         }
     }
 
+    /// <summary>A numeric header's value in a response head, 0 when absent (header names as meshd writes them).</summary>
+    private static long Header(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name)
+    {
+        var at = head.IndexOf(name);
+        if (at < 0)
+        {
+            return 0;
+        }
+
+        var value = head[(at + name.Length)..];
+        var end = value.IndexOf("\r\n"u8);
+        return long.Parse(value[..(end < 0 ? value.Length : end)].Trim((byte)' '), CultureInfo.InvariantCulture);
+    }
+
     private static async Task<(int Status, long Version)> ReadAnswerAsync(Socket socket, byte[] buffer, CancellationToken cancel)
     {
         var filled = 0;
@@ -159,22 +189,10 @@ internal static class Worker
             filled += read;
         }
 
-        var head = Encoding.ASCII.GetString(buffer, 0, headEnd);
-        var status = int.Parse(head.AsSpan(9, 3), CultureInfo.InvariantCulture);
-        long length = 0;
-        long version = 0;
-        foreach (var line in head.Split("\r\n"))
-        {
-            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-            {
-                length = long.Parse(line.AsSpan(15).Trim(), CultureInfo.InvariantCulture);
-            }
-            else if (line.StartsWith("Mesh-Version:", StringComparison.OrdinalIgnoreCase))
-            {
-                version = long.Parse(line.AsSpan(13).Trim(), CultureInfo.InvariantCulture);
-            }
-        }
-
+        var head = buffer.AsSpan(0, headEnd);
+        var status = int.Parse(head.Slice(9, 3), CultureInfo.InvariantCulture);
+        var length = Header(head, "\r\nContent-Length:"u8);
+        var version = Header(head, "\r\nMesh-Version:"u8);
         var remaining = length - (filled - headEnd - 4);
         while (remaining > 0)
         {

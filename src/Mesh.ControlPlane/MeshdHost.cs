@@ -84,6 +84,9 @@ public sealed partial class MeshdHost : IAsyncDisposable
 
         // Request logging stays off: it is noise at this rate, and headers (Authorization) must never reach a log.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        // Hosting's diagnostics log only per-request lines; enabled, they cost every request an Activity and a log scope.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

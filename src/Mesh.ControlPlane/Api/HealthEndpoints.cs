@@ -41,9 +41,23 @@ internal static class HealthEndpoints
     private static IResult Status(MeshState state, ConnectionLimiter connections, MeshdSettings settings) => Results.Ok(new
     {
         connections = new { open = connections.Open, max = connections.MaxConnections, maxPerAddress = connections.MaxPerAddress, refused = connections.Refused },
-        watchers = new { parked = state.Waiting, max = settings.Limits.MaxWatchers, writeTimeout = settings.Limits.WatcherWriteTimeout },
+        watchers = new
+        {
+            parked = state.Waiting,
+            max = settings.Limits.MaxWatchers,
+            writeTimeout = settings.Limits.WatcherWriteTimeout,
+            lastFanOut = new { answered = state.LastFanOut.Answered, milliseconds = Math.Round(state.LastFanOut.Took.TotalMilliseconds, 1) },
+        },
         snapshot = new { version = state.Head.Snapshot.Version, bytes = state.Head.Snapshot.Utf8Json.Length, maxBytes = settings.Limits.MaxSnapshotBytes },
         descriptors = new { open = Descriptors.Open(), reserve = settings.Limits.DescriptorReserve },
+        gc = new
+        {
+            pausedMilliseconds = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 1),
+            collections = new[] { GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2) },
+            heapBytes = GC.GetGCMemoryInfo().HeapSizeBytes,
+            committedBytes = GC.GetGCMemoryInfo().TotalCommittedBytes,
+            server = System.Runtime.GCSettings.IsServerGC,
+        },
         limits = settings.Limits,
     });
 }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.IO.Pipelines;
 using Meshd.Security;
 using Meshd.Watch;
 
@@ -18,10 +20,19 @@ internal static class SnapshotEndpoints
     // Written in pieces that wait for the socket, so a slow reader holds a piece in Kestrel's buffers, not a copy.
     private const int Piece = 16 * 1024;
 
-    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle) =>
-        v1.MapGet("/snapshot", WatchAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
+    public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
+    {
+        // A stopping meshd answers its parked watchers at once ("no change"), with one registration for all of them.
+        var state = v1.ServiceProvider.GetRequiredService<MeshState>();
+        v1.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(state.StopWatchers);
 
-    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, IHostApplicationLifetime lifetime)
+        // Services are taken once here, not per request, so a parked request holds no service scope of its own.
+        var settings = v1.ServiceProvider.GetRequiredService<MeshdSettings>();
+        var time = v1.ServiceProvider.GetRequiredService<TimeProvider>();
+        v1.MapGet("/snapshot", (Func<HttpContext, Task<IResult>>)(context => WatchAsync(context, state, settings, time))).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
+    }
+
+    private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, TimeProvider time)
     {
         var query = context.Request.Query;
         long? since = null;
@@ -51,7 +62,7 @@ internal static class SnapshotEndpoints
         if (since != head.Snapshot.Version)
         {
             // Older, newer (another replica's numbering before its first change) or absent: the caller catches up now.
-            return new SnapshotResult(head.Snapshot, settings.Limits.WatcherWriteTimeout);
+            return new SnapshotResult(head.Snapshot, settings.Limits.WatcherWriteTimeout, time, Task.CompletedTask);
         }
 
         if (!state.TryPark())
@@ -65,34 +76,39 @@ internal static class SnapshotEndpoints
         // ±10% so watchers that connected together do not all come back together.
         var jittered = wait * (0.9 + (Random.Shared.NextDouble() * 0.2));
 
-        // A stopping meshd answers its parked watchers at once ("no change") rather than holding its shutdown for them.
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        bool changed;
+        var watcher = state.Park(head, jittered);
+        var registration = context.RequestAborted.UnsafeRegister(Watcher.Abort, watcher);
+        WatchOutcome outcome;
         try
         {
-            changed = await state.WaitForChangeAsync(head, jittered, stopping.Token).ConfigureAwait(false);
+            outcome = await watcher.Outcome.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        finally
+        {
+            // Never waits for a callback running elsewhere: the fan-out thread must not block on one client.
+            registration.Unregister();
+        }
+
+        if (outcome == WatchOutcome.Aborted)
         {
             // The watcher went away; nobody reads an answer.
             return Results.Empty;
         }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
-        {
-            changed = false;
-        }
 
-        if (!changed)
+        if (outcome != WatchOutcome.Changed)
         {
-            context.Response.Headers[VersionHeader] = head.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers[VersionHeader] = head.Snapshot.VersionText;
             return Results.StatusCode(StatusCodes.Status304NotModified);
         }
 
-        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout);
+        return new SnapshotResult(state.Head.Snapshot, settings.Limits.WatcherWriteTimeout, time, watcher.Released);
     }
 
-    /// <summary>The snapshot's shared bytes, written in pieces; a reader that does not take them in time is cut off.</summary>
-    private sealed class SnapshotResult(Snapshot snapshot, TimeSpan writeTimeout) : IResult
+    /// <summary>
+    /// The snapshot's shared bytes, copied once into the connection's buffers in pieces. Only a piece the socket does not
+    /// take at once starts a timer; a reader that does not take the whole answer in time is cut off.
+    /// </summary>
+    private sealed class SnapshotResult(Snapshot snapshot, TimeSpan writeTimeout, TimeProvider time, Task released) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {
@@ -100,27 +116,40 @@ internal static class SnapshotEndpoints
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "application/json";
             response.ContentLength = snapshot.Utf8Json.Length;
-            response.Headers[VersionHeader] = snapshot.Version.ToString(CultureInfo.InvariantCulture);
-            var time = httpContext.RequestServices.GetRequiredService<TimeProvider>();
-            using var timeout = new CancellationTokenSource(writeTimeout, time);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, httpContext.RequestAborted);
+            response.Headers[VersionHeader] = snapshot.VersionText;
+            var started = time.GetTimestamp();
+            var writer = response.BodyWriter;
             try
             {
                 var bytes = snapshot.Utf8Json.AsMemory();
                 for (var offset = 0; offset < bytes.Length; offset += Piece)
                 {
-                    await response.Body.WriteAsync(bytes.Slice(offset, Math.Min(Piece, bytes.Length - offset)), deadline.Token).ConfigureAwait(false);
+                    // Copied into Kestrel's buffer and flushed: head and a small body leave in one write.
+                    writer.Write(bytes.Span.Slice(offset, Math.Min(Piece, bytes.Length - offset)));
+                    var flush = writer.FlushAsync();
+                    var result = flush.IsCompleted ? flush.Result : await SlowAsync(flush, httpContext, writeTimeout - time.GetElapsedTime(started), time).ConfigureAwait(false);
+                    if (result.IsCanceled || result.IsCompleted)
+                    {
+                        return;
+                    }
                 }
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                // Too slow to read: the connection is closed, and what Kestrel held for it is freed.
-                httpContext.Abort();
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException || httpContext.RequestAborted.IsCancellationRequested)
             {
                 // Gone: the connection is closed; nothing more to do.
+                return;
             }
+
+            // The answer is out; the request ends (and its connection reads the next one) once the fan-out answered every watcher.
+            await released.ConfigureAwait(false);
+        }
+
+        private static async ValueTask<FlushResult> SlowAsync(ValueTask<FlushResult> flush, HttpContext httpContext, TimeSpan left, TimeProvider time)
+        {
+            // A piece the socket cannot take now: when the answer's time is up the connection is closed, which ends the
+            // flush and frees what Kestrel held for this reader.
+            using var timer = time.CreateTimer(static c => ((HttpContext)c!).Abort(), httpContext, left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            return await flush.ConfigureAwait(false);
         }
     }
 }

@@ -34,11 +34,10 @@ internal sealed partial class MeshState : IAsyncDisposable
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SnapshotHead _head = new(new Snapshot(0, "{\"version\":0,\"services\":{}}"u8.ToArray()));
     private readonly HashSet<(string Key, long ModRevision)> _reported = [];
-    private readonly int _maxWatchers;
+    private readonly WatcherSet _watchers;
     private long _applied;
     private Task? _loop;
     private int _disposed;
-    private int _waiting;
     private string? _watchFailure;
 
     public MeshState(IKeyValueStore store, TimeProvider time, TimeSpan leaseTtl, ILogger<MeshState> logger)
@@ -51,7 +50,7 @@ internal sealed partial class MeshState : IAsyncDisposable
         _store = store;
         _time = time;
         _leaseTtl = leaseTtl;
-        _maxWatchers = maxWatchers;
+        _watchers = new WatcherSet(time, maxWatchers, _head.Snapshot.Version);
         _graceUntil = time.GetUtcNow() + leaseTtl;
         _logger = logger;
     }
@@ -75,7 +74,10 @@ internal sealed partial class MeshState : IAsyncDisposable
     public SnapshotHead Head => Volatile.Read(ref _head);
 
     /// <summary>Gets the number of watchers parked on the current snapshot.</summary>
-    public int Waiting => Volatile.Read(ref _waiting);
+    public int Waiting => _watchers.Parked;
+
+    /// <summary>Gets how many watchers the last change answered and how long handing them their answers took.</summary>
+    public (int Answered, TimeSpan Took) LastFanOut => _watchers.LastFanOut;
 
     /// <summary>Gets the last store revision applied.</summary>
     public long AppliedRevision => Volatile.Read(ref _applied);
@@ -119,37 +121,17 @@ internal sealed partial class MeshState : IAsyncDisposable
     }
 
     /// <summary>Takes one of the parked-watcher places; false when all are taken (<c>Meshd:Limits:MaxWatchers</c>).</summary>
-    public bool TryPark()
-    {
-        if (Interlocked.Increment(ref _waiting) > _maxWatchers)
-        {
-            Interlocked.Decrement(ref _waiting);
-            return false;
-        }
-
-        return true;
-    }
+    public bool TryPark() => _watchers.TryTakePlace();
 
     /// <summary>
-    /// Waits, in a place taken with <see cref="TryPark"/> (given back here), until the snapshot after
-    /// <paramref name="head"/> is published or <paramref name="wait"/> passes; true when it changed.
+    /// Parks a watcher, in a place taken with <see cref="TryPark"/> (given back when it completes), until the snapshot
+    /// after <paramref name="head"/> is published, <paramref name="wait"/> passes or meshd stops; the caller completes
+    /// it as <see cref="WatchOutcome.Aborted"/> when its client leaves.
     /// </summary>
-    public async Task<bool> WaitForChangeAsync(SnapshotHead head, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await head.Changed.WaitAsync(wait, _time, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _waiting);
-        }
-    }
+    public Watcher Park(SnapshotHead head, TimeSpan wait) => _watchers.Park(head.Snapshot.Version, wait);
+
+    /// <summary>meshd is stopping: parked watchers, and those that come, are answered at once.</summary>
+    public void StopWatchers() => _watchers.Stop();
 
     public PolicyRecord? GetPolicy(string service)
     {
@@ -203,6 +185,7 @@ internal sealed partial class MeshState : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _watchers.Dispose();
         if (_loop is not null)
         {
             try
@@ -473,11 +456,11 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     private void Publish(long version)
     {
-        var previous = _head;
-        var next = new SnapshotHead(new Snapshot(version, Serialize(version)));
-        Volatile.Write(ref _head, next);
-        previous.Supersede();
+        Volatile.Write(ref _head, new SnapshotHead(new Snapshot(version, Serialize(version))));
+
+        // The writers waiting for this revision first, then the watchers: the acknowledgement never waits behind the fan-out.
         SignalProgress();
+        _watchers.Publish(version);
     }
 
     private void SignalProgress()

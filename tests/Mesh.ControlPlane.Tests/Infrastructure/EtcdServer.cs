@@ -1,17 +1,84 @@
 using System.Diagnostics;
+using System.Security.Cryptography.X509Certificates;
+using Etcdserverpb;
+using Grpc.Core;
+using Grpc.Net.Client;
 
 namespace Meshd.Tests.Infrastructure;
 
 /// <summary>
 /// A real etcd (Debian's <c>etcd-server</c>) on 127.0.0.1 with free ports and a temporary data directory, shared by
-/// the tests of one collection and killed by its pid at the end.
+/// the tests of one collection and killed by its pid at the end. <see cref="StartAsync(EtcdServerOptions)"/> starts
+/// one of a test's own, with TLS or with authentication.
 /// </summary>
 public sealed class EtcdServer : IAsyncLifetime, IDisposable
 {
     private readonly TempDirectory _directory = new("etcd-");
+    private readonly EtcdServerOptions _options;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
     private Process? _process;
 
+    /// <summary>An etcd on plain HTTP without authentication (the shared one).</summary>
+    public EtcdServer()
+        : this(new EtcdServerOptions())
+    {
+    }
+
+    private EtcdServer(EtcdServerOptions options) => _options = options;
+
     public Uri Endpoint { get; private set; } = new("http://127.0.0.1:2379");
+
+    /// <summary>Gets etcd's last log lines (its JSON lines when <see cref="EtcdServerOptions.AuthTokenTtlSeconds"/> is set).</summary>
+    public IReadOnlyCollection<string> Log => _log;
+
+    /// <summary>Starts an etcd of the test's own with <paramref name="options"/>; dispose it at the end of the test.</summary>
+    public static async Task<EtcdServer> StartAsync(EtcdServerOptions options)
+    {
+        var etcd = new EtcdServer(options);
+        try
+        {
+            await etcd.InitializeAsync();
+            return etcd;
+        }
+        catch
+        {
+            await etcd.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Turns on etcd's authentication, as an operator would: a <c>root</c> user with the root role, and
+    /// <paramref name="user"/> with read and write under <paramref name="prefix"/> only.
+    /// </summary>
+    public async Task EnableAuthenticationAsync(string user, string password, string prefix)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        var auth = new Auth.AuthClient(channel);
+        await auth.UserAddAsync(new AuthUserAddRequest { Name = "root", Password = "root-" + password });
+        await auth.UserGrantRoleAsync(new AuthUserGrantRoleRequest { User = "root", Role = "root" });
+        await auth.RoleAddAsync(new AuthRoleAddRequest { Name = "mesh" });
+        var key = Google.Protobuf.ByteString.CopyFromUtf8(prefix);
+        var end = key.ToByteArray();
+        end[^1]++;
+        await auth.RoleGrantPermissionAsync(new AuthRoleGrantPermissionRequest
+        {
+            Name = "mesh",
+            Perm = new Authpb.Permission { PermType = Authpb.Permission.Types.Type.Readwrite, Key = key, RangeEnd = Google.Protobuf.ByteString.CopyFrom(end) },
+        });
+        await auth.UserAddAsync(new AuthUserAddRequest { Name = user, Password = password });
+        await auth.UserGrantRoleAsync(new AuthUserGrantRoleRequest { User = user, Role = "mesh" });
+        await auth.AuthEnableAsync(new AuthEnableRequest());
+    }
+
+    /// <summary>Reads a key as <paramref name="user"/>; null when it is absent.</summary>
+    public async Task<string?> GetAsync(string key, string user, string password)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        var token = (await new Auth.AuthClient(channel).AuthenticateAsync(new AuthenticateRequest { Name = user, Password = password })).Token;
+        var response = await new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key) }, new Metadata { { "token", token } });
+        return response.Kvs.Count == 0 ? null : response.Kvs[0].Value.ToStringUtf8();
+    }
 
     private int _clientPort;
     private int _peerPort;
@@ -40,7 +107,8 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
 
     private async Task StartAsync()
     {
-        var url = $"http://127.0.0.1:{_clientPort}";
+        var tls = _options.CertificateFile is not null;
+        var url = $"{(tls ? "https" : "http")}://127.0.0.1:{_clientPort}";
         var peer = _peerPort;
         Endpoint = new Uri(url);
         var start = new ProcessStartInfo("etcd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -49,8 +117,13 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
             "--name", "meshd-test", "--data-dir", Path.Combine(_directory.Path, "etcd"),
             "--listen-client-urls", url, "--advertise-client-urls", url,
             "--listen-peer-urls", $"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{peer}",
-            "--initial-cluster", $"meshd-test=http://127.0.0.1:{peer}", "--log-level", "error",
+            "--initial-cluster", $"meshd-test=http://127.0.0.1:{peer}",
         })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var argument in Arguments(_options))
         {
             start.ArgumentList.Add(argument);
         }
@@ -63,13 +136,14 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         }
 
         _process = Process.Start(start) ?? throw new InvalidOperationException("etcd did not start.");
-        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        _process.OutputDataReceived += (_, e) => Keep(log, e.Data);
-        _process.ErrorDataReceived += (_, e) => Keep(log, e.Data);
+        var log = _log;
+        var keep = _options.AuthTokenTtlSeconds is null ? 50 : 5000;
+        _process.OutputDataReceived += (_, e) => Keep(log, e.Data, keep);
+        _process.ErrorDataReceived += (_, e) => Keep(log, e.Data, keep);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var http = new HttpClient(HealthHandler(_options)) { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
@@ -111,7 +185,66 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         return Task.CompletedTask;
     }
 
-    private static void Keep(System.Collections.Concurrent.ConcurrentQueue<string> log, string? line)
+    private static IEnumerable<string> Arguments(EtcdServerOptions options)
+    {
+        if (options.CertificateFile is { } certificate && options.KeyFile is { } key)
+        {
+            yield return "--cert-file";
+            yield return certificate;
+            yield return "--key-file";
+            yield return key;
+        }
+
+        if (options.ClientCaFile is { } clientCa)
+        {
+            yield return "--client-cert-auth";
+            yield return "--trusted-ca-file";
+            yield return clientCa;
+        }
+
+        if (options.AuthTokenTtlSeconds is { } ttl)
+        {
+            // zap's JSON lines say when a token is dropped ("deleted a simple token"), which a test can wait for.
+            yield return "--auth-token";
+            yield return "simple";
+            yield return "--auth-token-ttl";
+            yield return ttl.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            yield return "--logger";
+            yield return "zap";
+            yield return "--log-level";
+            yield return "info";
+        }
+        else
+        {
+            yield return "--log-level";
+            yield return "error";
+        }
+    }
+
+    private static SocketsHttpHandler HealthHandler(EtcdServerOptions options)
+    {
+        var handler = new SocketsHttpHandler();
+        if (options.ClientCertificate is { } client)
+        {
+            handler.SslOptions.ClientCertificates = [client];
+        }
+
+        if (options.Trust is { } trust)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(trust);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return certificate is X509Certificate2 leaf && chain.Build(leaf);
+            };
+        }
+
+        return handler;
+    }
+
+    private static void Keep(System.Collections.Concurrent.ConcurrentQueue<string> log, string? line, int keep)
     {
         if (line is null)
         {
@@ -119,10 +252,32 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         }
 
         log.Enqueue(line);
-        while (log.Count > 50 && log.TryDequeue(out _))
+        while (log.Count > keep && log.TryDequeue(out _))
         {
         }
     }
+}
+
+/// <summary>How a test's own etcd is started: TLS from PEM files, client certificates, authentication tokens.</summary>
+public sealed record EtcdServerOptions
+{
+    /// <summary>Gets etcd's server certificate (PEM); with it etcd serves https only.</summary>
+    public string? CertificateFile { get; init; }
+
+    /// <summary>Gets the key of <see cref="CertificateFile"/> (PEM).</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>Gets the roots client certificates must chain to; when set etcd refuses clients without one.</summary>
+    public string? ClientCaFile { get; init; }
+
+    /// <summary>Gets the root the test trusts for etcd's certificate (its own health checks).</summary>
+    public X509Certificate2? Trust { get; init; }
+
+    /// <summary>Gets the client certificate the test presents (its own health checks).</summary>
+    public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>Gets the life of an idle authentication token in seconds (<c>--auth-token-ttl</c>); set to use authentication.</summary>
+    public int? AuthTokenTtlSeconds { get; init; }
 }
 
 /// <summary>The tests that share one etcd.</summary>

@@ -30,6 +30,9 @@ internal sealed class BenchOptions
 
     public int GrpcBackends { get; private set; } = 3;
 
+    /// <summary>Gets the directory of the certificates the internal <c>serve</c> mode's mutual TLS backends use, if it starts them.</summary>
+    public string? TlsDirectory { get; private set; }
+
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions();
@@ -68,6 +71,9 @@ internal sealed class BenchOptions
                     break;
                 case "--grpc":
                     options.GrpcBackends = Positive(Value(args, ref i), "--grpc");
+                    break;
+                case "--tls":
+                    options.TlsDirectory = Value(args, ref i);
                     break;
                 case "--help" or "-h":
                     throw new UsageException(string.Empty);

@@ -31,7 +31,7 @@ internal static class Comparison
 
         Console.WriteLine(Report.Invariant($"Mesh.LoadBench comparison: {options.Rounds} round(s); per configuration and round {options.Warmup:0.##} s warm-up, {options.Duration:0.##} s at concurrency 1, {options.Duration:0.##} s at concurrency {options.Concurrency}."));
         Console.WriteLine($"Load average before the run: {Report.LoadAverage()} (1, 5, 15 min); other work on the machine moves the figures.");
-        var (server, addresses) = await Serve.StartChildAsync(3, 3, cancellationToken).ConfigureAwait(false);
+        var (server, addresses) = await Serve.StartChildAsync(3, 3, null, cancellationToken).ConfigureAwait(false);
         var disposables = new List<IDisposable>();
         try
         {

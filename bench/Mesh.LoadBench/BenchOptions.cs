@@ -30,6 +30,9 @@ internal sealed class BenchOptions
 
     public int GrpcBackends { get; private set; } = 3;
 
+    /// <summary>Gets the directory of the certificates the internal <c>serve</c> mode's mutual TLS backends use, if it starts them.</summary>
+    public string? TlsDirectory { get; private set; }
+
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions();
@@ -69,6 +72,9 @@ internal sealed class BenchOptions
                 case "--grpc":
                     options.GrpcBackends = Positive(Value(args, ref i), "--grpc");
                     break;
+                case "--tls":
+                    options.TlsDirectory = Value(args, ref i);
+                    break;
                 case "--help" or "-h":
                     throw new UsageException(string.Empty);
                 default:
@@ -88,8 +94,9 @@ internal sealed class BenchOptions
         Usage: Mesh.LoadBench [comparison|balancing] [--smoke] [--out FILE.json] [options]
 
           comparison (default)  bare HttpClient, mesh, standard (ServiceDiscovery + standard resilience) and an nginx
-                                sidecar pair over HTTP/1.1, then bare and meshed gRPC unary calls; configurations
-                                interleaved, each round after a warm-up
+                                sidecar pair over HTTP/1.1, then bare and meshed gRPC unary calls; bare, mesh, sidecar
+                                and both gRPC clients again over mutual TLS (certificates made for the run, then
+                                deleted); configurations interleaved, each round after a warm-up
             --rounds N          rounds, every configuration once per round (5; smoke 1)
             --duration S        seconds of each measured phase: latency at concurrency 1, then throughput (2; smoke 0.5)
             --warmup S          seconds of warm-up before each configuration's phases (0.5; smoke 0.3)

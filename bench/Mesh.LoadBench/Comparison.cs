@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text.Json.Serialization;
 using Grpc.Net.Client;
 using Mesh.Grpc.Inventory;
 using Microsoft.Extensions.Configuration;
@@ -9,7 +11,8 @@ namespace Mesh.LoadBench;
 /// <summary>
 /// What a caller sees: one backend process on loopback, every configuration measured in turn each round (so drift
 /// hits all alike), each after a warm-up: latency at concurrency 1, then throughput, CPU and allocations at
-/// concurrency N. Every figure is also given as a ratio to the bare client of its protocol in the same run.
+/// concurrency N. Every figure is also given as a ratio to the bare client of its protocol in the same run, and for the
+/// mutual TLS rows to the bare client over mutual TLS too. The certificates are made for the run and deleted after it.
 /// </summary>
 internal static class Comparison
 {
@@ -31,18 +34,21 @@ internal static class Comparison
 
         Console.WriteLine(Report.Invariant($"Mesh.LoadBench comparison: {options.Rounds} round(s); per configuration and round {options.Warmup:0.##} s warm-up, {options.Duration:0.##} s at concurrency 1, {options.Duration:0.##} s at concurrency {options.Concurrency}."));
         Console.WriteLine($"Load average before the run: {Report.LoadAverage()} (1, 5, 15 min); other work on the machine moves the figures.");
-        var (server, addresses) = await Serve.StartChildAsync(3, 3, cancellationToken).ConfigureAwait(false);
+        using var pki = BenchPki.Create();
+        Console.WriteLine($"Certificates for the mutual TLS rows in {pki.Directory} (deleted at the end of the run)");
+        var (server, addresses) = await Serve.StartChildAsync(3, 3, pki.Directory, cancellationToken).ConfigureAwait(false);
         var disposables = new List<IDisposable>();
         try
         {
             Console.WriteLine(Report.Invariant($"Backends (pid {server.Id}): HTTP/1.1 {string.Join(", ", addresses.Http)}; gRPC h2c {string.Join(", ", addresses.Grpc)}"));
-            var targets = await CreateTargetsAsync(addresses, nginx, disposables, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(Report.Invariant($"  over mutual TLS: HTTP/1.1 {string.Join(", ", addresses.HttpTls)}; gRPC h2 {string.Join(", ", addresses.GrpcTls)}"));
+            var targets = await CreateTargetsAsync(addresses, nginx, pki, disposables, cancellationToken).ConfigureAwait(false);
             var serverPid = server.Id;
             var tallies = targets.Select(t => new Tally(t, () => ProcessCpu.Of(serverPid))).ToArray();
 
             foreach (var tally in tallies)
             {
-                await ClosedLoopAsync(tally.Target.Call, options.Concurrency, options.Warmup * 4, null, cancellationToken).ConfigureAwait(false);
+                await WarmUpAsync(tally, options.Concurrency, options.Warmup * 4, cancellationToken).ConfigureAwait(false);
             }
 
             for (var round = 1; round <= options.Rounds; round++)
@@ -64,7 +70,7 @@ internal static class Comparison
                 await Report.WriteAsync(path, new ComparisonDocument(
                     "comparison",
                     Report.Machine(),
-                    new ComparisonSettings(options.Rounds, options.Warmup, options.Duration, options.Duration, options.Concurrency, 3, "GET /items/1 (HTTP/1.1, 26-byte JSON answer); gRPC Inventory.GetItem (h2c)"),
+                    new ComparisonSettings(options.Rounds, options.Warmup, options.Duration, options.Duration, options.Concurrency, 3, "GET /items/1 (HTTP/1.1, 26-byte JSON answer); gRPC Inventory.GetItem (h2c); the -tls and -mtls rows the same over mutual TLS (ECDSA P-256 certificates, gRPC h2 by ALPN)"),
                     rows,
                     goals)).ConfigureAwait(false);
             }
@@ -82,7 +88,7 @@ internal static class Comparison
         }
     }
 
-    private static async Task<List<Target>> CreateTargetsAsync(Addresses addresses, string? nginx, List<IDisposable> disposables, CancellationToken cancellationToken)
+    private static async Task<List<Target>> CreateTargetsAsync(Addresses addresses, string? nginx, BenchPki pki, List<IDisposable> disposables, CancellationToken cancellationToken)
     {
         var http = addresses.Http.Select(a => new Uri(new Uri(a), "/items/1")).ToArray();
         var targets = new List<Target>();
@@ -94,7 +100,7 @@ internal static class Comparison
         targets.Add(new Target("bare", "http", "bare", ct => GetAsync(bare, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
 
         // mesh: the full pipeline, PeakEwma, default retry, breaker and outlier detection, a rate limit far above the load, telemetry with no listener.
-        var meshProvider = MeshProvider(addresses);
+        var meshProvider = MeshProvider(addresses.Http, addresses.Grpc, null);
         disposables.Add(meshProvider);
         var meshed = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
         var logical = new Uri("http://backend/items/1");
@@ -113,15 +119,45 @@ internal static class Comparison
         // sidecar: a bare client to a client-side nginx, which forwards to a server-side nginx, which balances over the backends.
         if (nginx is not null)
         {
-            var serverSide = await Nginx.StartAsync(nginx, "server-sidecar", addresses.Http.Select(a => new Uri(a)), cancellationToken).ConfigureAwait(false);
+            var serverSide = await Nginx.StartAsync(nginx, "server-sidecar", addresses.Http.Select(a => new Uri(a)), null, null, cancellationToken).ConfigureAwait(false);
             disposables.Add(serverSide);
-            var clientSide = await Nginx.StartAsync(nginx, "client-sidecar", [new Uri($"http://127.0.0.1:{serverSide.Port}")], cancellationToken).ConfigureAwait(false);
+            var clientSide = await Nginx.StartAsync(nginx, "client-sidecar", [new Uri($"http://127.0.0.1:{serverSide.Port}")], null, null, cancellationToken).ConfigureAwait(false);
             disposables.Add(clientSide);
             Console.WriteLine(Report.Invariant($"Sidecars: client-side nginx pid {clientSide.Pid} on port {clientSide.Port} -> server-side nginx pid {serverSide.Pid} on port {serverSide.Port}"));
             var viaSidecar = new HttpClient(new SocketsHttpHandler()) { Timeout = CallTimeout };
             disposables.Add(viaSidecar);
             var sidecarUri = new Uri($"http://127.0.0.1:{clientSide.Port}/items/1");
             targets.Add(new Target("sidecar", "http", "bare", ct => GetAsync(viaSidecar, sidecarUri, ct), () => clientSide.CpuTime() + serverSide.CpuTime()));
+        }
+
+        // bare-tls: 'bare' over mutual TLS straight to the TLS backends, with the client's certificate: the fair baseline of mesh-mtls.
+        var httpTls = addresses.HttpTls.Select(a => new Uri(new Uri(a), "/items/1")).ToArray();
+        var bareTls = new HttpClient(new SocketsHttpHandler { SslOptions = pki.ClientSslOptions() }) { Timeout = CallTimeout };
+        disposables.Add(bareTls);
+        targets.Add(new Target("bare-tls", "http", "bare", ct => GetAsync(bareTls, httpTls[(int)((uint)Interlocked.Increment(ref next) % httpTls.Length)], ct), TlsBaseline: "bare-tls"));
+
+        // mesh-mtls: 'mesh' with a workload identity from files, to the same service whose endpoints must present the backends' SPIFFE ID.
+        var meshTlsProvider = MeshProvider(addresses.HttpTls, addresses.GrpcTls, pki);
+        disposables.Add(meshTlsProvider);
+        var handshakes = new HandshakeCounter(meshTlsProvider.GetRequiredService<IMeterFactory>());
+        disposables.Add(handshakes);
+        var meshedTls = meshTlsProvider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
+        targets.Add(new Target("mesh-mtls", "http", "bare", ct => GetAsync(meshedTls, logical, ct), TlsBaseline: "bare-tls", Handshakes: () => handshakes.Count));
+
+        // sidecar-tls: the sidecar pair with mutual TLS between the two nginx; the hops on each side stay plaintext on loopback, as in a pod.
+        if (nginx is not null)
+        {
+            var serverSide = await Nginx.StartAsync(
+                nginx, "server-sidecar-tls", addresses.Http.Select(a => new Uri(a)), new NginxListenTls(pki.BackendPath, pki.BackendKeyPath, pki.RootPath), null, cancellationToken).ConfigureAwait(false);
+            disposables.Add(serverSide);
+            var clientSide = await Nginx.StartAsync(
+                nginx, "client-sidecar-tls", [new Uri($"https://127.0.0.1:{serverSide.Port}")], null, new NginxUpstreamTls(pki.ClientPath, pki.ClientKeyPath, pki.RootPath, BenchPki.BackendDnsName), cancellationToken).ConfigureAwait(false);
+            disposables.Add(clientSide);
+            Console.WriteLine(Report.Invariant($"Sidecars over mutual TLS: client-side nginx pid {clientSide.Pid} on port {clientSide.Port} -> server-side nginx pid {serverSide.Pid} on port {serverSide.Port} (TLS)"));
+            var viaSidecar = new HttpClient(new SocketsHttpHandler()) { Timeout = CallTimeout };
+            disposables.Add(viaSidecar);
+            var sidecarUri = new Uri($"http://127.0.0.1:{clientSide.Port}/items/1");
+            targets.Add(new Target("sidecar-tls", "http", "bare", ct => GetAsync(viaSidecar, sidecarUri, ct), () => clientSide.CpuTime() + serverSide.CpuTime(), TlsBaseline: "bare-tls"));
         }
 
         // grpc-bare: a GrpcChannel per backend, taken in turn by the caller.
@@ -136,21 +172,50 @@ internal static class Comparison
         // grpc-mesh: the generated client from AddGrpcClient(...).AddMesh(), same mesh settings as 'mesh'.
         var meshGrpc = meshProvider.GetRequiredService<Inventory.InventoryClient>();
         targets.Add(new Target("grpc-mesh", "grpc", "grpc-bare", async ct => await meshGrpc.GetItemAsync(item, cancellationToken: ct).ConfigureAwait(false)));
+
+        // grpc-bare-tls: 'grpc-bare' over mutual TLS (h2 by ALPN), with the client's certificate.
+        var tlsChannels = addresses.GrpcTls.Select(a => GrpcChannel.ForAddress(a, new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, SslOptions = pki.ClientSslOptions() } })).ToArray();
+        disposables.AddRange(tlsChannels);
+        var bareGrpcTls = tlsChannels.Select(c => new Inventory.InventoryClient(c)).ToArray();
+        targets.Add(new Target("grpc-bare-tls", "grpc", "grpc-bare", async ct =>
+            await bareGrpcTls[(int)((uint)Interlocked.Increment(ref nextGrpc) % bareGrpcTls.Length)].GetItemAsync(item, cancellationToken: ct).ConfigureAwait(false), TlsBaseline: "grpc-bare-tls"));
+
+        // grpc-mesh-mtls: 'grpc-mesh' with the workload identity, to the TLS gRPC backends.
+        var meshGrpcTls = meshTlsProvider.GetRequiredService<Inventory.InventoryClient>();
+        targets.Add(new Target("grpc-mesh-mtls", "grpc", "grpc-bare", async ct => await meshGrpcTls.GetItemAsync(item, cancellationToken: ct).ConfigureAwait(false), TlsBaseline: "grpc-bare-tls", Handshakes: () => handshakes.Count));
         return targets;
     }
 
-    private static ServiceProvider MeshProvider(Addresses addresses)
+    /// <summary>The meshed clients of 'mesh' and 'grpc-mesh'; with <paramref name="pki"/>, a workload identity from its files and endpoints that must present the backends' SPIFFE ID.</summary>
+    private static ServiceProvider MeshProvider(IReadOnlyList<string> http, IReadOnlyList<string> grpc, BenchPki? pki)
     {
         var config = new Dictionary<string, string?>();
-        foreach (var (service, endpoints) in new[] { ("backend", addresses.Http), ("inventory", addresses.Grpc) })
+        foreach (var (service, endpoints) in new[] { ("backend", http), ("inventory", grpc) })
         {
             config[$"Mesh:Services:{service}:LoadBalancer"] = "PeakEwma";
             config[$"Mesh:Services:{service}:RateLimit:PermitsPerSecond"] = "1000000";
             config[$"Mesh:Services:{service}:RateLimit:Burst"] = "1000000";
             for (var i = 0; i < endpoints.Count; i++)
             {
-                config[$"Mesh:Services:{service}:Endpoints:{i}"] = endpoints[i];
+                if (pki is null)
+                {
+                    config[$"Mesh:Services:{service}:Endpoints:{i}"] = endpoints[i];
+                }
+                else
+                {
+                    config[$"Mesh:Services:{service}:Endpoints:{i}:Address"] = endpoints[i];
+                    config[$"Mesh:Services:{service}:Endpoints:{i}:Identity"] = BenchPki.BackendId;
+                }
             }
+        }
+
+        if (pki is not null)
+        {
+            config["Mesh:Identity:Source"] = "files";
+            config["Mesh:Identity:TrustDomain"] = BenchPki.TrustDomain;
+            config["Mesh:Identity:CertificatePath"] = pki.ClientPath;
+            config["Mesh:Identity:KeyPath"] = pki.ClientKeyPath;
+            config["Mesh:Identity:BundlePath"] = pki.RootPath;
         }
 
         var services = new ServiceCollection();
@@ -188,11 +253,21 @@ internal static class Comparison
         }
     }
 
+    /// <summary>Runs a configuration unmeasured, except for its calls and handshakes, which count toward handshakes per 1000 requests.</summary>
+    private static async Task WarmUpAsync(Tally tally, int concurrency, double seconds, CancellationToken cancellationToken)
+    {
+        var handshakes0 = tally.Target.Handshakes?.Invoke() ?? 0;
+        var warm = await ClosedLoopAsync(tally.Target.Call, concurrency, seconds, null, cancellationToken).ConfigureAwait(false);
+        tally.Calls += warm.Succeeded + warm.Failed;
+        tally.Handshakes += (tally.Target.Handshakes?.Invoke() ?? 0) - handshakes0;
+    }
+
     private static async Task MeasureAsync(Tally tally, BenchOptions options, CancellationToken cancellationToken)
     {
         var call = tally.Target.Call;
-        await ClosedLoopAsync(call, options.Concurrency, options.Warmup, null, cancellationToken).ConfigureAwait(false);
+        await WarmUpAsync(tally, options.Concurrency, options.Warmup, cancellationToken).ConfigureAwait(false);
 
+        var handshakes0 = tally.Target.Handshakes?.Invoke() ?? 0;
         var roundStart = tally.Latencies.Count;
         var latency = await ClosedLoopAsync(call, 1, options.Duration, tally.Latencies, cancellationToken).ConfigureAwait(false);
         var round = tally.Latencies.GetRange(roundStart, tally.Latencies.Count - roundStart).ToArray();
@@ -210,6 +285,8 @@ internal static class Comparison
         var cpu = Environment.CpuUsage.TotalTime - cpu0;
         var proxy = (tally.Target.ProxyCpu?.Invoke() ?? TimeSpan.Zero) - proxy0;
         tally.BackendCpu += tally.BackendCpuTime() - backend0;
+        tally.Handshakes += (tally.Target.Handshakes?.Invoke() ?? 0) - handshakes0;
+        tally.Calls += latency.Succeeded + latency.Failed + load.Succeeded + load.Failed;
 
         tally.Requests += load.Succeeded;
         tally.Errors += load.Failed;
@@ -263,48 +340,79 @@ internal static class Comparison
         return [.. tallies.Select(t =>
         {
             var f = figures[t.Target.Name];
-            var b = figures[t.Target.Baseline];
-            var ratios = new Dictionary<string, double>
-            {
-                ["p50"] = Report.Ratio(f.P50, b.P50),
-                ["p90"] = Report.Ratio(f.P90, b.P90),
-                ["p99"] = Report.Ratio(f.P99, b.P99),
-                ["throughput"] = Report.Ratio(f.Throughput, b.Throughput),
-                ["cpu"] = Report.Ratio(f.Cpu, b.Cpu),
-                ["cpuWithProxies"] = Report.Ratio(f.Cpu + f.ProxyCpu, b.Cpu + b.ProxyCpu),
-                ["alloc"] = Report.Ratio(f.Alloc, b.Alloc),
-            };
+            var tlsBaseline = t.Target.TlsBaseline is { } name && figures.TryGetValue(name, out var tls) ? tls : default((double, double, double, double, double, double, double, double)?);
             return new ComparisonRow(
                 t.Target.Name, t.Target.Group, t.Target.Baseline, t.LatencyRequests, t.Requests, t.Errors,
                 Math.Round(f.P50, 4), Math.Round(f.P90, 4), Math.Round(f.P99, 4), Math.Round(f.Throughput, 1),
                 Math.Round(f.Cpu, 2), Math.Round(f.ProxyCpu, 2), Math.Round(f.BackendCpu, 2), Math.Round(f.Alloc, 0),
-                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], t.RoundP50, ratios);
+                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], t.RoundP50, Ratios(f, figures[t.Target.Baseline]))
+            {
+                TlsBaseline = tlsBaseline is null ? null : t.Target.TlsBaseline,
+                TlsRatios = tlsBaseline is { } b ? Ratios(f, b) : null,
+                Handshakes = t.Target.Handshakes is null ? null : t.Handshakes,
+                HandshakesPer1000Requests = t.Target.Handshakes is null ? null : Math.Round(t.Handshakes * 1000.0 / Math.Max(1, t.Calls), 3),
+            };
         })];
     }
+
+    private static Dictionary<string, double> Ratios(
+        (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) f,
+        (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) b) => new()
+    {
+        ["p50"] = Report.Ratio(f.P50, b.P50),
+        ["p90"] = Report.Ratio(f.P90, b.P90),
+        ["p99"] = Report.Ratio(f.P99, b.P99),
+        ["throughput"] = Report.Ratio(f.Throughput, b.Throughput),
+        ["cpu"] = Report.Ratio(f.Cpu, b.Cpu),
+        ["cpuWithProxies"] = Report.Ratio(f.Cpu + f.ProxyCpu, b.Cpu + b.ProxyCpu),
+        ["alloc"] = Report.Ratio(f.Alloc, b.Alloc),
+    };
 
     private static List<Goal> Goals(List<ComparisonRow> rows)
     {
         var goals = new List<Goal>();
         var byName = rows.ToDictionary(r => r.Name);
-        foreach (var (meshed, bare) in new[] { ("mesh", "bare"), ("grpc-mesh", "grpc-bare") })
+        foreach (var (meshed, bare) in new[] { ("mesh", "bare"), ("grpc-mesh", "grpc-bare"), ("mesh-mtls", "bare-tls"), ("grpc-mesh-mtls", "grpc-bare-tls") })
         {
             var m = byName[meshed];
-            goals.Add(new Goal($"{meshed} p50 <= 1.05x {bare}", m.Ratios["p50"], m.Ratios["p50"] <= 1.05));
-            goals.Add(new Goal($"{meshed} throughput >= 0.95x {bare}", m.Ratios["throughput"], m.Ratios["throughput"] >= 0.95));
+            var ratios = m.Baseline == bare ? m.Ratios : m.TlsRatios!;
+            goals.Add(new Goal($"{meshed} p50 <= 1.05x {bare}", ratios["p50"], ratios["p50"] <= 1.05));
+            goals.Add(new Goal($"{meshed} throughput >= 0.95x {bare}", ratios["throughput"], ratios["throughput"] >= 0.95));
         }
 
         if (byName.TryGetValue("sidecar", out var sidecar))
         {
-            var mesh = byName["mesh"];
-            goals.Add(new Goal("mesh p50 below sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.P50Ms, sidecar.P50Ms), mesh.P50Ms < sidecar.P50Ms));
-            goals.Add(new Goal("mesh p90 below sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.P90Ms, sidecar.P90Ms), mesh.P90Ms < sidecar.P90Ms));
-            goals.Add(new Goal("mesh p99 below sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.P99Ms, sidecar.P99Ms), mesh.P99Ms < sidecar.P99Ms));
-            goals.Add(new Goal("mesh throughput above sidecar (ratio mesh/sidecar)", Report.Ratio(mesh.ThroughputRps, sidecar.ThroughputRps), mesh.ThroughputRps > sidecar.ThroughputRps));
-            goals.Add(new Goal("mesh CPU/request below sidecar client + nginx pair (ratio)", Report.Ratio(mesh.CpuUsPerRequest, sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest), mesh.CpuUsPerRequest < sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest));
-            goals.Add(new Goal("mesh bytes/request below sidecar's client process (nginx's own memory not counted) (ratio)", Report.Ratio(mesh.AllocBytesPerRequest, sidecar.AllocBytesPerRequest), mesh.AllocBytesPerRequest < sidecar.AllocBytesPerRequest));
+            SidecarGoals(goals, byName["mesh"], sidecar, withBackends: false);
+        }
+
+        if (byName.TryGetValue("sidecar-tls", out var sidecarTls))
+        {
+            // With TLS the mesh's backends decrypt where the sidecar's server-side nginx does, so CPU counts the backends on both sides.
+            SidecarGoals(goals, byName["mesh-mtls"], sidecarTls, withBackends: true);
         }
 
         return goals;
+    }
+
+    private static void SidecarGoals(List<Goal> goals, ComparisonRow mesh, ComparisonRow sidecar, bool withBackends)
+    {
+        var (m, s) = (mesh.Name, sidecar.Name);
+        goals.Add(new Goal($"{m} p50 below {s} (ratio {m}/{s})", Report.Ratio(mesh.P50Ms, sidecar.P50Ms), mesh.P50Ms < sidecar.P50Ms));
+        goals.Add(new Goal($"{m} p90 below {s} (ratio {m}/{s})", Report.Ratio(mesh.P90Ms, sidecar.P90Ms), mesh.P90Ms < sidecar.P90Ms));
+        goals.Add(new Goal($"{m} p99 below {s} (ratio {m}/{s})", Report.Ratio(mesh.P99Ms, sidecar.P99Ms), mesh.P99Ms < sidecar.P99Ms));
+        goals.Add(new Goal($"{m} throughput above {s} (ratio {m}/{s})", Report.Ratio(mesh.ThroughputRps, sidecar.ThroughputRps), mesh.ThroughputRps > sidecar.ThroughputRps));
+        if (withBackends)
+        {
+            var meshCpu = mesh.CpuUsPerRequest + mesh.BackendCpuUsPerRequest;
+            var sidecarCpu = sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest + sidecar.BackendCpuUsPerRequest;
+            goals.Add(new Goal($"{m} CPU/request with its backends below {s} client + nginx pair + backends (ratio)", Report.Ratio(meshCpu, sidecarCpu), meshCpu < sidecarCpu));
+        }
+        else
+        {
+            goals.Add(new Goal($"{m} CPU/request below {s} client + nginx pair (ratio)", Report.Ratio(mesh.CpuUsPerRequest, sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest), mesh.CpuUsPerRequest < sidecar.CpuUsPerRequest + sidecar.ProxyCpuUsPerRequest));
+        }
+
+        goals.Add(new Goal($"{m} bytes/request below {s}'s client process (nginx's own memory not counted) (ratio)", Report.Ratio(mesh.AllocBytesPerRequest, sidecar.AllocBytesPerRequest), mesh.AllocBytesPerRequest < sidecar.AllocBytesPerRequest));
     }
 
     private static void Print(List<ComparisonRow> rows, List<Goal> goals, BenchOptions options)
@@ -314,7 +422,7 @@ internal static class Comparison
         Console.WriteLine("CPU is this client process's; 'nginx us/req' is the two sidecar processes' own, on top; 'backend us/req' the backend process's (10 ms ticks).");
         Console.WriteLine();
         Console.Write(Report.Table(
-            ["configuration", "p50 ms", "p90 ms", "p99 ms", "req/s", "CPU us/req", "nginx us/req", "backend us/req", "alloc B/req", "errors"],
+            ["configuration", "p50 ms", "p90 ms", "p99 ms", "req/s", "CPU us/req", "nginx us/req", "backend us/req", "alloc B/req", "handshakes/1k", "errors"],
             rows.Select(r => new[]
             {
                 r.Name,
@@ -326,7 +434,25 @@ internal static class Comparison
                 r.ProxyCpuUsPerRequest > 0 ? Report.Number(r.ProxyCpuUsPerRequest, "0.0") : "-",
                 Report.Number(r.BackendCpuUsPerRequest, "0.0"),
                 Report.WithRatio(r.AllocBytesPerRequest, r.Ratios["alloc"], "0"),
+                r.HandshakesPer1000Requests is { } handshakes ? Report.Number(handshakes, "0.000") : "-",
                 r.Errors.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            })));
+        Console.WriteLine();
+        Console.WriteLine("Mutual TLS rows, (x) = ratio to the bare client of the same protocol over mutual TLS in this run; handshakes over all of the row's calls, warm-ups included:");
+        Console.WriteLine();
+        Console.Write(Report.Table(
+            ["configuration", "p50 ms", "p99 ms", "req/s", "CPU us/req", "+nginx+backend us/req", "alloc B/req", "handshakes", "per 1k calls"],
+            rows.Where(r => r.TlsRatios is not null).Select(r => new[]
+            {
+                r.Name,
+                Report.WithRatio(r.P50Ms, r.TlsRatios!["p50"], "0.000"),
+                Report.WithRatio(r.P99Ms, r.TlsRatios["p99"], "0.000"),
+                Report.WithRatio(r.ThroughputRps, r.TlsRatios["throughput"], "0"),
+                Report.WithRatio(r.CpuUsPerRequest, r.TlsRatios["cpu"], "0.0"),
+                Report.Number(r.CpuUsPerRequest + r.ProxyCpuUsPerRequest + r.BackendCpuUsPerRequest, "0.0"),
+                Report.WithRatio(r.AllocBytesPerRequest, r.TlsRatios["alloc"], "0"),
+                r.Handshakes is { } made ? made.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-",
+                r.HandshakesPer1000Requests is { } per1000 ? Report.Number(per1000, "0.000") : "-",
             })));
         Console.WriteLine();
         Console.WriteLine("Goals:");
@@ -336,8 +462,12 @@ internal static class Comparison
         }
     }
 
-    /// <summary>One configuration: how to make one call, which row is its baseline, and (sidecar) the CPU of its proxies.</summary>
-    private sealed record Target(string Name, string Group, string Baseline, Func<CancellationToken, Task> Call, Func<TimeSpan>? ProxyCpu = null);
+    /// <summary>
+    /// One configuration: how to make one call, which row is its baseline (and over mutual TLS, which its TLS baseline),
+    /// (sidecar) the CPU of its proxies, and (meshed over mutual TLS) the handshakes made so far.
+    /// </summary>
+    private sealed record Target(
+        string Name, string Group, string Baseline, Func<CancellationToken, Task> Call, Func<TimeSpan>? ProxyCpu = null, string? TlsBaseline = null, Func<long>? Handshakes = null);
 
     private sealed class Tally(Target target, Func<TimeSpan> backendCpuTime)
     {
@@ -367,6 +497,11 @@ internal static class Comparison
 
         public long Allocated { get; set; }
 
+        /// <summary>Gets or sets every call made, warm-ups included: what the handshakes are counted against.</summary>
+        public long Calls { get; set; }
+
+        public long Handshakes { get; set; }
+
         public (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) Figures()
         {
             var sorted = Latencies.ToArray();
@@ -390,11 +525,29 @@ internal sealed record ComparisonDocument(string Mode, MachineInfo Machine, Comp
 
 internal sealed record ComparisonSettings(int Rounds, double WarmupSeconds, double LatencySeconds, double ThroughputSeconds, int Concurrency, int Backends, string Request);
 
-/// <summary>One configuration's figures over every round: latency in ms, throughput in requests/s, CPU in µs and allocations in bytes per request.</summary>
+/// <summary>
+/// One configuration's figures over every round: latency in ms, throughput in requests/s, CPU in µs and allocations in
+/// bytes per request; for the mutual TLS rows also the ratios to their TLS baseline, and for the meshed ones the handshakes.
+/// </summary>
 internal sealed record ComparisonRow(
     string Name, string Group, string Baseline, long LatencyRequests, long ThroughputRequests, long Errors,
     double P50Ms, double P90Ms, double P99Ms, double ThroughputRps, double CpuUsPerRequest, double ProxyCpuUsPerRequest,
     double BackendCpuUsPerRequest, double AllocBytesPerRequest, List<double> ThroughputPerRound, List<double> P50MsPerRound,
-    Dictionary<string, double> Ratios);
+    Dictionary<string, double> Ratios)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TlsBaseline { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, double>? TlsRatios { get; init; }
+
+    /// <summary>Gets the mutual TLS handshakes the row's client made over the whole run, warm-ups included.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? Handshakes { get; init; }
+
+    /// <summary>Gets <see cref="Handshakes"/> per 1000 of every call the row made, warm-ups included.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? HandshakesPer1000Requests { get; init; }
+}
 
 internal sealed record Goal(string Name, double Value, bool Met);

@@ -7,7 +7,8 @@ namespace Mesh.LoadBench;
 /// <summary>
 /// One nginx reverse proxy on 127.0.0.1, run as a child of this program: its own prefix directory (config, pid file,
 /// error log, temp paths), one process (<c>master_process off</c>), keep-alive connections to its upstream, stopped by
-/// its pid.
+/// its pid. Either side may speak mutual TLS: it listens with a certificate and requires one from its callers, or it
+/// presents one to its upstream and verifies the upstream's (its chain and its DNS name).
 /// </summary>
 internal sealed class Nginx : IDisposable
 {
@@ -40,12 +41,33 @@ internal sealed class Nginx : IDisposable
         return null;
     }
 
-    /// <summary>Starts nginx forwarding everything it gets on a free loopback port to <paramref name="upstreams"/> (round robin).</summary>
-    public static async Task<Nginx> StartAsync(string executable, string name, IEnumerable<Uri> upstreams, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts nginx forwarding everything it gets on a free loopback port to <paramref name="upstreams"/> (round robin),
+    /// listening over mutual TLS with <paramref name="listenTls"/> and calling its upstreams over it with <paramref name="upstreamTls"/>.
+    /// </summary>
+    public static async Task<Nginx> StartAsync(
+        string executable, string name, IEnumerable<Uri> upstreams, NginxListenTls? listenTls, NginxUpstreamTls? upstreamTls, CancellationToken cancellationToken)
     {
         var prefix = Directory.CreateTempSubdirectory($"mesh-loadbench-{name}-").FullName;
         var port = FreePort();
         var servers = string.Concat(upstreams.Select(u => $"    server {u.Host}:{u.Port};\n"));
+        var listen = listenTls is null ? string.Empty : string.Concat(
+            " ssl;\n",
+            $"    ssl_certificate {listenTls.Certificate};\n",
+            $"    ssl_certificate_key {listenTls.Key};\n",
+            $"    ssl_client_certificate {listenTls.ClientRoots};\n",
+            "    ssl_verify_client on;\n",
+            "    ssl_verify_depth 2;\n",
+            "    ssl_protocols TLSv1.2 TLSv1.3");
+        var proxy = upstreamTls is null ? string.Empty : string.Concat(
+            $"\n      proxy_ssl_certificate {upstreamTls.Certificate};",
+            $"\n      proxy_ssl_certificate_key {upstreamTls.Key};",
+            $"\n      proxy_ssl_trusted_certificate {upstreamTls.Roots};",
+            "\n      proxy_ssl_verify on;",
+            "\n      proxy_ssl_verify_depth 2;",
+            $"\n      proxy_ssl_name {upstreamTls.ServerName};",
+            "\n      proxy_ssl_protocols TLSv1.2 TLSv1.3;",
+            "\n      proxy_ssl_session_reuse on;");
         var config = $$"""
             daemon off;
             master_process off;
@@ -66,11 +88,11 @@ internal sealed class Nginx : IDisposable
                 keepalive_requests 1000000;
               }
               server {
-                listen 127.0.0.1:{{port}};
+                listen 127.0.0.1:{{port}}{{listen}};
                 location / {
-                  proxy_pass http://next;
+                  proxy_pass {{(upstreamTls is null ? "http" : "https")}}://next;
                   proxy_http_version 1.1;
-                  proxy_set_header Connection "";
+                  proxy_set_header Connection "";{{proxy}}
                 }
               }
             }
@@ -147,3 +169,9 @@ internal sealed class Nginx : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>How an nginx listens over mutual TLS: its certificate and key, and the roots its callers' certificates must chain to.</summary>
+internal sealed record NginxListenTls(string Certificate, string Key, string ClientRoots);
+
+/// <summary>How an nginx calls its upstream over mutual TLS: its certificate and key, the roots and the DNS name the upstream's certificate must have.</summary>
+internal sealed record NginxUpstreamTls(string Certificate, string Key, string Roots, string ServerName);

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Mesh.Grpc.Inventory;
 using Microsoft.AspNetCore.Builder;
@@ -8,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -15,8 +19,10 @@ namespace Mesh.LoadBench;
 
 /// <summary>
 /// The comparison's backends, in a child process so that the client's CPU time is the client's alone: HTTP/1.1
-/// servers answering a short text, and h2c gRPC inventory servers. The child prints one line with their addresses and
-/// serves until its standard input closes or it is killed.
+/// servers answering a short text, and h2c gRPC inventory servers; with <c>--tls DIR</c> as many again of each over
+/// mutual TLS (HTTP/1.1, and HTTP/2 by ALPN), presenting the backends' certificate from DIR and requiring a client
+/// certificate that chains to DIR's root. The child prints one line with their addresses and serves until its standard
+/// input closes or it is killed.
 /// </summary>
 internal static class Serve
 {
@@ -30,31 +36,17 @@ internal static class Serve
         var apps = new List<WebApplication>();
         try
         {
-            var http = new List<string>();
-            var grpc = new List<string>();
-            for (var i = 0; i < options.HttpBackends; i++)
+            var http = await StartHttpBackendsAsync(options.HttpBackends, null, apps).ConfigureAwait(false);
+            var grpc = await StartGrpcBackendsAsync(options.GrpcBackends, null, apps).ConfigureAwait(false);
+            List<string> httpTls = [], grpcTls = [];
+            if (options.TlsDirectory is { } directory)
             {
-                var app = await StartAsync(HttpProtocols.Http1, _ => { }, a => a.Run(AnswerAsync)).ConfigureAwait(false);
-                apps.Add(app);
-                http.Add(Address(app));
+                var tls = new ServerTls(BenchPki.LoadBackend(directory), BenchPki.LoadRoot(directory));
+                httpTls = await StartHttpBackendsAsync(options.HttpBackends, tls, apps).ConfigureAwait(false);
+                grpcTls = await StartGrpcBackendsAsync(options.GrpcBackends, tls, apps).ConfigureAwait(false);
             }
 
-            for (var i = 0; i < options.GrpcBackends; i++)
-            {
-                var behavior = new InventoryBehavior($"g{i}");
-                var app = await StartAsync(
-                    HttpProtocols.Http2,
-                    s =>
-                    {
-                        s.AddGrpc();
-                        s.AddSingleton(behavior);
-                    },
-                    a => a.MapGrpcService<InventoryService>()).ConfigureAwait(false);
-                apps.Add(app);
-                grpc.Add(Address(app));
-            }
-
-            await Console.Out.WriteLineAsync(ReadyPrefix + JsonSerializer.Serialize(new Addresses(http, grpc))).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync(ReadyPrefix + JsonSerializer.Serialize(new Addresses(http, grpc, httpTls, grpcTls))).ConfigureAwait(false);
             await Console.Out.FlushAsync().ConfigureAwait(false);
 
             // The parent closes our standard input (or dies, which closes it too): then we stop.
@@ -74,10 +66,11 @@ internal static class Serve
         }
     }
 
-    /// <summary>Runs in the parent: starts the child and reads the addresses it reports.</summary>
-    public static async Task<(Process Process, Addresses Addresses)> StartChildAsync(int http, int grpc, CancellationToken cancellationToken)
+    /// <summary>Runs in the parent: starts the child (with TLS backends too when <paramref name="tlsDirectory"/> is given) and reads the addresses it reports.</summary>
+    public static async Task<(Process Process, Addresses Addresses)> StartChildAsync(int http, int grpc, string? tlsDirectory, CancellationToken cancellationToken)
     {
-        var start = ChildProcesses.Self("serve", "--http", http.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc", grpc.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        string[] args = ["serve", "--http", http.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc", grpc.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var start = ChildProcesses.Self(tlsDirectory is null ? args : [.. args, "--tls", tlsDirectory]);
         start.RedirectStandardInput = true;
         start.RedirectStandardOutput = true;
         var process = ChildProcesses.Start(start);
@@ -95,14 +88,69 @@ internal static class Serve
     }
 
     public static Task<WebApplication> StartHttpAsync(Action<WebApplication> pipeline) =>
-        StartAsync(HttpProtocols.Http1, _ => { }, pipeline);
+        StartAsync(HttpProtocols.Http1, null, _ => { }, pipeline);
 
-    private static async Task<WebApplication> StartAsync(HttpProtocols protocols, Action<IServiceCollection> services, Action<WebApplication> pipeline)
+    private static async Task<List<string>> StartHttpBackendsAsync(int count, ServerTls? tls, List<WebApplication> apps)
+    {
+        var addresses = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var app = await StartAsync(HttpProtocols.Http1, tls, _ => { }, a => a.Run(AnswerAsync)).ConfigureAwait(false);
+            apps.Add(app);
+            addresses.Add(Address(app));
+        }
+
+        return addresses;
+    }
+
+    private static async Task<List<string>> StartGrpcBackendsAsync(int count, ServerTls? tls, List<WebApplication> apps)
+    {
+        var addresses = new List<string>();
+        for (var i = 0; i < count; i++)
+        {
+            var behavior = new InventoryBehavior(tls is null ? $"g{i}" : $"gt{i}");
+            var app = await StartAsync(
+                HttpProtocols.Http2,
+                tls,
+                s =>
+                {
+                    s.AddGrpc();
+                    s.AddSingleton(behavior);
+                },
+                a => a.MapGrpcService<InventoryService>()).ConfigureAwait(false);
+            apps.Add(app);
+            addresses.Add(Address(app));
+        }
+
+        return addresses;
+    }
+
+    private static async Task<WebApplication> StartAsync(HttpProtocols protocols, ServerTls? tls, Action<IServiceCollection> services, Action<WebApplication> pipeline)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = protocols));
+        if (tls is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = protocols));
+        }
+        else
+        {
+            // Plain Kestrel mutual TLS (not Mesh.AspNetCore): a client certificate is required and must chain to the bench's root.
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                listen.Protocols = protocols;
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = tls.Certificate,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    ClientCertificateMode = ClientCertificateMode.RequireCertificate,
+                    CheckCertificateRevocation = false,
+                    ClientCertificateValidation = (certificate, _, _) => BenchPki.ChainsTo(certificate, tls.Root),
+                });
+            }));
+        }
+
         services(builder.Services);
         var app = builder.Build();
         pipeline(app);
@@ -121,5 +169,8 @@ internal static class Serve
     }
 }
 
-/// <summary>The addresses the backend process listens on.</summary>
-internal sealed record Addresses(IReadOnlyList<string> Http, IReadOnlyList<string> Grpc);
+/// <summary>The addresses the backend process listens on: plaintext, and over mutual TLS (empty without <c>--tls</c>).</summary>
+internal sealed record Addresses(IReadOnlyList<string> Http, IReadOnlyList<string> Grpc, IReadOnlyList<string> HttpTls, IReadOnlyList<string> GrpcTls);
+
+/// <summary>What a TLS backend presents, and the root its clients' certificates must chain to.</summary>
+internal sealed record ServerTls(X509Certificate2 Certificate, X509Certificate2 Root);

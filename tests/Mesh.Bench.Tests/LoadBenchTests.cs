@@ -6,7 +6,8 @@ namespace Mesh.Bench.Tests;
 
 /// <summary>
 /// The load bench's smoke runs complete by themselves, print every configuration, write JSON with positive figures,
-/// and leave no process behind (its backend process and nginx pair are ended by pid). Speed itself is never asserted.
+/// and leave no process behind (its backend process and nginx pairs are ended by pid) nor its certificates. Speed
+/// itself is never asserted.
 /// </summary>
 public sealed partial class LoadBenchTests : IDisposable
 {
@@ -20,7 +21,7 @@ public sealed partial class LoadBenchTests : IDisposable
         var (code, text) = await RunAsync("--smoke", "--out", _out);
 
         Assert.True(code == 0, $"exit code {code}\n{text}");
-        string[] configurations = ["bare", "mesh", "factory", "standard", "sidecar", "grpc-bare", "grpc-mesh"];
+        string[] configurations = ["bare", "mesh", "factory", "standard", "sidecar", "bare-tls", "mesh-mtls", "sidecar-tls", "grpc-bare", "grpc-mesh", "grpc-bare-tls", "grpc-mesh-mtls"];
         foreach (var name in configurations)
         {
             Assert.Matches(new Regex($@"^{Regex.Escape(name)}\s+\d+\.\d+ \(\d+\.\d+x\)", RegexOptions.Multiline), text);
@@ -44,11 +45,31 @@ public sealed partial class LoadBenchTests : IDisposable
 
         Assert.Equal(1.0, rows["bare"].GetProperty("ratios").GetProperty("throughput").GetDouble());
         Assert.True(rows["sidecar"].GetProperty("proxyCpuUsPerRequest").GetDouble() >= 0);
+        Assert.True(rows["sidecar-tls"].GetProperty("proxyCpuUsPerRequest").GetDouble() >= 0);
 
-        // The backend process and both nginx processes were ended by the program itself.
+        // The mutual TLS rows are also measured against the bare client over mutual TLS of their protocol.
+        foreach (var (name, tlsBaseline) in new[] { ("bare-tls", "bare-tls"), ("mesh-mtls", "bare-tls"), ("sidecar-tls", "bare-tls"), ("grpc-bare-tls", "grpc-bare-tls"), ("grpc-mesh-mtls", "grpc-bare-tls") })
+        {
+            Assert.Equal(tlsBaseline, rows[name].GetProperty("tlsBaseline").GetString());
+            Assert.True(rows[name].GetProperty("tlsRatios").GetProperty("throughput").GetDouble() > 0, name);
+        }
+
+        Assert.False(rows["mesh"].TryGetProperty("tlsRatios", out _));
+
+        // The meshed rows really went through the mesh's mutual TLS, over pooled connections: fewer handshakes than calls.
+        foreach (var name in new[] { "mesh-mtls", "grpc-mesh-mtls" })
+        {
+            Assert.True(rows[name].GetProperty("handshakes").GetInt64() > 0, $"{name} made no mutual TLS handshake");
+            Assert.InRange(rows[name].GetProperty("handshakesPer1000Requests").GetDouble(), 0.001, 999);
+        }
+
+        // The backend process and both nginx pairs were ended by the program itself, and its certificates deleted.
         var pids = PidPattern().Matches(text).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
-        Assert.Equal(3, pids.Count);
+        Assert.Equal(5, pids.Count);
         Assert.All(pids, pid => Assert.False(Alive(pid), $"process {pid} survived the run"));
+        var certificates = CertificatesPattern().Match(text);
+        Assert.True(certificates.Success, text);
+        Assert.False(Directory.Exists(certificates.Groups[1].Value), $"{certificates.Groups[1].Value} survived the run");
     }
 
     [Fact]
@@ -96,4 +117,7 @@ public sealed partial class LoadBenchTests : IDisposable
 
     [GeneratedRegex(@"pid (\d+)")]
     private static partial Regex PidPattern();
+
+    [GeneratedRegex(@"^Certificates for the mutual TLS rows in (\S+) ", RegexOptions.Multiline)]
+    private static partial Regex CertificatesPattern();
 }

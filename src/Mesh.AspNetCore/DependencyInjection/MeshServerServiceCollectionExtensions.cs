@@ -28,7 +28,8 @@ public static class MeshServerServiceCollectionExtensions
     /// <para>
     /// With a workload identity (<c>Mesh:Identity:Source</c>), every Kestrel endpoint the application serves in plaintext
     /// serves the mesh's mutual TLS with the workload's current certificate instead, as the service's
-    /// <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c> says, read for each new connection: <c>Strict</c> (a client
+    /// <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c> says (else the mesh-wide <c>Mesh:Mtls:Mode</c>, else permissive),
+    /// read for each new connection: <c>Strict</c> (a client
     /// certificate the mesh signed is required; plaintext is closed), <c>Permissive</c> (mesh TLS and plaintext on the same
     /// port) or <c>Off</c> (plaintext). Endpoints the application gave its own TLS certificate are left alone. The caller a
     /// certificate proves becomes the request's identity (<see cref="Mesh.AspNetCore.Identity.IMeshCallerFeature"/> and

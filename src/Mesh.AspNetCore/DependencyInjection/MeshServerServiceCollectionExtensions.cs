@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
-using Mesh.Discovery;
 using Mesh.AspNetCore.Telemetry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -44,8 +43,6 @@ public static class MeshServerServiceCollectionExtensions
         services.AddMesh();
         services.TryAddSingleton<ServerIdentity>();
 
-        // After the sources AddMesh() registered, so any of them that knows this service's instances answers first.
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, OwnServiceEndpointSource>());
         services.TryAddSingleton<MtlsModes>();
         services.TryAddSingleton<InboundTlsMetrics>();
         services.TryAddSingleton<MeshTlsEndpoints>();

@@ -40,6 +40,13 @@ public sealed class MeshOptions
     /// <value>No identity by default: calls stay plaintext. Read once, at start.</value>
     public IdentityOptions Identity { get; } = new();
 
+    /// <summary>
+    /// Gets the mesh-wide mutual TLS mode, <c>Mesh:Mtls:Mode</c>: the mode of every service that has none of its own under
+    /// <c>Mesh:Services:{name}:Mtls</c>, for its server and for the clients that call it (see <see cref="MtlsOptions"/>).
+    /// </summary>
+    /// <value>No mode by default, which is <c>Permissive</c>. Reloaded with the rest of the options.</value>
+    public MtlsOptions Mtls { get; } = new();
+
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }
 

@@ -58,8 +58,8 @@ public sealed class MeshServiceOptions
     /// <value><see langword="null"/> by default: no hedging.</value>
     public HedgingOptions? Hedging { get; set; }
 
-    /// <summary>Gets how this service's own server takes connections, when this process is the service and has an identity.</summary>
-    /// <value>Permissive by default; see <see cref="MtlsOptions"/>.</value>
+    /// <summary>Gets how this service's servers take connections when workloads have an identity, and so how clients reach it.</summary>
+    /// <value>No mode by default: the mesh-wide <c>Mesh:Mtls:Mode</c> applies (<c>Permissive</c> unless set); see <see cref="MtlsOptions"/>.</value>
     public MtlsOptions Mtls { get; } = new();
 
     /// <summary>Gets or sets the client-side rate limit.</summary>

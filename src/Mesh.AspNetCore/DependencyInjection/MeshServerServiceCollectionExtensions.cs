@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
-using Mesh.Discovery;
 using Mesh.AspNetCore.Telemetry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -28,7 +27,8 @@ public static class MeshServerServiceCollectionExtensions
     /// <para>
     /// With a workload identity (<c>Mesh:Identity:Source</c>), every Kestrel endpoint the application serves in plaintext
     /// serves the mesh's mutual TLS with the workload's current certificate instead, as the service's
-    /// <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c> says, read for each new connection: <c>Strict</c> (a client
+    /// <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c> says (else the mesh-wide <c>Mesh:Mtls:Mode</c>, else permissive),
+    /// read for each new connection: <c>Strict</c> (a client
     /// certificate the mesh signed is required; plaintext is closed), <c>Permissive</c> (mesh TLS and plaintext on the same
     /// port) or <c>Off</c> (plaintext). Endpoints the application gave its own TLS certificate are left alone. The caller a
     /// certificate proves becomes the request's identity (<see cref="Mesh.AspNetCore.Identity.IMeshCallerFeature"/> and
@@ -43,8 +43,6 @@ public static class MeshServerServiceCollectionExtensions
         services.AddMesh();
         services.TryAddSingleton<ServerIdentity>();
 
-        // After the sources AddMesh() registered, so any of them that knows this service's instances answers first.
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, OwnServiceEndpointSource>());
         services.TryAddSingleton<MtlsModes>();
         services.TryAddSingleton<InboundTlsMetrics>();
         services.TryAddSingleton<MeshTlsEndpoints>();

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace Mesh.AspNetCore.Identity;
 
 /// <summary>
-/// Reads the mode of this server's own service, <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c>, from the options in
-/// force now (local or pushed by meshd), so a change applies to the next connection. Options the one validator refuses
+/// Reads the mode of this server's own service, <c>Mesh:Services:{Mesh:ServiceName}:Mtls:Mode</c> or else the mesh-wide
+/// <c>Mesh:Mtls:Mode</c> (permissive when neither is set), from the options in force now (local or pushed by meshd), so a
+/// change applies to the next connection. Options the one validator refuses
 /// (a bad reload, whatever its mistake) leave the last good mode in force: a typo elsewhere never turns strict into the
 /// default. Each new set of options is validated once; a connection pays one reference comparison.
 /// </summary>
@@ -62,16 +63,16 @@ internal sealed class MtlsModes
             return false;
         }
 
-        var text = _service is not null && options.Services.TryGetValue(_service, out var service) ? service.Mtls.Mode : MtlsModeNames.Permissive;
-        if (string.Equals(text, MtlsModeNames.Strict, StringComparison.OrdinalIgnoreCase))
+        var text = MtlsModeNames.ModeOf(options, _service);
+        if (MtlsModeNames.Is(text, MtlsModeNames.Strict))
         {
             mode = MtlsMode.Strict;
         }
-        else if (string.Equals(text, MtlsModeNames.Permissive, StringComparison.OrdinalIgnoreCase))
+        else if (MtlsModeNames.Is(text, MtlsModeNames.Permissive))
         {
             mode = MtlsMode.Permissive;
         }
-        else if (string.Equals(text, MtlsModeNames.Off, StringComparison.OrdinalIgnoreCase))
+        else if (MtlsModeNames.Is(text, MtlsModeNames.Off))
         {
             mode = MtlsMode.Off;
         }

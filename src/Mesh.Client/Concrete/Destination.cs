@@ -26,15 +26,17 @@ internal sealed class Destination
     private readonly RingHashOptions _ringHash;
     private readonly string? _hashHeader;
     private readonly string _source;
+    private readonly string? _unreachable;
     private readonly EndpointStage _stage;
     private readonly MeshRandom _random;
     private readonly TimeProvider _time;
     private volatile PickSet? _available;
 
-    public Destination(string service, string source, EndpointTarget[] endpoints, string balancer, RingHashOptions ringHash, EndpointStage stage, MeshRandom random, TimeProvider time)
+    public Destination(string service, string source, EndpointTarget[] endpoints, string balancer, RingHashOptions ringHash, EndpointStage stage, MeshRandom random, TimeProvider time, string? unreachable = null)
     {
         Service = service;
         _source = source;
+        _unreachable = unreachable;
         Endpoints = endpoints;
         Routable = Array.FindAll(endpoints, e => e.Endpoint.Weight > 0);
         _balancer = balancer;
@@ -89,7 +91,7 @@ internal sealed class Destination
     {
         if (_available is not { } first)
         {
-            return Outcome.FromException<HttpResponseMessage>(MeshEndpointUnavailableException.NoEndpoints(Service, _source));
+            return Outcome.FromException<HttpResponseMessage>(MeshEndpointUnavailableException.NoEndpoints(Service, _source, _unreachable));
         }
 
         var context = new PickContext(HashKey(request), call);

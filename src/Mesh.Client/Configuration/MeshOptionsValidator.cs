@@ -46,6 +46,11 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
                 failures.Add($"{Section}:Identity:Source: 'meshd' needs {Section}:ServiceName, the service whose identity this workload gets.");
             }
         }
+        if (options.Mtls.Mode is { } meshMode && !MtlsModeNames.IsKnown(meshMode))
+        {
+            failures.Add($"{Section}:Mtls:Mode: '{meshMode}' is not a mode (known: {string.Join(", ", MtlsModeNames.All)}).");
+        }
+
         foreach (var (serviceName, service) in options.Services)
         {
             ValidateService(serviceName, service, failures);
@@ -118,7 +123,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         }
 
         ValidateResilience(path, serviceName, service, failures);
-        if (!MtlsModeNames.IsKnown(service.Mtls.Mode))
+        if (service.Mtls.Mode is not null && !MtlsModeNames.IsKnown(service.Mtls.Mode))
         {
             failures.Add($"{path}:Mtls:Mode: '{service.Mtls.Mode}' is not a mode for service '{serviceName}' (known: {string.Join(", ", MtlsModeNames.All)}).");
         }

@@ -5,4 +5,5 @@ namespace Mesh.Discovery;
 /// <param name="Options">Its options: as configured, or the defaults for a service only a source names.</param>
 /// <param name="Endpoints">Its endpoints, possibly none.</param>
 /// <param name="Source">The name of the source the endpoints came from.</param>
-internal sealed record DiscoveredService(string Name, MeshServiceOptions Options, IReadOnlyList<MeshEndpoint> Endpoints, string Source);
+/// <param name="Unreachable">Why none of the endpoints the source named may be called, when that is so (its mutual TLS mode refuses them all).</param>
+internal sealed record DiscoveredService(string Name, MeshServiceOptions Options, IReadOnlyList<MeshEndpoint> Endpoints, string Source, string? Unreachable = null);

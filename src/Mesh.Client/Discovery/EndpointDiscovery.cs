@@ -4,10 +4,15 @@ namespace Mesh.Discovery;
 
 /// <summary>
 /// Finds the services of the mesh and the endpoints of each: those the options name, and those a source introduces;
-/// the first source (in registration order) that knows a service supplies all of its endpoints.
+/// the first source (in registration order) that knows a service supplies all of its endpoints. This process's own
+/// service (<c>Mesh:ServiceName</c>) may have no endpoints when no source knows it, so <c>Mesh:Services:{self}</c> can hold
+/// the service's own server policy (its <c>Mtls:Mode</c>) alone; calls to it then fail as to a service with no instance.
 /// </summary>
 internal static class EndpointDiscovery
 {
+    /// <summary>The source named for this process's own service when no source knows it.</summary>
+    internal const string OwnServiceSource = "Mesh:ServiceName";
+
     /// <summary>Discovers every service; adds to <paramref name="errors"/> what makes a service unusable, naming its configuration path.</summary>
     public static List<DiscoveredService> Discover(MeshOptions options, IReadOnlyList<IEndpointSource> sources, List<string> errors)
     {
@@ -32,7 +37,7 @@ internal static class EndpointDiscovery
         foreach (var name in names)
         {
             var serviceOptions = options.Services.TryGetValue(name, out var configured) ? configured : new MeshServiceOptions();
-            if (Find(name, serviceOptions, sources, errors) is { } service)
+            if (Find(name, serviceOptions, sources, errors, own: string.Equals(name, options.ServiceName, StringComparison.OrdinalIgnoreCase)) is { } service)
             {
                 services.Add(service);
             }
@@ -41,7 +46,7 @@ internal static class EndpointDiscovery
         return services;
     }
 
-    private static DiscoveredService? Find(string name, MeshServiceOptions options, IReadOnlyList<IEndpointSource> sources, List<string> errors)
+    private static DiscoveredService? Find(string name, MeshServiceOptions options, IReadOnlyList<IEndpointSource> sources, List<string> errors, bool own)
     {
         var path = $"{MeshOptionsValidator.Section}:Services:{name}:Endpoints";
         foreach (var source in sources)
@@ -58,6 +63,11 @@ internal static class EndpointDiscovery
             }
 
             return new DiscoveredService(name, options, endpoints, source.Name);
+        }
+
+        if (own)
+        {
+            return new DiscoveredService(name, options, [], OwnServiceSource);
         }
 
         errors.Add($"{path}: service '{name}' has no endpoints (none configured, and no endpoint source knows it).");

@@ -38,12 +38,17 @@ public sealed class MeshEndpointUnavailableException : HttpRequestException
     /// <summary>Gets whether the service has no endpoint at all, so nothing was tried and trying again is pointless.</summary>
     internal bool NoEndpoint { get; }
 
-    /// <summary>The failure of a call to a service that has no endpoint now: its source (such as the control plane) lists none.</summary>
-    internal static MeshEndpointUnavailableException NoEndpoints(string serviceName, string source) => new(
+    /// <summary>
+    /// The failure of a call to a service that has no endpoint now: its source (such as the control plane) lists none, or
+    /// <paramref name="unreachable"/> says why none of those it lists may be called.
+    /// </summary>
+    internal static MeshEndpointUnavailableException NoEndpoints(string serviceName, string source, string? unreachable = null) => new(
         serviceName,
         [],
         null,
-        $"No endpoint of service '{serviceName}' could be reached: it has no registered instance ({source} lists none).",
+        unreachable is null
+            ? $"No endpoint of service '{serviceName}' could be reached: it has no registered instance ({source} lists none)."
+            : $"No endpoint of service '{serviceName}' may be called: {unreachable}",
         noEndpoint: true);
 
     private static string FormatMessage(string serviceName, IReadOnlyList<Uri> endpointsTried, Exception? innerException)

@@ -17,4 +17,16 @@ public static class MtlsModeNames
 
     /// <summary>Whether <paramref name="mode"/> is one of the modes, ignoring case.</summary>
     internal static bool IsKnown(string? mode) => mode is not null && All.Contains(mode, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The mode in force for <paramref name="service"/>: its own <c>Mesh:Services:{service}:Mtls:Mode</c>, else the mesh-wide
+    /// <c>Mesh:Mtls:Mode</c>, else <see cref="Permissive"/>. Read from options the validator accepted.
+    /// </summary>
+    internal static string ModeOf(MeshOptions options, string? service) =>
+        (service is not null && options.Services.TryGetValue(service, out var own) ? own?.Mtls.Mode : null)
+        ?? options.Mtls.Mode
+        ?? Permissive;
+
+    /// <summary>Whether <paramref name="mode"/> is <paramref name="expected"/>, ignoring case.</summary>
+    internal static bool Is(string mode, string expected) => string.Equals(mode, expected, StringComparison.OrdinalIgnoreCase);
 }

@@ -206,7 +206,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             {
                 LogicalService? old = null;
                 previous?.Services.TryGetValue(service.Name, out old);
-                services[service.Name] = BuildService(WithTransport(service, mutualTls), options.ServiceName, old, created, tracked);
+                services[service.Name] = BuildService(WithTransport(service, MtlsModeNames.ModeOf(options, service.Name), mutualTls), options.ServiceName, old, created, tracked);
             }
         }
         catch
@@ -235,11 +235,35 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
     }
 
     /// <summary>
-    /// An endpoint that presents a mesh identity is called at its host and port over mutual TLS (<c>https</c>) by a workload
-    /// with an identity of its own, and in plaintext (<c>http</c>) by one without, as a permissive server accepts.
+    /// How the service's endpoints are called, as its mutual TLS mode says (its own, else the mesh-wide one). Permissive: an
+    /// endpoint that presents a mesh identity is called at its host and port over mutual TLS (<c>https</c>) by a workload with
+    /// an identity of its own, and in plaintext (<c>http</c>) by one without, as a permissive server accepts. Strict: only
+    /// over mutual TLS, so endpoints without an identity are left out, and all of them when this workload has none; a
+    /// request is never sent in plaintext to a service that refuses plaintext. Off: plaintext, with no identity checked.
     /// </summary>
-    private static DiscoveredService WithTransport(DiscoveredService service, bool mutualTls)
+    private static DiscoveredService WithTransport(DiscoveredService service, string mode, bool mutualTls)
     {
+        if (MtlsModeNames.Is(mode, MtlsModeNames.Off))
+        {
+            return service.Endpoints.All(e => e.Identity is null && e.Address.Scheme == Uri.UriSchemeHttp) ? service : service with
+            {
+                Endpoints = [.. service.Endpoints.Select(e => new MeshEndpoint(WithScheme(e.Address, Uri.UriSchemeHttp), e.Zone, e.Weight, e.Labels, identity: null))],
+            };
+        }
+
+        if (MtlsModeNames.Is(mode, MtlsModeNames.Strict))
+        {
+            var tls = mutualTls ? service.Endpoints.Where(e => e.Identity is not null).ToList() : [];
+            var unreachable = service.Endpoints.Count == 0 || tls.Count > 0 ? null : mutualTls
+                ? $"its mutual TLS mode is Strict and none of its {service.Endpoints.Count} endpoint(s) from {service.Source} presents a mesh identity."
+                : $"its mutual TLS mode is Strict and this workload has no identity of its own (Mesh:Identity:Source is not set).";
+            return service with
+            {
+                Endpoints = [.. tls.Select(e => e.Address.Scheme == Uri.UriSchemeHttps ? e : new MeshEndpoint(WithScheme(e.Address, Uri.UriSchemeHttps), e.Zone, e.Weight, e.Labels, e.Identity))],
+                Unreachable = unreachable,
+            };
+        }
+
         var scheme = mutualTls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
         if (service.Endpoints.All(e => e.Identity is null || e.Address.Scheme == scheme))
         {
@@ -249,10 +273,13 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         var endpoints = service.Endpoints
             .Select(e => e.Identity is null || e.Address.Scheme == scheme
                 ? e
-                : new MeshEndpoint(new UriBuilder(e.Address) { Scheme = scheme, Port = e.Address.Port }.Uri, e.Zone, e.Weight, e.Labels, e.Identity))
+                : new MeshEndpoint(WithScheme(e.Address, scheme), e.Zone, e.Weight, e.Labels, e.Identity))
             .ToList();
         return service with { Endpoints = endpoints };
     }
+
+    private static Uri WithScheme(Uri address, string scheme) =>
+        address.Scheme == scheme ? address : new UriBuilder(address) { Scheme = scheme, Port = address.Port }.Uri;
 
     private LogicalService BuildService(DiscoveredService discovered, string? caller, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked)
     {
@@ -291,7 +318,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         }
 
         var stage = new EndpointStage(name, options.AttemptTimeout, detector, _telemetry);
-        var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time);
+        var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time, discovered.Unreachable);
         tracked.Add((detector, targets, Array.ConvertAll(destination.Routable, t => t.Ejection)));
         return new LogicalService(name, options, caller, policy, destination, _telemetry);
     }

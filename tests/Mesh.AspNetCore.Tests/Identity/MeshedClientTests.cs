@@ -4,21 +4,18 @@ using Mesh.AspNetCore.Identity;
 using Mesh.Grpc.Inventory;
 using Mesh.Identity;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Mesh.AspNetCore.Tests.Identity;
 
 /// <summary>
-/// A meshed client in a host of its own reaches a strict server over mutual TLS, by a static endpoint that names the
-/// identity the server must present, for HTTP/1.1 and for gRPC over HTTP/2.
+/// A meshed client in a host of its own reaches a strict server over mutual TLS on its own connections (the mesh's
+/// connector presents its SVID and checks the server's), by a static endpoint that names the identity the server must
+/// present, for HTTP/1.1 and for gRPC over HTTP/2; the requests say they are https as they arrive.
 /// </summary>
-/// <remarks>
-/// The client's own outbound mutual TLS is not in this branch's base, so the client's connections are made by a
-/// <see cref="SocketsHttpHandler"/> given the caller's SVID as the mesh's primary handler, while the mesh's pipeline (the
-/// endpoint, its identity, the caller header) runs as usual. The client also has the same SVID as its workload identity
-/// (files), which a client with outbound mutual TLS presents itself on the same handler.
-/// </remarks>
 public sealed class MeshedClientTests : IDisposable
 {
     private readonly MeshPki _pki = new();
@@ -26,28 +23,30 @@ public sealed class MeshedClientTests : IDisposable
     public void Dispose() => _pki.Dispose();
 
     [Fact]
-    public async Task A_meshed_client_reaches_a_strict_server_over_mutual_TLS_for_HTTP_1_1_and_gRPC()
+    public async Task A_meshed_client_reaches_a_strict_server_over_mutual_TLS_for_HTTP_1_1_and_gRPC_with_the_https_scheme()
     {
-        var grpcCallers = new ConcurrentQueue<string>();
+        var requests = new ConcurrentQueue<string>();
         await using var server = await MeshedServers.StartAsync(
             _pki,
             "Strict",
-            services: s => s.AddGrpc().Services.AddSingleton(new InventoryBehavior("payments")),
+            services: s =>
+            {
+                s.AddGrpc().Services.AddSingleton(new InventoryBehavior("payments"));
+
+                // Kestrel would refuse an HTTP/2 :scheme that is not the connection's; allowed here, so the test sees what was sent.
+                s.Configure<KestrelServerOptions>(k => k.AllowAlternateSchemes = true);
+            },
             pipeline: app =>
             {
                 app.Use(async (context, next) =>
                 {
-                    if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
-                    {
-                        grpcCallers.Enqueue($"{context.Request.Protocol} {context.Features.Get<IMeshCallerFeature>()?.Id}");
-                    }
-
+                    var target = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
+                    requests.Enqueue($"{context.Request.Protocol} {context.Request.Scheme} {context.Request.Host} {target} {context.Features.Get<IMeshCallerFeature>()?.Id}");
                     await next(context);
                 });
                 app.MapGrpcService<InventoryService>();
             });
         var (certificate, key) = _pki.WriteCaller("orders", "orders");
-        var svid = WorkloadSvid.FromPem(await File.ReadAllTextAsync(certificate), await File.ReadAllTextAsync(key), certificate);
         var services = new ServiceCollection();
         services.AddMesh(o =>
         {
@@ -56,10 +55,10 @@ public sealed class MeshedClientTests : IDisposable
             o.Identity.CertificatePath = certificate;
             o.Identity.KeyPath = key;
             o.Identity.BundlePath = _pki.BundlePath;
-            o.Services[MeshPki.Service] = new MeshServiceOptions { Endpoints = { new(server.Https().ToString()) { Identity = MeshPki.ServerId.ToString() } } };
+            o.Services[MeshPki.Service] = new MeshServiceOptions { Endpoints = { new(server.Address.ToString()) { Identity = MeshPki.ServerId.ToString() } } };
         });
-        services.AddHttpClient("payments").ConfigurePrimaryHttpMessageHandler(() => _pki.MtlsHandler(svid)).AddMesh();
-        services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://payments")).ConfigurePrimaryHttpMessageHandler(() => _pki.MtlsHandler(svid)).AddMesh();
+        services.AddHttpClient("payments").AddMesh();
+        services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://payments")).AddMesh();
         await using var client = services.BuildServiceProvider();
         foreach (var hosted in client.GetServices<IHostedService>())
         {
@@ -74,6 +73,11 @@ public sealed class MeshedClientTests : IDisposable
         Assert.True(who.Https);
         Assert.Equal("orders", who.Header);
         Assert.Equal("sku-1", item.Sku);
-        Assert.Equal("HTTP/2 spiffe://mesh.local/svc/orders", Assert.Single(grpcCallers));
+
+        // HTTP/1.1 in origin form with the endpoint as Host; gRPC with :scheme https and the endpoint as :authority.
+        var authority = $"127.0.0.1:{server.Address.Port}";
+        Assert.Equal(
+            [$"HTTP/1.1 https {authority} /who spiffe://mesh.local/svc/orders", $"HTTP/2 https {authority} /inventory.Inventory/GetItem spiffe://mesh.local/svc/orders"],
+            requests);
     }
 }

@@ -35,6 +35,32 @@ public sealed class MtlsModesTests
         Assert.Equal(MtlsMode.Permissive, modes.Current);
     }
 
+    [Fact]
+    public void A_service_without_a_mode_has_the_mesh_wide_one_and_a_refused_mesh_wide_mode_keeps_the_last_good()
+    {
+        var configuration = new ReloadableConfiguration(Settings(("Mesh:Mtls:Mode", "Strict")));
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Add(configuration).Build());
+        services.AddMeshServer();
+        using var provider = services.BuildServiceProvider();
+        var modes = provider.GetRequiredService<MtlsModes>();
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+
+        configuration.Replace(Settings(("Mesh:Mtls:Mode", "off")));
+        Assert.Equal(MtlsMode.Off, modes.Current);
+
+        configuration.Replace(Settings(("Mesh:Mtls:Mode", "Off"), ("Mesh:Services:payments:Mtls:Mode", "Strict")));
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+
+        // A mesh-wide mode no one knows is refused whole, whatever the service says: strict stays.
+        configuration.Replace(Settings(("Mesh:Mtls:Mode", "Of"), ("Mesh:Services:payments:Mtls:Mode", "Off")));
+        Assert.Equal(MtlsMode.Strict, modes.Current);
+
+        // Neither set: permissive.
+        configuration.Replace(Settings());
+        Assert.Equal(MtlsMode.Permissive, modes.Current);
+    }
+
     private static Dictionary<string, string?> Settings(params (string Key, string Value)[] extra)
     {
         var settings = new Dictionary<string, string?>

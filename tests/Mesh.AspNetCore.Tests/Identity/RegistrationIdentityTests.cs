@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Mesh.AspNetCore.Registration;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,8 +11,8 @@ namespace Mesh.AspNetCore.Tests.Identity;
 /// plaintext address again once its mode turns off.
 /// </summary>
 /// <remarks>
-/// meshd does not take the <c>identity</c> field of a registration yet (its parser refuses unknown fields, and this one is
-/// not read), so these tests read the bodies the registrar sends to a stub control plane.
+/// The first test reads the bodies the registrar sends to a stub control plane; the second registers with a real meshd and
+/// is reached through it by a meshed client.
 /// </remarks>
 public sealed class RegistrationIdentityTests : IDisposable
 {
@@ -60,6 +61,48 @@ public sealed class RegistrationIdentityTests : IDisposable
         Assert.Equal($"http://127.0.0.1:{port}", again["address"]?.GetValue<string>());
         Assert.False(again.ContainsKey("identity"));
         Assert.Null(registration.Identity);
+    }
+
+    [Fact]
+    public async Task A_server_with_a_files_identity_registers_https_and_its_identity_with_meshd_and_a_meshed_client_reaches_it_over_mutual_TLS()
+    {
+        await using var meshd = await TestMeshd.StartWithIdentityAsync();
+        await using var server = await MeshedServers.StartAsync(
+            _pki,
+            "Strict",
+            mesh: o =>
+            {
+                o.ControlPlane.Address = meshd.Address.ToString();
+                o.ControlPlane.Token = TestMeshd.WorkloadToken;
+                o.ControlPlane.CacheDirectory = _cache.Path;
+            },
+            services: s => s.Configure<MeshServerOptions>(o => o.DrainTime = TimeSpan.Zero));
+        await server.App.Services.GetRequiredService<MeshRegistration>().Registered.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var instance = Assert.Single((await meshd.SnapshotAsync())["services"]![MeshPki.Service]!["instances"]!.AsArray())!;
+        Assert.Equal($"https://127.0.0.1:{server.Address.Port.ToString(CultureInfo.InvariantCulture)}", instance["address"]!.GetValue<string>());
+        Assert.Equal("spiffe://mesh.local/svc/payments", instance["identity"]!.GetValue<string>());
+
+        // A client that knows the service only through meshd, with an identity of its own from the same files PKI.
+        var (certificate, key) = _pki.WriteCaller("orders", "orders");
+        using var clientCache = new TempDirectory("mesh-reg-client-");
+        using var client = MeshTestHost.Create(new Dictionary<string, string?>
+        {
+            ["Mesh:ServiceName"] = "orders",
+            ["Mesh:ControlPlane:Address"] = meshd.Address.ToString(),
+            ["Mesh:ControlPlane:Token"] = TestMeshd.WorkloadToken,
+            ["Mesh:ControlPlane:CacheDirectory"] = clientCache.Path,
+            ["Mesh:Identity:Source"] = "files",
+            ["Mesh:Identity:CertificatePath"] = certificate,
+            ["Mesh:Identity:KeyPath"] = key,
+            ["Mesh:Identity:BundlePath"] = _pki.BundlePath,
+        });
+        await client.StartAsync();
+
+        var who = await client.Client.GetFromJsonAsync<Who>("http://payments/who");
+
+        Assert.Equal("spiffe://mesh.local/svc/orders", who!.Id);
+        Assert.True(who.Https);
     }
 
     private static JsonObject Body(RecordedCall call) => JsonNode.Parse(call.Body)!.AsObject();

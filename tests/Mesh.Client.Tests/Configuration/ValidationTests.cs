@@ -25,6 +25,8 @@ public sealed class ValidationTests
         { "Mesh:Services:inventory:Endpoints:0:Adress", "http://127.0.0.1:5001", ["Mesh:Services:inventory:Endpoints:0:Adress", "Address"] },
         { "Mesh:ControlPlane:Adress", "http://127.0.0.1:7070", ["Mesh:ControlPlane:Adress: 'Adress' is not a known setting (known: Address"] },
         { "Mesh:Services:inventory:RingHash:PointsPerWeight", "0", ["Mesh:Services:inventory:RingHash:PointsPerWeight", "0"] },
+        { "Mesh:Mtls:Mode", "Strictly", ["Mesh:Mtls:Mode: 'Strictly' is not a mode", "Strict, Permissive, Off"] },
+        { "Mesh:Mtls:Mod", "Strict", ["Mesh:Mtls:Mod: 'Mod' is not a known setting", "Mode"] },
     };
 
     [Theory]

@@ -120,8 +120,8 @@ internal sealed class MicroservicesScenario
             output.WriteLine($"    {service,-9} saw caller {caller ?? "none (no verified identity)",-34}  ({from} -> {service})");
         }
 
-        var plaintext = await mesh.CallWithoutIdentityAsync(mesh.Payments, "/charges", tls: false, cancellationToken);
-        var noCertificate = await mesh.CallWithoutIdentityAsync(mesh.Payments, "/charges", tls: true, cancellationToken);
+        var plaintext = await mesh.CallWithoutIdentityAsync("payments", mesh.Payments, "/charges", tls: false, cancellationToken);
+        var noCertificate = await mesh.CallWithoutIdentityAsync("payments", mesh.Payments, "/charges", tls: true, cancellationToken);
         _plaintext = $"plaintext to payments: {Verdict(plaintext)}, TLS without a certificate: {Verdict(noCertificate)}";
         output.WriteLine($"  a plain HttpClient to payments (strict) at its registered address, POST http://{mesh.Payments.Authority}/charges in plaintext: {plaintext}");
         output.WriteLine($"  the same over TLS without a client certificate: {noCertificate}");

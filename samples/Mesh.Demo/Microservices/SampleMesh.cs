@@ -137,11 +137,11 @@ internal sealed class SampleMesh : IDisposable
     /// Calls a strict service as a client outside the mesh would: a plain <see cref="HttpClient"/> to its address in
     /// plaintext, or, with <paramref name="tls"/>, over TLS without a client certificate. Returns what happened.
     /// </summary>
-    public async Task<string> CallWithoutIdentityAsync(Uri service, string path, bool tls, CancellationToken cancellationToken)
+    public async Task<string> CallWithoutIdentityAsync(string service, Uri address, string path, bool tls, CancellationToken cancellationToken)
     {
-        using var handler = tls ? Identity.HandlerWithoutCertificate("payments") : new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) };
+        using var handler = tls ? Identity.HandlerWithoutCertificate(service) : new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) };
         using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
-        var uri = new UriBuilder(new Uri(service, path)) { Scheme = tls ? "https" : "http" }.Uri;
+        var uri = new UriBuilder(new Uri(address, path)) { Scheme = tls ? "https" : "http" }.Uri;
         try
         {
             using var response = await client.PostAsync(uri, JsonContent.Create(new { orderId = "ord_plaintext", amount = 1m }), cancellationToken);

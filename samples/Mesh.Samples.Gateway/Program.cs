@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Mesh.AspNetCore.Identity;
 using Mesh.Samples.Gateway;
 
 // The public API. Orders is a logical name: the mesh finds its instances in meshd and applies meshd's policy for it.
@@ -19,6 +21,14 @@ app.MapPost("/orders", async (HttpRequest request, OrdersClient orders, Cancella
     var body = await reader.ReadToEndAsync(cancellationToken);
     var orderId = request.Headers["Idempotency-Key"].FirstOrDefault() ?? $"ord_{Guid.NewGuid():N}";
     var (status, answer) = await orders.PlaceAsync(orderId, body, cancellationToken);
+
+    // Orders' answer lists the caller each service verified over mutual TLS; the gateway adds the one it verified (null: none).
+    if (JsonNode.Parse(answer) is JsonObject order && order["verifiedCallers"] is JsonObject callers)
+    {
+        callers.Insert(0, "gateway", request.HttpContext.Features.Get<IMeshCallerFeature>()?.Id.ToString());
+        answer = order.ToJsonString();
+    }
+
     return Results.Content(answer, "application/json", statusCode: status);
 });
 

@@ -1,4 +1,5 @@
 using Mesh.Grpc.Inventory;
+using Mesh.Samples.Inventory;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 // The inventory over gRPC. Its version (Inventory:Version) is registered with meshd as the label version=v1 or v2.
@@ -9,7 +10,7 @@ builder.Configuration["Mesh:Server:Labels:version"] = version;
 // gRPC without TLS is HTTP/2 with prior knowledge (h2c), which Kestrel serves only on an HTTP/2-only endpoint; so /healthz
 // is HTTP/2 too (curl --http2-prior-knowledge).
 builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(e => e.Protocols = HttpProtocols.Http2));
-builder.Services.AddGrpc();
+builder.Services.AddGrpc(o => o.Interceptors.Add<VerifiedCaller>());
 builder.Services.AddMeshServer();
 builder.Services.AddSingleton(new InventoryBehavior($"{version}@{Environment.ProcessId}"));
 

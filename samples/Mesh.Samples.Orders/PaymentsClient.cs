@@ -14,4 +14,5 @@ internal sealed class PaymentsClient(HttpClient http)
     }
 }
 
-internal sealed record Charge(string Id, string OrderId, decimal Amount);
+/// <summary>A charge as payments answers it; <see cref="Caller"/> is the identity payments verified of this service, if any.</summary>
+internal sealed record Charge(string Id, string OrderId, decimal Amount, string? Caller);

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Mesh.AspNetCore.Identity;
 using Mesh.CircuitBreaking;
 using Mesh.Grpc.Inventory;
 using Mesh.Samples.Orders;
@@ -18,6 +19,9 @@ app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
 app.MapPost("/orders", async (OrderRequest order, HttpContext context, Inventory.InventoryClient inventory, PaymentsClient payments) =>
 {
     var orderId = context.Request.Headers["Idempotency-Key"].FirstOrDefault() ?? Guid.NewGuid().ToString("N");
+
+    // The caller each service of this order verified over mutual TLS (null: none proved), this one's first.
+    var callers = new Dictionary<string, string?>(StringComparer.Ordinal) { ["orders"] = context.Features.Get<IMeshCallerFeature>()?.Id.ToString() };
     Item item;
     try
     {
@@ -29,21 +33,23 @@ app.MapPost("/orders", async (OrderRequest order, HttpContext context, Inventory
         return Results.Problem($"inventory: {ex.Status.StatusCode}", statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
+    callers["inventory"] = item.Caller.Length == 0 ? null : item.Caller;
     if (item.Quantity < order.Quantity)
     {
-        return Results.Conflict(new { orderId, status = "out-of-stock" });
+        return Results.Conflict(new { orderId, status = "out-of-stock", verifiedCallers = callers });
     }
 
     var amount = order.Quantity * 9.99m;
     try
     {
         var charge = await payments.ChargeAsync(orderId, amount, context.RequestAborted);
-        return Results.Ok(new OrderResult(orderId, "charged", item.Instance, charge?.Id));
+        callers["payments"] = charge?.Caller;
+        return Results.Ok(new OrderResult(orderId, "charged", item.Instance, charge?.Id, callers));
     }
     catch (Exception ex) when (ex is MeshCircuitOpenException or HttpRequestException && !context.RequestAborted.IsCancellationRequested)
     {
         // Payments is down or its circuit is open: take the order and charge it later rather than lose the sale.
-        return Results.Accepted(value: new OrderResult(orderId, "payment-pending", item.Instance, null));
+        return Results.Accepted(value: new OrderResult(orderId, "payment-pending", item.Instance, null, callers));
     }
 });
 
@@ -51,4 +57,4 @@ app.Run();
 
 internal sealed record OrderRequest(string Sku, int Quantity);
 
-internal sealed record OrderResult(string OrderId, string Status, string Inventory, string? ChargeId);
+internal sealed record OrderResult(string OrderId, string Status, string Inventory, string? ChargeId, IReadOnlyDictionary<string, string?> VerifiedCallers);

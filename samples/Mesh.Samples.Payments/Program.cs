@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Mesh.AspNetCore.Identity;
 using Mesh.Samples.Payments;
 
 // Payments over HTTP. A charge carries an Idempotency-Key: the same key charges once, however often it is retried.
@@ -32,7 +33,10 @@ app.MapPost("/charges", async (ChargeRequest request, HttpContext context, Chaos
     }
 
     var charge = charges.GetOrAdd(key, static (_, r) => new Charge($"ch_{Guid.NewGuid():N}"[..19], r.OrderId, r.Amount), request);
-    return Results.Ok(charge);
+
+    // Who asked, as the mesh's mutual TLS proved it (never a header): null over plaintext.
+    var caller = context.Features.Get<IMeshCallerFeature>()?.Id.ToString();
+    return Results.Ok(new ChargeResult(charge.Id, charge.OrderId, charge.Amount, caller));
 });
 
 // Fault injection for demos and tests, from this machine only: { "failureRate": 0.2, "delay": "00:00:00.050" }.
@@ -52,5 +56,7 @@ app.Run();
 internal sealed record ChargeRequest(string OrderId, decimal Amount);
 
 internal sealed record Charge(string Id, string OrderId, decimal Amount);
+
+internal sealed record ChargeResult(string Id, string OrderId, decimal Amount, string? Caller);
 
 internal sealed record ChaosRequest(double? FailureRate, TimeSpan? Delay);

@@ -37,6 +37,12 @@ public sealed class DemoTests
                 }
             }
 
+            // While it runs: the run's directory (meshd's CA, the services' certificates and keys) is its owner's only.
+            if (!OperatingSystem.IsWindows())
+            {
+                OwnerOnly(Regex.Match(string.Join('\n', lines), @"\(temp: (.+?)\) \.\.\.").Groups[1].Value);
+            }
+
             using (var interrupt = Process.Start("kill", ["-" + signal, process.Id.ToString(CultureInfo.InvariantCulture)]))
             {
                 await interrupt.WaitForExitAsync(timeout.Token);
@@ -78,6 +84,28 @@ public sealed class DemoTests
         Assert.Contains("[step 5/5] 20% of inventory traffic shifted to v2: not yet", text, StringComparison.Ordinal);
         Assert.Matches(@"- payments breaker: closed -> open( -> \w+)* -> closed(;|\s*$)", Line(text, "- payments breaker:"));
         Assert.Contains("20% of inventory traffic shifted to v2: not yet", Line(text, "- 20% of inventory traffic"), StringComparison.Ordinal);
+
+        // Mutual TLS: every instance registered at https:// with its identity; each service saw the caller its certificate proved.
+        Assert.Matches(@"meshd lists 6 instances, 6 at https:// with the identity each must present; every server Strict", Line(text, "meshd lists"));
+        Assert.Matches(@"^\s+gateway\s+saw caller spiffe://mesh\.local/svc/demo\s+\(demo -> gateway\)\s*$", Line(text, "gateway   saw caller"));
+        Assert.Matches(@"^\s+orders\s+saw caller spiffe://mesh\.local/svc/gateway\s+\(gateway -> orders\)\s*$", Line(text, "orders    saw caller"));
+        Assert.Matches(@"^\s+inventory\s+saw caller spiffe://mesh\.local/svc/orders\s+\(orders -> inventory\)\s*$", Line(text, "inventory saw caller"));
+        Assert.Matches(@"^\s+payments\s+saw caller spiffe://mesh\.local/svc/orders\s+\(orders -> payments\)\s*$", Line(text, "payments  saw caller"));
+
+        // A plain HttpClient to the strict payments is refused, in plaintext and over TLS without a certificate.
+        Assert.Matches(@"/charges in plaintext: refused \(", Line(text, "a plain HttpClient to payments"));
+        Assert.Matches(@"without a client certificate: refused \(", Line(text, "the same over TLS"));
+
+        // Every order answered, through every step, carried the caller each service should have verified.
+        var verified = Regex.Match(Line(text, "- mutual TLS:"), @"- mutual TLS: (\d+) of (\d+) orders answered showed the caller each service should have verified .*; plaintext to payments: refused, TLS without a certificate: refused$");
+        Assert.True(verified.Success, Line(text, "- mutual TLS:"));
+        Assert.Equal(verified.Groups[2].Value, verified.Groups[1].Value);
+        Assert.InRange(long.Parse(verified.Groups[1].Value, CultureInfo.InvariantCulture), 500, long.MaxValue);
+
+        // No secret in the output: no credential, admin token, key or certificate.
+        Assert.DoesNotContain("meshcred.", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("demo-admin-token", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("-----BEGIN", text, StringComparison.Ordinal);
 
         // The issue's bar: at least 99.9% of orders succeed end to end while an instance dies and payments fails.
         var summary = Regex.Match(text, @"end to end through the gateway: (\d+) orders, (\d+) succeeded, (\d+) failed: success rate ([\d.]+) %");
@@ -126,6 +154,16 @@ public sealed class DemoTests
     {
         var run = await ChildProcess.RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "Mesh.Demo.dll"), .. args], limit);
         return (run.ExitCode, run.Output + run.Error);
+    }
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static void OwnerOnly(string directory)
+    {
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+        var keys = Directory.GetFiles(directory, "*key*", SearchOption.AllDirectories);
+        Assert.Contains(keys, k => Path.GetFileName(k) == "svid-key.pem");
+        Assert.Contains(keys, k => Path.GetFileName(k) == "key.pem"); // meshd's CA
+        Assert.All(keys, k => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(k)));
     }
 
     private static bool IsAlive(int pid)

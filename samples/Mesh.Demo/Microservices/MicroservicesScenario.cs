@@ -28,10 +28,11 @@ internal sealed class MicroservicesScenario
     private TimeSpan _killedAt;
     private string _retryLine = "not reached";
     private string _capLine = string.Empty;
+    private string _plaintext = "not tried";
     private readonly Dictionary<string, Queue<(TimeSpan At, long Retries)>> _retrySamples = new(StringComparer.Ordinal);
     private int _closed;
 
-    public static string Title => "Microservices: meshd, gateway, orders, payments and inventory as processes, under a scripted scenario";
+    public static string Title => "Microservices: meshd, gateway, orders, payments and inventory as processes on mutual TLS, under a scripted scenario";
 
     /// <summary>Runs the scenario; returns the success rate through the gateway.</summary>
     public async Task<double> RunAsync(DemoOptions options, TextWriter output, CancellationToken cancellationToken)
@@ -54,21 +55,33 @@ internal sealed class MicroservicesScenario
 
     private async Task<double> RunAsync(SampleMesh mesh, int rate, DemoOptions options, TextWriter output, CancellationToken cancellationToken)
     {
-        output.WriteLine($"  Starting meshd and 6 service instances on loopback (temp: {mesh.Directory}) ...");
+        output.WriteLine($"  Starting meshd with its CA and 6 service instances on loopback (temp: {mesh.Directory}) ...");
         await mesh.StartAsync(cancellationToken);
         output.WriteLine($"  children: {string.Join(' ', mesh.ChildIds)}");
         output.WriteLine($"  meshd {mesh.Meshd}  gateway {mesh.Gateway}  orders {mesh.Orders}  payments {mesh.Payments}");
         output.WriteLine($"  inventory {string.Join("  ", mesh.Inventory.Select(i => $"{i.Key} {i.Value}"))}");
+        var identity = mesh.Identity;
+        output.WriteLine($"  identity: meshd's CA signs {identity.IdOf("<service>")}; one credential per service (POST /v1/credentials: {string.Join(", ", SampleMesh.Services)}), each service's own as its Mesh:ControlPlane:Token; the shared workload token is refused");
+        var instances = await mesh.InstancesAsync(cancellationToken);
+        output.WriteLine($"  meshd lists {instances.Count} instances, {instances.Count(i => i.Address.StartsWith("https://", StringComparison.Ordinal) && i.Identity == identity.IdOf(i.Service))} at https:// with the identity each must present; every server Strict (Mesh:Services:<itself>:Mtls:Mode)");
 
         // The operator's standing policies, through meshd: payments may retry a charge up to 5 times within a budget of 30%.
         await mesh.PutPolicyAsync("payments", """{ "Retry": { "MaxAttempts": 5, "Budget": { "Ratio": 0.3, "MinPerSecond": 10 } } }""", cancellationToken);
         await mesh.PutPolicyAsync("inventory", """{ "OutlierDetection": { "ConsecutiveFailures": 3 } }""", cancellationToken);
         output.WriteLine("  policies via meshd: PUT /v1/policies/payments {Retry: MaxAttempts 5, Budget 30% + 10/s}, PUT /v1/policies/inventory {OutlierDetection: 3 failures}");
 
-        using var driver = new TrafficDriver(mesh.Gateway, concurrency: 8, requestsPerSecond: rate);
+        var callers = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["gateway"] = identity.Id,
+            ["orders"] = identity.IdOf("gateway"),
+            ["inventory"] = identity.IdOf("orders"),
+            ["payments"] = identity.IdOf("orders"),
+        };
+        using var driver = new TrafficDriver(mesh.Gateway, mesh.HandlerFor("gateway"), callers, concurrency: 8, requestsPerSecond: rate);
         _driver = driver;
         await driver.WarmUpAsync(20, TimeSpan.FromSeconds(30), cancellationToken);
-        output.WriteLine($"  traffic: {rate} orders/s through the gateway from 8 concurrent users (POST /orders)");
+        await ShowIdentitiesAsync(mesh, driver, output, cancellationToken);
+        output.WriteLine($"  traffic: {rate} orders/s through the gateway from 8 concurrent users (POST /orders, over mutual TLS as {identity.Id})");
         output.WriteLine();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -95,6 +108,26 @@ internal sealed class MicroservicesScenario
         CloseStep();
         return Summary(output, interrupted);
     }
+
+    /// <summary>One order's path, with the caller each service verified from its certificate, and calls without an identity refused.</summary>
+    private async Task ShowIdentitiesAsync(SampleMesh mesh, TrafficDriver driver, TextWriter output, CancellationToken cancellationToken)
+    {
+        var (_, seen) = await driver.OrderAsync(cancellationToken);
+        output.WriteLine($"  mutual TLS, one order: the caller each service verified from its certificate (IMeshCallerFeature), never from a header");
+        foreach (var (service, caller) in seen)
+        {
+            var from = caller is null ? "?" : caller[(caller.LastIndexOf('/') + 1)..];
+            output.WriteLine($"    {service,-9} saw caller {caller ?? "none (no verified identity)",-34}  ({from} -> {service})");
+        }
+
+        var plaintext = await mesh.CallWithoutIdentityAsync("payments", mesh.Payments, "/charges", tls: false, cancellationToken);
+        var noCertificate = await mesh.CallWithoutIdentityAsync("payments", mesh.Payments, "/charges", tls: true, cancellationToken);
+        _plaintext = $"plaintext to payments: {Verdict(plaintext)}, TLS without a certificate: {Verdict(noCertificate)}";
+        output.WriteLine($"  a plain HttpClient to payments (strict) at its registered address, POST http://{mesh.Payments.Authority}/charges in plaintext: {plaintext}");
+        output.WriteLine($"  the same over TLS without a client certificate: {noCertificate}");
+    }
+
+    private static string Verdict(string outcome) => outcome.Split(' ')[0];
 
     private async Task PlayAsync(DemoOptions options, CancellationToken cancellationToken)
     {
@@ -217,8 +250,8 @@ internal sealed class MicroservicesScenario
     /// <summary>Reads both callers' /mesh/stats, notes what the scenario watches for, and lays out the table.</summary>
     private async Task<IReadOnlyList<string>> TableAsync(CancellationToken cancellationToken)
     {
-        var gateway = await _mesh.StatsAsync(_mesh.Gateway, cancellationToken);
-        var orders = await _mesh.StatsAsync(_mesh.Orders, cancellationToken);
+        var gateway = await _mesh.StatsAsync("gateway", _mesh.Gateway, cancellationToken);
+        var orders = await _mesh.StatsAsync("orders", _mesh.Orders, cancellationToken);
         var total = _steps.Aggregate((Requests: 0L, Ok: 0L), (sum, s) => (sum.Requests + s.Requests, sum.Ok + s.Ok));
         var step = _driver.Step;
         var lines = new List<string>
@@ -347,6 +380,10 @@ internal sealed class MicroservicesScenario
         output.WriteLine($"  - payments fails 20%: {_retryLine}");
         output.WriteLine($"  - payments breaker: {path}{_capLine}");
         output.WriteLine("  - 20% of inventory traffic shifted to v2: not yet (traffic splitting does not exist yet)");
+        var verified = _driver.Verified;
+        var checkedOrders = verified + _driver.Unverified;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  - mutual TLS: {verified} of {checkedOrders} orders answered showed the caller each service should have verified (gateway <- demo, orders <- gateway, inventory <- orders, payments <- orders){(_driver.FirstUnverified is { } wrong ? "; first miss: " + wrong : string.Empty)}; {_plaintext}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  end to end through the gateway: {requests} orders, {ok} succeeded, {requests - ok} failed: success rate {rate * 100:0.00} % (target >= {Target * 100:0.0} %: {(rate >= Target ? "met" : "missed")})"));
         return rate;

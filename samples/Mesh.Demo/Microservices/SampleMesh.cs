@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
@@ -8,21 +9,31 @@ namespace Mesh.Demo.Microservices;
 
 /// <summary>
 /// meshd and the four sample services as child processes on loopback: gateway, orders, payments, and inventory in three
-/// instances (v1a, v1b, v2). Also the operator's side: meshd's admin API and payments' fault injection.
+/// instances (v1a, v1b, v2), on mutual TLS: meshd runs its CA, each service gets its own credential (and with it its
+/// certificate) and serves Strict. Also the operator's side: meshd's admin API and payments' fault injection, called
+/// with the demo's own identity.
 /// </summary>
 internal sealed class SampleMesh : IDisposable
 {
     public const string AdminToken = "demo-admin-token";
-    public const string WorkloadToken = "demo-workload-token";
+
+    /// <summary>The services that get a credential: the four samples and the demo itself.</summary>
+    public static readonly string[] Services = ["gateway", "orders", "payments", "inventory", DemoIdentity.Service];
 
     private static readonly TimeSpan s_startupTimeout = TimeSpan.FromSeconds(60);
     private readonly ChildProcesses _children = new();
-    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = TimeSpan.FromSeconds(5) };
+    private readonly HttpClient _meshd;
     private readonly Dictionary<string, ChildProcesses.Child> _byName = new(StringComparer.Ordinal);
+
+    // Kept in memory only: each credential goes to its service's process environment, never to a file or the output.
+    private readonly Dictionary<string, string> _credentials = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HttpClient> _clients = new(StringComparer.Ordinal);
+    private DemoIdentity? _identity;
 
     public SampleMesh()
     {
-        Meshd = Loopback(ChildProcesses.FreePort());
+        Meshd = new Uri($"http://127.0.0.1:{ChildProcesses.FreePort().ToString(CultureInfo.InvariantCulture)}");
+        _meshd = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { BaseAddress = Meshd, Timeout = TimeSpan.FromSeconds(5) };
         Gateway = Loopback(ChildProcesses.FreePort());
         Orders = Loopback(ChildProcesses.FreePort());
         Payments = Loopback(ChildProcesses.FreePort());
@@ -36,6 +47,7 @@ internal sealed class SampleMesh : IDisposable
 
     public Uri Meshd { get; }
 
+    /// <summary>Gets the gateway's address: <c>https</c>, as every sample service takes mutual TLS only.</summary>
     public Uri Gateway { get; }
 
     public Uri Orders { get; }
@@ -51,21 +63,32 @@ internal sealed class SampleMesh : IDisposable
     /// <summary>Gets the id of every child process started.</summary>
     public IReadOnlyList<int> ChildIds => _children.Started;
 
+    /// <summary>Gets the demo's own identity (once started).</summary>
+    public DemoIdentity Identity => _identity ?? throw new InvalidOperationException("The mesh is not started.");
+
     /// <summary>Gets a short name for an endpoint address (<c>v1b</c> for an inventory instance, else the port).</summary>
     public string NameOf(string address)
     {
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var parsed))
+        {
+            return address;
+        }
+
         foreach (var (name, uri) in Inventory)
         {
-            if (string.Equals(uri.GetLeftPart(UriPartial.Authority), address, StringComparison.OrdinalIgnoreCase))
+            if (uri.Port == parsed.Port)
             {
                 return name;
             }
         }
 
-        return Uri.TryCreate(address, UriKind.Absolute, out var parsed) ? ":" + parsed.Port.ToString(CultureInfo.InvariantCulture) : address;
+        return ":" + parsed.Port.ToString(CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Starts meshd, then every service, and waits until each answers /healthz and meshd lists all six instances.</summary>
+    /// <summary>
+    /// Starts meshd with its CA, makes a credential per service, then starts every service with its own, and waits until
+    /// each answers /healthz over mutual TLS and meshd lists all six instances with their identities.
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         Start("meshd", "Mesh.ControlPlane", Meshd,
@@ -73,26 +96,85 @@ internal sealed class SampleMesh : IDisposable
             $"--Meshd:Urls={Meshd}",
             $"--Meshd:DataDirectory={Path.Combine(Directory, "meshd")}",
             $"--Meshd:AdminToken={AdminToken}",
-            $"--Meshd:WorkloadToken={WorkloadToken}",
+            "--Meshd:Identity:Enabled=true",
+            "--Meshd:RequireServiceCredentials=true",
             "--Meshd:LeaseTtl=00:00:05",
-        ]);
-        await WaitHealthyAsync("meshd", Meshd, http2: false, cancellationToken);
+        ], new Dictionary<string, string>(StringComparer.Ordinal));
+        await WaitHealthyAsync("meshd", _meshd, Meshd, http2: false, cancellationToken);
 
-        Start("payments", "Mesh.Samples.Payments", Payments, []);
-        foreach (var (name, address) in Inventory)
+        foreach (var service in Services)
         {
-            Start("inventory-" + name, "Mesh.Samples.Inventory", address, [$"--Inventory:Version={(name.StartsWith("v2", StringComparison.Ordinal) ? "v2" : "v1")}"]);
+            _credentials[service] = await CreateCredentialAsync(service, cancellationToken);
         }
 
-        Start("orders", "Mesh.Samples.Orders", Orders, []);
-        Start("gateway", "Mesh.Samples.Gateway", Gateway, []);
+        _identity = await DemoIdentity.CreateAsync(_meshd, _credentials[DemoIdentity.Service], cancellationToken);
+        foreach (var service in Services.Where(s => s != DemoIdentity.Service))
+        {
+            _clients[service] = new HttpClient(_identity.HandlerFor(service)) { Timeout = TimeSpan.FromSeconds(5) };
+        }
+
+        StartService("payments", "payments", "Mesh.Samples.Payments", Payments, []);
+        foreach (var (name, address) in Inventory)
+        {
+            StartService("inventory-" + name, "inventory", "Mesh.Samples.Inventory", address, [$"--Inventory:Version={(name.StartsWith("v2", StringComparison.Ordinal) ? "v2" : "v1")}"]);
+        }
+
+        StartService("orders", "orders", "Mesh.Samples.Orders", Orders, []);
+        StartService("gateway", "gateway", "Mesh.Samples.Gateway", Gateway, []);
 
         await Task.WhenAll(
-            WaitHealthyAsync("payments", Payments, http2: false, cancellationToken),
-            WaitHealthyAsync("orders", Orders, http2: false, cancellationToken),
-            WaitHealthyAsync("gateway", Gateway, http2: false, cancellationToken),
-            Task.WhenAll(Inventory.Select(i => WaitHealthyAsync("inventory-" + i.Key, i.Value, http2: true, cancellationToken))));
+            WaitHealthyAsync("payments", _clients["payments"], Payments, http2: false, cancellationToken),
+            WaitHealthyAsync("orders", _clients["orders"], Orders, http2: false, cancellationToken),
+            WaitHealthyAsync("gateway", _clients["gateway"], Gateway, http2: false, cancellationToken),
+            Task.WhenAll(Inventory.Select(i => WaitHealthyAsync("inventory-" + i.Key, _clients["inventory"], i.Value, http2: true, cancellationToken))));
         await WaitRegisteredAsync(cancellationToken);
+    }
+
+    /// <summary>A handler for the demo's calls to a service: mutual TLS with the demo's identity.</summary>
+    public SocketsHttpHandler HandlerFor(string service) => Identity.HandlerFor(service);
+
+    /// <summary>
+    /// Calls a strict service as a client outside the mesh would: a plain <see cref="HttpClient"/> to its address in
+    /// plaintext, or, with <paramref name="tls"/>, over TLS without a client certificate. Returns what happened.
+    /// </summary>
+    public async Task<string> CallWithoutIdentityAsync(string service, Uri address, string path, bool tls, CancellationToken cancellationToken)
+    {
+        using var handler = tls ? Identity.HandlerWithoutCertificate(service) : new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) };
+        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
+        var uri = new UriBuilder(new Uri(address, path)) { Scheme = tls ? "https" : "http" }.Uri;
+        try
+        {
+            using var response = await client.PostAsync(uri, JsonContent.Create(new { orderId = "ord_plaintext", amount = 1m }), cancellationToken);
+            return $"answered {(int)response.StatusCode} (not refused)";
+        }
+        catch (HttpRequestException ex)
+        {
+            return $"refused ({Describe(ex)})";
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return "no answer within 5 s";
+        }
+    }
+
+    /// <summary>Gets the instances meshd lists: service, address and the identity each must present.</summary>
+    public async Task<IReadOnlyList<(string Service, string Address, string? Identity)>> InstancesAsync(CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/snapshot");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        using var response = await _meshd.SendAsync(request, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        var instances = new List<(string, string, string?)>();
+        foreach (var service in document.RootElement.GetProperty("services").EnumerateObject())
+        {
+            foreach (var instance in service.Value.GetProperty("instances").EnumerateArray())
+            {
+                instances.Add((service.Name, instance.GetProperty("address").GetString()!, instance.TryGetProperty("identity", out var id) ? id.GetString() : null));
+            }
+        }
+
+        return instances;
     }
 
     /// <summary>Kills one inventory instance at once, as a crash would: no deregistration, no drain.</summary>
@@ -100,22 +182,22 @@ internal sealed class SampleMesh : IDisposable
 
     /// <summary>Replaces a service's policy through meshd's admin API.</summary>
     public Task PutPolicyAsync(string service, string json, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Put, new Uri(Meshd, $"/v1/policies/{service}"), json, "application/json", cancellationToken);
+        SendAsync(_meshd, HttpMethod.Put, new Uri(Meshd, $"/v1/policies/{service}"), json, "application/json", cancellationToken);
 
     /// <summary>Changes a few fields of a service's policy through meshd's admin API (JSON merge patch).</summary>
     public Task PatchPolicyAsync(string service, string json, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Patch, new Uri(Meshd, $"/v1/policies/{service}"), json, "application/merge-patch+json", cancellationToken);
+        SendAsync(_meshd, HttpMethod.Patch, new Uri(Meshd, $"/v1/policies/{service}"), json, "application/merge-patch+json", cancellationToken);
 
-    /// <summary>Tells payments, through its own loopback admin endpoint, to fail this share of charges.</summary>
+    /// <summary>Tells payments, through its own loopback admin endpoint (over mutual TLS, as it is strict), to fail this share of charges.</summary>
     public Task SetPaymentsFailureRateAsync(double rate, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Post, new Uri(Payments, "/admin/chaos"), JsonSerializer.Serialize(new { failureRate = rate }), "application/json", cancellationToken);
+        SendAsync(_clients["payments"], HttpMethod.Post, new Uri(Payments, "/admin/chaos"), JsonSerializer.Serialize(new { failureRate = rate }), "application/json", cancellationToken);
 
-    /// <summary>Reads a service's <c>/mesh/stats</c>.</summary>
-    public async Task<JsonElement?> StatsAsync(Uri service, CancellationToken cancellationToken)
+    /// <summary>Reads a service's <c>/mesh/stats</c>, over mutual TLS.</summary>
+    public async Task<JsonElement?> StatsAsync(string service, Uri address, CancellationToken cancellationToken)
     {
         try
         {
-            using var document = JsonDocument.Parse(await _http.GetStringAsync(new Uri(service, "/mesh/stats"), cancellationToken));
+            using var document = JsonDocument.Parse(await _clients[service].GetStringAsync(new Uri(address, "/mesh/stats"), cancellationToken));
             return document.RootElement.Clone();
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
@@ -127,27 +209,68 @@ internal sealed class SampleMesh : IDisposable
     public void Dispose()
     {
         _children.Dispose();
-        _http.Dispose();
+        _meshd.Dispose();
+        foreach (var client in _clients.Values)
+        {
+            client.Dispose();
+        }
+
+        _identity?.Dispose();
+        _credentials.Clear();
     }
 
-    private static Uri Loopback(int port) => new($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
+    private static Uri Loopback(int port) => new($"https://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
 
-    private void Start(string name, string assembly, Uri address, string[] args)
+    private static string Describe(HttpRequestException ex)
     {
-        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        var inner = ex.InnerException;
+        var reason = ex.HttpRequestError switch
+        {
+            HttpRequestError.ResponseEnded => "the server closed the connection without an answer",
+            HttpRequestError.SecureConnectionError => "the TLS handshake failed",
+            HttpRequestError.ConnectionError => "the connection was refused",
+            _ => "no answer",
+        };
+        return $"{reason}: {ex.HttpRequestError}{(inner is null ? string.Empty : ", " + inner.GetType().Name)}";
+    }
+
+    private void StartService(string name, string service, string assembly, Uri address, string[] args) =>
+        Start(name, assembly, address, [.. args], new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["Mesh__ControlPlane__Address"] = Meshd.ToString(),
-            ["Mesh__ControlPlane__Token"] = WorkloadToken,
+            ["Mesh__ControlPlane__Token"] = _credentials[service],
             ["Mesh__ControlPlane__CacheDirectory"] = Path.Combine(Directory, "cache", name),
+            ["Mesh__Identity__Source"] = "meshd",
+            [$"Mesh__Services__{service}__Mtls__Mode"] = "Strict",
             ["Mesh__Server__DrainTime"] = "00:00:01",
-            ["Logging__LogLevel__Default"] = "Warning",
-            ["DOTNET_gcServer"] = "0",
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-        };
-        _byName[name] = _children.Start(name, ChildProcesses.ProgramPath(assembly), [$"--urls={address}", .. args], environment);
+        });
+
+    private void Start(string name, string assembly, Uri address, string[] args, Dictionary<string, string> environment)
+    {
+        environment["Logging__LogLevel__Default"] = "Warning";
+        environment["DOTNET_gcServer"] = "0";
+        environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+
+        // Kestrel listens in plaintext; the mesh puts its mutual TLS on that port (meshd itself stays plain HTTP on loopback).
+        var listen = new UriBuilder(address) { Scheme = "http" }.Uri.GetLeftPart(UriPartial.Authority);
+        _byName[name] = _children.Start(name, ChildProcesses.ProgramPath(assembly), [$"--urls={listen}", .. args], environment);
     }
 
-    private async Task WaitHealthyAsync(string name, Uri address, bool http2, CancellationToken cancellationToken)
+    private async Task<string> CreateCredentialAsync(string service, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/credentials") { Content = JsonContent.Create(new { service }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        using var response = await _meshd.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST /v1/credentials for {service}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        }
+
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        return document.RootElement.GetProperty("token").GetString() ?? throw new InvalidOperationException($"POST /v1/credentials for {service}: no token.");
+    }
+
+    private async Task WaitHealthyAsync(string name, HttpClient client, Uri address, bool http2, CancellationToken cancellationToken)
     {
         var child = _byName[name];
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -164,12 +287,12 @@ internal sealed class SampleMesh : IDisposable
                 using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(address, "/healthz"));
                 if (http2)
                 {
-                    // inventory speaks HTTP/2 only (gRPC without TLS)
+                    // inventory serves HTTP/2 only (gRPC), agreed in the TLS handshake (ALPN)
                     request.Version = HttpVersion.Version20;
                     request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
                 }
 
-                using var response = await _http.SendAsync(request, deadline.Token);
+                using var response = await client.SendAsync(request, deadline.Token);
                 if (response.IsSuccessStatusCode)
                 {
                     return;
@@ -177,7 +300,7 @@ internal sealed class SampleMesh : IDisposable
             }
             catch (HttpRequestException)
             {
-                // not listening yet
+                // not listening yet, or no certificate from meshd yet
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -201,12 +324,12 @@ internal sealed class SampleMesh : IDisposable
         {
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Meshd, "/v1/snapshot"));
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
-                using var response = await _http.SendAsync(request, deadline.Token);
-                using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(deadline.Token));
-                var services = document.RootElement.GetProperty("services");
-                var counts = expected.Keys.ToDictionary(k => k, k => services.TryGetProperty(k, out var s) ? s.GetProperty("instances").GetArrayLength() : 0, StringComparer.Ordinal);
+                // Each instance listed at https:// with the identity callers must find in its certificate.
+                var instances = await InstancesAsync(deadline.Token);
+                var counts = expected.Keys.ToDictionary(
+                    k => k,
+                    k => instances.Count(i => i.Service == k && i.Identity == Identity.IdOf(k) && i.Address.StartsWith("https://", StringComparison.Ordinal)),
+                    StringComparer.Ordinal);
                 seen = string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"));
                 if (expected.All(e => counts[e.Key] == e.Value))
                 {
@@ -226,10 +349,10 @@ internal sealed class SampleMesh : IDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        throw new TimeoutException($"meshd did not list every instance within {s_startupTimeout.TotalSeconds} s (saw {seen}).");
+        throw new TimeoutException($"meshd did not list every instance with its identity within {s_startupTimeout.TotalSeconds} s (saw {seen}).");
     }
 
-    private async Task SendAsync(HttpMethod method, Uri uri, string json, string contentType, CancellationToken cancellationToken)
+    private async Task SendAsync(HttpClient client, HttpMethod method, Uri uri, string json, string contentType, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, uri) { Content = new StringContent(json, Encoding.UTF8) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
@@ -238,7 +361,7 @@ internal sealed class SampleMesh : IDisposable
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
         }
 
-        using var response = await _http.SendAsync(request, cancellationToken);
+        using var response = await client.SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             throw new InvalidOperationException($"{method} {uri.AbsolutePath}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}");

@@ -1,26 +1,58 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
 
 namespace Mesh.Demo.Microservices;
 
 /// <summary>
 /// The scenario's users: a fixed rate of orders through the gateway from a few concurrent workers, each answer counted
-/// in the step that is running.
+/// in the step that is running. Every order answered carries the caller each service verified over mutual TLS; each is
+/// checked against the caller that service must have seen.
 /// </summary>
 internal sealed class TrafficDriver : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }) { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly HttpClient _http;
     private readonly Uri _orders;
     private readonly int _concurrency;
     private readonly double _rate;
+    private readonly IReadOnlyDictionary<string, string> _callers;
     private StepCounts _step = new("warm-up");
     private long _sequence;
+    private long _verified;
+    private long _unverified;
+    private string? _firstUnverified;
 
-    public TrafficDriver(Uri gateway, int concurrency, double requestsPerSecond)
+    /// <param name="gateway">The gateway's address.</param>
+    /// <param name="handler">How the users reach it (mutual TLS with the demo's identity); owned by the driver.</param>
+    /// <param name="callers">The caller each service must have verified, by service: gateway, orders, inventory, payments.</param>
+    /// <param name="concurrency">Concurrent users.</param>
+    /// <param name="requestsPerSecond">Orders a second, in total.</param>
+    public TrafficDriver(Uri gateway, HttpMessageHandler handler, IReadOnlyDictionary<string, string> callers, int concurrency, double requestsPerSecond)
     {
+        _http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
         _orders = new Uri(gateway, "/orders");
+        _callers = callers;
         _concurrency = concurrency;
         _rate = requestsPerSecond;
+    }
+
+    /// <summary>Gets the orders answered whose every service verified the caller it should have.</summary>
+    public long Verified => Interlocked.Read(ref _verified);
+
+    /// <summary>Gets the orders answered where some service verified no caller or another one.</summary>
+    public long Unverified => Interlocked.Read(ref _unverified);
+
+    /// <summary>Gets what was wrong with the first order in <see cref="Unverified"/>.</summary>
+    public string? FirstUnverified => Volatile.Read(ref _firstUnverified);
+
+    /// <summary>Places one order, not counted, and returns the callers its services verified (service to SPIFFE ID, null for none).</summary>
+    public async Task<(string Body, IReadOnlyList<(string Service, string? Caller)> Callers)> OrderAsync(CancellationToken cancellationToken)
+    {
+        using var request = Order();
+        using var response = await _http.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        response.EnsureSuccessStatusCode();
+        return (body, CallersOf(body));
     }
 
     /// <summary>Gets the counts of the step running now.</summary>
@@ -99,13 +131,59 @@ internal sealed class TrafficDriver : IDisposable
         }
     }
 
-    private async Task<(bool Ok, string Outcome)> SendAsync(CancellationToken cancellationToken)
+    private HttpRequestMessage Order()
     {
         var n = Interlocked.Increment(ref _sequence);
-        using var request = new HttpRequestMessage(HttpMethod.Post, _orders)
+        return new HttpRequestMessage(HttpMethod.Post, _orders)
         {
             Content = new StringContent($$"""{"sku":"sku-{{n % 100}}","quantity":1}""", Encoding.UTF8, "application/json"),
         };
+    }
+
+    /// <summary>The <c>verifiedCallers</c> of an order's answer, in the order the services list them.</summary>
+    private static List<(string Service, string? Caller)> CallersOf(string body)
+    {
+        var callers = new List<(string, string?)>();
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("verifiedCallers", out var seen) && seen.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var hop in seen.EnumerateObject())
+                {
+                    callers.Add((hop.Name, hop.Value.ValueKind == JsonValueKind.String ? hop.Value.GetString() : null));
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // not an order's answer: nothing verified
+        }
+
+        return callers;
+    }
+
+    /// <summary>Counts an answered order as verified when every service it reached saw the caller it should have.</summary>
+    private void Check(string body, bool charged)
+    {
+        var seen = CallersOf(body).ToDictionary(c => c.Service, c => c.Caller, StringComparer.Ordinal);
+        var wrong = _callers
+            .Where(e => seen.TryGetValue(e.Key, out var caller) ? caller != e.Value : e.Key != "payments" || charged)
+            .Select(e => $"{e.Key} saw {(seen.GetValueOrDefault(e.Key) ?? "no verified caller")}, not {e.Value}")
+            .FirstOrDefault();
+        if (wrong is null)
+        {
+            Interlocked.Increment(ref _verified);
+            return;
+        }
+
+        Interlocked.Increment(ref _unverified);
+        Interlocked.CompareExchange(ref _firstUnverified, wrong, null);
+    }
+
+    private async Task<(bool Ok, string Outcome)> SendAsync(CancellationToken cancellationToken)
+    {
+        using var request = Order();
         try
         {
             using var response = await _http.SendAsync(request, cancellationToken);
@@ -114,6 +192,11 @@ internal sealed class TrafficDriver : IDisposable
             var outcome = !ok ? $"{(int)response.StatusCode}"
                 : body.Contains("\"payment-pending\"", StringComparison.Ordinal) ? "pending"
                 : "charged";
+            if (ok)
+            {
+                Check(body, outcome == "charged");
+            }
+
             return (ok, outcome);
         }
         catch (HttpRequestException ex)

@@ -1,3 +1,4 @@
+using Mesh.Authorization;
 using Mesh.ControlPlane;
 using Mesh.Identity;
 
@@ -39,6 +40,10 @@ public sealed class MeshOptions
     /// </summary>
     /// <value>No identity by default: calls stay plaintext. Read once, at start.</value>
     public IdentityOptions Identity { get; } = new();
+
+    /// <summary>Gets the mesh-wide authorization settings: the default of every service that sets none of its own.</summary>
+    /// <value>Default <c>allow</c>; see <see cref="MeshAuthorizationOptions"/>.</value>
+    public MeshAuthorizationOptions Authorization { get; } = new();
 
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }

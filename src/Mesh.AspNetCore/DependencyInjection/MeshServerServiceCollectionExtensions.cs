@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mesh.AspNetCore.Authorization;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
 using Mesh.Discovery;
@@ -51,6 +52,9 @@ public static class MeshServerServiceCollectionExtensions
         services.TryAddSingleton<MeshInbound>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, MeshKestrelSetup>());
         services.TryAddSingleton<MeshServerMetrics>();
+        services.TryAddSingleton<AuthorizationPolicies>();
+        services.TryAddSingleton<AuthorizationMetrics>();
+        services.TryAddSingleton<CallerRateLimiter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, MeshServerStartupFilter>());
 
         if (!services.Any(d => d.ServiceType == typeof(MeshRegistration)))

@@ -35,6 +35,12 @@ public static class MeshServerServiceCollectionExtensions
     /// certificate proves becomes the request's identity (<see cref="Mesh.AspNetCore.Identity.IMeshCallerFeature"/> and
     /// <c>HttpContext.User</c>), and the service registers at <c>https</c> with that identity.
     /// </para>
+    /// <para>
+    /// The service's authorization, <c>Mesh:Services:{Mesh:ServiceName}:Authorization</c> (see
+    /// <see cref="Mesh.Authorization.AuthorizationOptions"/>), decides every request before the application's pipeline runs, on
+    /// the verified caller and the path routing matches: 403 when denied (gRPC <c>PERMISSION_DENIED</c>), 429 over the
+    /// per-caller rate limit, each denial audited and counted in <c>mesh.server.authorization</c>.
+    /// </para>
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <returns>The same service collection.</returns>

@@ -1,3 +1,4 @@
+using Mesh.Authorization;
 using Mesh.ControlPlane;
 using Mesh.Identity;
 
@@ -46,6 +47,10 @@ public sealed class MeshOptions
     /// </summary>
     /// <value>No mode by default, which is <c>Permissive</c>. Reloaded with the rest of the options.</value>
     public MtlsOptions Mtls { get; } = new();
+
+    /// <summary>Gets the mesh-wide authorization settings: the default of every service that sets none of its own.</summary>
+    /// <value>Default <c>allow</c>; see <see cref="MeshAuthorizationOptions"/>.</value>
+    public MeshAuthorizationOptions Authorization { get; } = new();
 
     /// <summary>Why binding the configuration section failed, reported by validation.</summary>
     internal string? BindingError { get; set; }

@@ -1,3 +1,4 @@
+using Mesh.Authorization;
 using Mesh.Balancing;
 using Mesh.CircuitBreaking;
 using Mesh.Discovery;
@@ -61,6 +62,10 @@ public sealed class MeshServiceOptions
     /// <summary>Gets how this service's servers take connections when workloads have an identity, and so how clients reach it.</summary>
     /// <value>No mode by default: the mesh-wide <c>Mesh:Mtls:Mode</c> applies (<c>Permissive</c> unless set); see <see cref="MtlsOptions"/>.</value>
     public MtlsOptions Mtls { get; } = new();
+
+    /// <summary>Gets who may call this service, as its own server enforces it; ignored for other services.</summary>
+    /// <value>No rules by default: the mesh's default (<c>allow</c>) applies; see <see cref="AuthorizationOptions"/>.</value>
+    public AuthorizationOptions Authorization { get; } = new();
 
     /// <summary>Gets or sets the client-side rate limit.</summary>
     /// <value><see langword="null"/> by default: no limit.</value>

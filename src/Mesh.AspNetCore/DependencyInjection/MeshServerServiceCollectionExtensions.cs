@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Mesh.AspNetCore.Authorization;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
 using Mesh.AspNetCore.Telemetry;
@@ -34,6 +35,12 @@ public static class MeshServerServiceCollectionExtensions
     /// certificate proves becomes the request's identity (<see cref="Mesh.AspNetCore.Identity.IMeshCallerFeature"/> and
     /// <c>HttpContext.User</c>), and the service registers at <c>https</c> with that identity.
     /// </para>
+    /// <para>
+    /// The service's authorization, <c>Mesh:Services:{Mesh:ServiceName}:Authorization</c> (see
+    /// <see cref="Mesh.Authorization.AuthorizationOptions"/>), decides every request before the application's pipeline runs, on
+    /// the verified caller and the path routing matches: 403 when denied (gRPC <c>PERMISSION_DENIED</c>), 429 over the
+    /// per-caller rate limit, each denial audited and counted in <c>mesh.server.authorization</c>.
+    /// </para>
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <returns>The same service collection.</returns>
@@ -49,6 +56,9 @@ public static class MeshServerServiceCollectionExtensions
         services.TryAddSingleton<MeshInbound>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, MeshKestrelSetup>());
         services.TryAddSingleton<MeshServerMetrics>();
+        services.TryAddSingleton<AuthorizationPolicies>();
+        services.TryAddSingleton<AuthorizationMetrics>();
+        services.TryAddSingleton<CallerRateLimiter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, MeshServerStartupFilter>());
 
         if (!services.Any(d => d.ServiceType == typeof(MeshRegistration)))

@@ -1,3 +1,4 @@
+using Mesh.AspNetCore.Authorization;
 using Mesh.AspNetCore.Identity;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -5,8 +6,8 @@ using Microsoft.AspNetCore.Hosting;
 namespace Mesh.AspNetCore.Telemetry;
 
 /// <summary>
-/// Puts the caller's verified identity and the inbound metrics first in the pipeline, so every request has its identity
-/// and is measured whatever the app adds.
+/// Puts the caller's verified identity, the inbound metrics and authorization first in the pipeline, so every request has
+/// its identity, is measured and is decided whatever the app adds.
 /// </summary>
 internal sealed class MeshServerStartupFilter(ServerIdentity identity) : IStartupFilter
 {
@@ -18,6 +19,9 @@ internal sealed class MeshServerStartupFilter(ServerIdentity identity) : IStartu
         }
 
         app.UseMiddleware<MeshServerMetricsMiddleware>();
+
+        // After the metrics, so refusals are measured; before everything the application adds, routing included.
+        app.UseMiddleware<MeshAuthorizationMiddleware>();
         next(app);
     };
 }

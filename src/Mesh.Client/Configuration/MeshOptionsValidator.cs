@@ -1,3 +1,4 @@
+using Mesh.Authorization;
 using Mesh.Balancing;
 using Mesh.ControlPlane;
 using Mesh.Identity;
@@ -34,6 +35,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
 
         ValidateControlPlane(options.ControlPlane, failures);
         IdentityOptionsValidator.Validate(options.Identity, $"{Section}:Identity", failures);
+        AuthorizationOptionsValidator.Validate(options.Authorization, $"{Section}:Authorization", failures);
         if (string.Equals(options.Identity.Source, IdentitySourceNames.Meshd, StringComparison.OrdinalIgnoreCase))
         {
             if (!options.ControlPlane.IsEnabled)
@@ -128,6 +130,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{path}:Mtls:Mode: '{service.Mtls.Mode}' is not a mode for service '{serviceName}' (known: {string.Join(", ", MtlsModeNames.All)}).");
         }
 
+        AuthorizationOptionsValidator.Validate(service.Authorization, $"{path}:Authorization", serviceName, failures);
         var positive = false;
         var addresses = new HashSet<Uri>();
         for (var i = 0; i < service.Endpoints.Count; i++)

@@ -43,6 +43,9 @@ public sealed partial class LayerTests
         ["ControlPlane"] = [Schema, "ControlPlane.Contract", "Discovery", "Identity", "Telemetry", "Utilities"],
         ["Identity"] = [Schema, "Utilities"],
 
+        // Inbound policy: the pure evaluator that Mesh.AspNetCore enforces and meshd answers questions with.
+        ["Authorization"] = [Schema],
+
         // The composition: the catalog builds each service's layers; the handler puts them in a client.
         ["Pipeline"] = [Schema, "Logical", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Identity", "Resilience", "Protocol", "Telemetry", "Utilities"],
         ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Identity", "Telemetry", "Utilities"],

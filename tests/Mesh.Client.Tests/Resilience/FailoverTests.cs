@@ -14,18 +14,23 @@ public sealed class FailoverTests
         {
             using var host = MeshTestHost.Create(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, backends));
             var client = host.Client;
-            var stopped = Task.CompletedTask;
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
             var ok = await Load.RunAsync(2000, 16, async i =>
             {
                 if (i == 1000)
                 {
-                    stopped = backends[1].StopAsync();
+                    _ = backends[1].StopAsync().ContinueWith(t => stopped.TrySetResult(), TaskScheduler.Default);
+                }
+                else if (i >= 1100)
+                {
+                    // Calls up to 1100 race the stop; the rest go once it has taken effect, however fast the first ones were.
+                    await stopped.Task.WaitAsync(TimeSpan.FromSeconds(30));
                 }
 
                 await Load.GetOkAsync(client, $"http://inventory/items/{i}");
             });
-            await stopped;
+            await stopped.Task;
 
             Assert.Equal(2000, ok);
             Assert.True(host.Catalog.TryGetService("inventory", out var service));

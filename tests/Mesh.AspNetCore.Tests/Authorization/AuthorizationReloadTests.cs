@@ -74,8 +74,13 @@ public sealed class AuthorizationReloadTests : IDisposable
         await RefusedAsync($"{Rules}:0:From: the rule names no caller");
         Assert.Equal(403, await PostAsync(gateway, charges));
         Assert.Equal(200, await PostAsync(orders, charges));
+        // A mesh-wide default no one knows, whatever the service says: refused whole as well.
+        configuration.Replace(Policy(("Mesh:Authorization:Default", "open"), (Rules + ":0:Name", "gateway-charge"), (Rules + ":0:Action", "Allow"), (Rules + ":0:From:0", "gateway")));
+        await RefusedAsync("Mesh:Authorization:Default: 'open' is not an authorization default");
+        Assert.Equal(403, await PostAsync(gateway, charges));
+        Assert.Equal(200, await PostAsync(orders, charges));
         Assert.Equal(0, Count(decisions, "everyone-charge") + Count(decisions, "gateway-charge") + Count(decisions, "nobody"));
-        Assert.Equal(3, Count(decisions, "orders-charge"));
+        Assert.Equal(4, Count(decisions, "orders-charge"));
 
         // A good change decides the very next request, with no wait.
         configuration.Replace(Policy(

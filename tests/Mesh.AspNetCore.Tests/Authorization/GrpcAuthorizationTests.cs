@@ -66,16 +66,20 @@ public sealed class GrpcAuthorizationTests : IDisposable
         Assert.Equal("permission denied", denied.Status.Detail);
         Assert.DoesNotContain(denied.Trailers, e => e.Key.StartsWith("mesh", StringComparison.OrdinalIgnoreCase) || e.Value.Contains("orders", StringComparison.Ordinal));
 
-        // One attempt each reached the server and was denied there; the service itself saw neither.
+        // A request whose message is still being sent when the denial comes back gets the same status.
+        var large = await Assert.ThrowsAsync<RpcException>(() => gateway.Client.GetItemAsync(new ItemRequest { Sku = new string('x', 1 << 20) }).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, large.StatusCode);
+
+        // One attempt each reached the server and was denied there; the service itself saw none.
         Assert.Equal(served, _inventory.Calls);
-        Assert.Equal(1, Sum(decisions, "gateway", "deny", AuthorizationDecision.NoMatch));
+        Assert.Equal(2, Sum(decisions, "gateway", "deny", AuthorizationDecision.NoMatch));
         Assert.Equal(1, Sum(decisions, "orders", "deny", AuthorizationDecision.NoMatch));
         Assert.Equal(3, Sum(decisions, "orders", "allow", "orders-get-item"));
 
         var audit = _logs.Entries.Where(e => e.Category == "Mesh.Server.Authorization" && e.Level == LogLevel.Warning).Select(e => e.Message).ToList();
-        Assert.Equal(2, audit.Count);
-        Assert.Single(audit, m => m.Contains("Denied POST /inventory.Inventory/GetItem on service payments to caller spiffe://mesh.local/svc/gateway from 127.0.0.1", StringComparison.Ordinal)
-            && m.Contains("Rule: (no-match)", StringComparison.Ordinal));
+        Assert.Equal(3, audit.Count);
+        Assert.Equal(2, audit.Count(m => m.Contains("Denied POST /inventory.Inventory/GetItem on service payments to caller spiffe://mesh.local/svc/gateway from 127.0.0.1", StringComparison.Ordinal)
+            && m.Contains("Rule: (no-match)", StringComparison.Ordinal)));
         Assert.Single(audit, m => m.Contains("Denied POST /inventory.Inventory/ListItems on service payments to caller spiffe://mesh.local/svc/orders", StringComparison.Ordinal));
     }
 

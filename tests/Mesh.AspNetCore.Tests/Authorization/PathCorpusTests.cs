@@ -131,7 +131,7 @@ public sealed class PathCorpusTests : IAsyncLifetime
         data.Add("POST", "/CHARGES/", "payments");
         data.Add("POST", "//charges", "payments");
         data.Add("POST", "/charges/../admin", "payments");
-        data.Add("GET", "/charges/", "payments");
+        data.Add("PUT", "/charges", "payments");
         data.Add("DELETE", "/public", "payments");
         data.Add("delete", "/public", "payments");
         data.Add("DeLeTe", "/public/", "payments");

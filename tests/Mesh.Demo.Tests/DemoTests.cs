@@ -105,7 +105,8 @@ public sealed class DemoTests
         // Authorization: payments' policy, put through meshd, lets orders charge; the demo's own charge is refused with 403
         // and payments' console log has the audit line of it, naming the rule that decided; meshd's check API agrees.
         Assert.Matches(@"authorization via meshd: PATCH /v1/policies/payments \{Authorization: Allow orders-may-charge \(orders: POST /charges\), Allow operator-console \(demo: ", Line(text, "authorization via meshd:"));
-        Assert.Matches(@"^\s+the demo \(spiffe://mesh\.local/svc/demo, not orders\) charges directly, POST https://127\.0\.0\.1:\d+/charges over mutual TLS: 403 Forbidden, empty body \(answered \d+ ms after the PATCH", Line(text, "the demo (spiffe:"));
+        Assert.Matches(@"^\s+payments enforces it \d+ ms after the PATCH \(the demo's GET /charges, a route payments does not have: (403 at once|(405( ×\d+)?) until then, 403 since)\)\s*$", Line(text, "payments enforces it"));
+        Assert.Matches(@"^\s+the demo \(spiffe://mesh\.local/svc/demo, not orders\) charges directly, POST https://127\.0\.0\.1:\d+/charges over mutual TLS: 403 Forbidden, empty body\s*$", Line(text, "the demo (spiffe:"));
         Assert.Matches(@"^\s+payments' console log: warn: Mesh\.Server\.Authorization\[40\]\s*$", Line(text, "payments' console log:"));
         Assert.Matches(@"^\s+Denied POST /charges on service payments to caller spiffe://mesh\.local/svc/demo from 127\.0\.0\.1: the service has Allow rules and none matches\. Rule: \(no-match\)\.\s*$", Line(text, "Denied POST /charges"));
         Assert.Matches(@": orders POST /charges -> allow by orders-may-charge; demo POST /charges -> deny by \(no-match\)\s*$", Line(text, "meshd's POST /v1/authorization/check"));

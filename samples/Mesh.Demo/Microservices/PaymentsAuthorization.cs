@@ -66,10 +66,15 @@ internal sealed partial class PaymentsAuthorization : IDisposable
         var patched = Stopwatch.StartNew();
         output.WriteLine($"  authorization via meshd: PATCH /v1/policies/payments {{Authorization: Allow {ChargeRule} (orders: POST /charges), Allow {ConsoleRule} (demo: POST /admin/chaos, GET /healthz, GET /mesh/stats); any other call denied}}");
 
-        var (status, body, early) = await ChargeUntilRefusedAsync(patched, cancellationToken);
-        var elapsed = patched.Elapsed.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture);
-        var before = early.Count == 0 ? string.Empty : $"; {early.Count} earlier attempt(s) answered {string.Join(", ", early.Distinct())} before payments had the policy";
-        output.WriteLine($"  the demo ({demo}, not orders) charges directly, POST {new Uri(_mesh.Payments, "/charges")} over mutual TLS: {status}{(status == 403 ? " Forbidden" : string.Empty)}, {(body.Length == 0 ? "empty body" : $"{body.Length} bytes of body")} (answered {elapsed} ms after the PATCH{before})");
+        var (enforced, before) = await UntilEnforcedAsync(cancellationToken);
+        var after = patched.Elapsed.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture);
+        output.WriteLine(enforced
+            ? $"  payments enforces it {after} ms after the PATCH (the demo's GET /charges, a route payments does not have: {(before.Count == 0 ? "403 at once" : $"{Statuses(before)} until then, 403 since")})"
+            : $"  payments did not enforce it within {s_enforcedWithin.TotalSeconds} s (the demo's GET /charges: {Statuses(before)})");
+
+        var headers = new Dictionary<string, string>(StringComparer.Ordinal) { ["Idempotency-Key"] = "demo-not-orders" };
+        var (status, body) = await _mesh.CallAsDemoAsync("payments", _mesh.Payments, HttpMethod.Post, "/charges", """{ "orderId": "ord_demo", "amount": 1 }""", headers, cancellationToken);
+        output.WriteLine($"  the demo ({demo}, not orders) charges directly, POST {new Uri(_mesh.Payments, "/charges")} over mutual TLS: {status}{(status == 403 ? " Forbidden" : string.Empty)}, {(body.Length == 0 ? "empty body" : $"{body.Length} bytes of body")}");
 
         try
         {
@@ -100,25 +105,35 @@ internal sealed partial class PaymentsAuthorization : IDisposable
     }
 
     /// <summary>
-    /// The policy reaches payments through its watch of meshd within milliseconds: the same charge (one
-    /// Idempotency-Key, so charged at most once) is sent until payments refuses it, or for 10 s.
+    /// The policy reaches payments through its watch of meshd, within milliseconds. Until it has, a request the policy
+    /// will deny is let through: the demo asks for <c>GET /charges</c>, which payments has no route for (405, nothing
+    /// done), until it is refused with 403, or for 10 s. Returns whether it was, and the answers before.
     /// </summary>
-    private async Task<(int Status, string Body, List<int> Early)> ChargeUntilRefusedAsync(Stopwatch patched, CancellationToken cancellationToken)
+    private async Task<(bool Enforced, List<int> Before)> UntilEnforcedAsync(CancellationToken cancellationToken)
     {
-        var headers = new Dictionary<string, string>(StringComparer.Ordinal) { ["Idempotency-Key"] = "demo-not-orders" };
-        var early = new List<int>();
+        var until = Stopwatch.StartNew();
+        var before = new List<int>();
+        var none = new Dictionary<string, string>(StringComparer.Ordinal);
         while (true)
         {
-            var (status, body) = await _mesh.CallAsDemoAsync("payments", _mesh.Payments, HttpMethod.Post, "/charges", """{ "orderId": "ord_demo", "amount": 1 }""", headers, cancellationToken);
-            if (status == 403 || patched.Elapsed > s_enforcedWithin)
+            var (status, _) = await _mesh.CallAsDemoAsync("payments", _mesh.Payments, HttpMethod.Get, "/charges", string.Empty, none, cancellationToken);
+            if (status == 403)
             {
-                return (status, body, early);
+                return (true, before);
             }
 
-            early.Add(status);
+            before.Add(status);
+            if (until.Elapsed > s_enforcedWithin)
+            {
+                return (false, before);
+            }
+
             await Task.Delay(20, cancellationToken);
         }
     }
+
+    private static string Statuses(List<int> statuses) =>
+        statuses.Count == 0 ? "none" : string.Join(", ", statuses.GroupBy(s => s).Select(g => g.Count() == 1 ? $"{g.Key}" : $"{g.Key} ×{g.Count()}"));
 
     /// <summary>A line as the console logger wrote it, without colour codes or the indent of a message.</summary>
     private static string Plain(string line) => Escape().Replace(line, string.Empty).Trim();

@@ -192,10 +192,10 @@ internal sealed class SampleMesh : IDisposable
     public Task SetPaymentsFailureRateAsync(double rate, CancellationToken cancellationToken) =>
         SendAsync(_clients["payments"], HttpMethod.Post, new Uri(Payments, "/admin/chaos"), JsonSerializer.Serialize(new { failureRate = rate }), "application/json", cancellationToken);
 
-    /// <summary>Calls a service as the demo's workload (mutual TLS with its identity); returns the status and the body.</summary>
+    /// <summary>Calls a service as the demo's workload (mutual TLS with its identity), with a JSON body unless empty; returns the status and the body.</summary>
     public async Task<(int Status, string Body)> CallAsDemoAsync(string service, Uri address, HttpMethod method, string path, string json, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(method, new Uri(address, path)) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        using var request = new HttpRequestMessage(method, new Uri(address, path)) { Content = json.Length == 0 ? null : new StringContent(json, Encoding.UTF8, "application/json") };
         foreach (var (name, value) in headers)
         {
             request.Headers.Add(name, value);

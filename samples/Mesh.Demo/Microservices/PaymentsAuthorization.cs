@@ -23,7 +23,7 @@ internal sealed partial class PaymentsAuthorization : IDisposable
         """;
 
     private static readonly TimeSpan s_enforcedWithin = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan s_auditWithin = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_auditWithin = TimeSpan.FromSeconds(10);
     private readonly SampleMesh _mesh;
     private readonly List<IDisposable> _listening = [];
     private long _ordersDenied;

@@ -102,6 +102,21 @@ public sealed class DemoTests
         Assert.Equal(verified.Groups[2].Value, verified.Groups[1].Value);
         Assert.InRange(long.Parse(verified.Groups[1].Value, CultureInfo.InvariantCulture), 500, long.MaxValue);
 
+        // Authorization: payments' policy, put through meshd, lets orders charge; the demo's own charge is refused with 403
+        // and payments' console log has the audit line of it, naming the rule that decided; meshd's check API agrees.
+        Assert.Matches(@"authorization via meshd: PATCH /v1/policies/payments \{Authorization: Allow orders-may-charge \(orders: POST /charges\), Allow operator-console \(demo: ", Line(text, "authorization via meshd:"));
+        Assert.Matches(@"^\s+payments enforces it \d+ ms after the PATCH \(the demo's GET /charges, a route payments does not have: (403 at once|(405( ×\d+)?) until then, 403 since)\)\s*$", Line(text, "payments enforces it"));
+        Assert.Matches(@"^\s+the demo \(spiffe://mesh\.local/svc/demo, not orders\) charges directly, POST https://127\.0\.0\.1:\d+/charges over mutual TLS: 403 Forbidden, empty body\s*$", Line(text, "the demo (spiffe:"));
+        Assert.Matches(@"^\s+payments' console log: warn: Mesh\.Server\.Authorization\[40\]\s*$", Line(text, "payments' console log:"));
+        Assert.Matches(@"^\s+Denied POST /charges on service payments to caller spiffe://mesh\.local/svc/demo from 127\.0\.0\.1: the service has Allow rules and none matches\. Rule: \(no-match\)\.\s*$", Line(text, "Denied POST /charges"));
+        Assert.Matches(@": orders POST /charges -> allow by orders-may-charge; demo POST /charges -> deny by \(no-match\)\s*$", Line(text, "meshd's POST /v1/authorization/check"));
+
+        // Through the whole scenario payments denied orders nothing: every charge went through the rule that lets orders in.
+        var authorized = Regex.Match(Line(text, "- authorization:"), @"- authorization: payments refused the demo's POST /charges with 403 and logged it \(Rule: \(no-match\)\); it denied orders (\d+) times while (\d+) orders were charged \(orders-may-charge\)\s*$");
+        Assert.True(authorized.Success, Line(text, "- authorization:"));
+        Assert.Equal("0", authorized.Groups[1].Value);
+        Assert.InRange(long.Parse(authorized.Groups[2].Value, CultureInfo.InvariantCulture), 1, long.MaxValue);
+
         // No secret in the output: no credential, admin token, key or certificate.
         Assert.DoesNotContain("meshcred.", text, StringComparison.Ordinal);
         Assert.DoesNotContain("demo-admin-token", text, StringComparison.Ordinal);

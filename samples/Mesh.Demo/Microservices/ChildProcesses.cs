@@ -167,13 +167,17 @@ internal sealed class ChildProcesses : IDisposable
     internal sealed class Child
     {
         private readonly ConcurrentQueue<string> _lines = new();
+        private readonly Lock _lock = new();
+        private readonly List<Action<string, string?>> _listeners = [];
+        private string? _lastOutput;
+        private string? _lastError;
 
         public Child(string name, Process process)
         {
             Name = name;
             Process = process;
-            process.OutputDataReceived += (_, e) => Keep(e.Data);
-            process.ErrorDataReceived += (_, e) => Keep(e.Data);
+            process.OutputDataReceived += (_, e) => Keep(e.Data, ref _lastOutput);
+            process.ErrorDataReceived += (_, e) => Keep(e.Data, ref _lastError);
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
         }
@@ -200,17 +204,56 @@ internal sealed class ChildProcesses : IDisposable
         /// <summary>Gets the last lines the child wrote.</summary>
         public string Tail => string.Join(Environment.NewLine, _lines);
 
-        private void Keep(string? line)
+        /// <summary>
+        /// Calls <paramref name="listener"/> with every line the child writes from now on, and the line before it on the
+        /// same stream (the console logger's <c>warn: Category[event]</c> header of a message), until disposed.
+        /// </summary>
+        public IDisposable OnLine(Action<string, string?> listener)
+        {
+            lock (_lock)
+            {
+                _listeners.Add(listener);
+            }
+
+            return new Unsubscribe(this, listener);
+        }
+
+        private void Keep(string? line, ref string? last)
         {
             if (line is null)
             {
                 return;
             }
 
+            Action<string, string?>[] listeners;
+            string? previous;
+            lock (_lock)
+            {
+                previous = last;
+                last = line;
+                listeners = [.. _listeners];
+            }
+
             _lines.Enqueue(line);
             while (_lines.Count > 40)
             {
                 _lines.TryDequeue(out _);
+            }
+
+            foreach (var listener in listeners)
+            {
+                listener(line, previous);
+            }
+        }
+
+        private sealed class Unsubscribe(Child child, Action<string, string?> listener) : IDisposable
+        {
+            public void Dispose()
+            {
+                lock (child._lock)
+                {
+                    child._listeners.Remove(listener);
+                }
             }
         }
     }

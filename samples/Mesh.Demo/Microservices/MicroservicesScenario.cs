@@ -19,6 +19,7 @@ internal sealed class MicroservicesScenario
     private LiveView _view = null!;
     private SampleMesh _mesh = null!;
     private TrafficDriver _driver = null!;
+    private PaymentsAuthorization _authorization = null!;
     private string _caption = "warm-up";
     private string _paymentsBreaker = "closed";
     private long _paymentsRetries;
@@ -81,6 +82,9 @@ internal sealed class MicroservicesScenario
         _driver = driver;
         await driver.WarmUpAsync(20, TimeSpan.FromSeconds(30), cancellationToken);
         await ShowIdentitiesAsync(mesh, driver, output, cancellationToken);
+        using var authorization = new PaymentsAuthorization(mesh);
+        _authorization = authorization;
+        await authorization.ShowAsync(output, cancellationToken);
         output.WriteLine($"  traffic: {rate} orders/s through the gateway from 8 concurrent users (POST /orders, over mutual TLS as {identity.Id})");
         output.WriteLine();
 
@@ -384,6 +388,8 @@ internal sealed class MicroservicesScenario
         var checkedOrders = verified + _driver.Unverified;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  - mutual TLS: {verified} of {checkedOrders} orders answered showed the caller each service should have verified (gateway <- demo, orders <- gateway, inventory <- orders, payments <- orders){(_driver.FirstUnverified is { } wrong ? "; first miss: " + wrong : string.Empty)}; {_plaintext}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  - authorization: payments {_authorization.Outcome}; it denied orders {_authorization.OrdersDenied} times while {_steps.Sum(s => s.Charged)} orders were charged ({PaymentsAuthorization.ChargeRule})"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  end to end through the gateway: {requests} orders, {ok} succeeded, {requests - ok} failed: success rate {rate * 100:0.00} % (target >= {Target * 100:0.0} %: {(rate >= Target ? "met" : "missed")})"));
         return rate;

@@ -192,6 +192,39 @@ internal sealed class SampleMesh : IDisposable
     public Task SetPaymentsFailureRateAsync(double rate, CancellationToken cancellationToken) =>
         SendAsync(_clients["payments"], HttpMethod.Post, new Uri(Payments, "/admin/chaos"), JsonSerializer.Serialize(new { failureRate = rate }), "application/json", cancellationToken);
 
+    /// <summary>Calls a service as the demo's workload (mutual TLS with its identity), with a JSON body unless empty; returns the status and the body.</summary>
+    public async Task<(int Status, string Body)> CallAsDemoAsync(string service, Uri address, HttpMethod method, string path, string json, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(address, path)) { Content = json.Length == 0 ? null : new StringContent(json, Encoding.UTF8, "application/json") };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.Add(name, value);
+        }
+
+        using var response = await _clients[service].SendAsync(request, cancellationToken);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
+    }
+
+    /// <summary>Asks meshd (<c>POST /v1/authorization/check</c>) whether a caller would be let in, and by which rule.</summary>
+    public async Task<(bool Allowed, string Decision, string Rule)> CheckAuthorizationAsync(string service, string caller, string method, string path, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/authorization/check") { Content = JsonContent.Create(new { service, caller, method, path }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        using var response = await _meshd.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"POST /v1/authorization/check: {(int)response.StatusCode} {body}");
+        }
+
+        using var document = JsonDocument.Parse(body);
+        var answer = document.RootElement;
+        return (answer.GetProperty("allowed").GetBoolean(), answer.GetProperty("decision").GetString() ?? "?", answer.GetProperty("rule").GetString() ?? "?");
+    }
+
+    /// <summary>Gets a child process by name (<c>payments</c>, <c>inventory-v1a</c>...), to read what it writes.</summary>
+    public ChildProcesses.Child ChildOf(string name) => _byName[name];
+
     /// <summary>Reads a service's <c>/mesh/stats</c>, over mutual TLS.</summary>
     public async Task<JsonElement?> StatsAsync(string service, Uri address, CancellationToken cancellationToken)
     {

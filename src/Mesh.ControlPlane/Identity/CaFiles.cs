@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Text;
+using Meshd.Storage;
 
 namespace Meshd.Identity;
 
@@ -44,7 +44,7 @@ internal static partial class CaFiles
             }
 
             File.Move(temp, path, overwrite: true);
-            SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
         catch
         {
@@ -60,44 +60,5 @@ internal static partial class CaFiles
         {
             File.Delete(leftover);
         }
-    }
-
-    private static void SyncDirectory(string directory)
-    {
-        // A rename is durable once its directory is flushed; .NET has no API for that, so ask libc.
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        var fd = Native.Open(directory, 0);
-        if (fd < 0)
-        {
-            throw new IOException($"Could not open directory '{directory}' to flush it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (Native.Fsync(fd) != 0)
-            {
-                throw new IOException($"Could not flush directory '{directory}' (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = Native.Close(fd);
-        }
-    }
-
-    private static partial class Native
-    {
-        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Open(string path, int flags);
-
-        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static partial int Fsync(int fd);
-
-        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static partial int Close(int fd);
     }
 }

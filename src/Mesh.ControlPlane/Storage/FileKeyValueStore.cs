@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 
 namespace Meshd.Storage;
@@ -318,7 +317,7 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
             }
 
             File.Move(temp, _path, overwrite: true);
-            SyncDirectory(_directory);
+            DirectorySync.Flush(_directory);
             Volatile.Write(ref _persistFailure, null);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -379,46 +378,7 @@ internal sealed partial class FileKeyValueStore : IKeyValueStore
         }
     }
 
-    private static void SyncDirectory(string directory)
-    {
-        // The rename is only durable once the directory itself is flushed; .NET has no API for that, so ask libc.
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        var fd = Native.Open(directory, 0);
-        if (fd < 0)
-        {
-            throw new IOException($"Could not open directory '{directory}' to flush it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (Native.Fsync(fd) != 0)
-            {
-                throw new IOException($"Could not flush directory '{directory}' (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = Native.Close(fd);
-        }
-    }
-
     private sealed record Entry(byte[] Value, long ModRevision, bool Durable);
 
     private sealed record PendingCommit(IReadOnlyList<StoreCompare> Compares, IReadOnlyList<StoreOperation> Operations, TaskCompletionSource<StoreCommit> Done);
-
-    private static partial class Native
-    {
-        [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-        public static partial int Open(string path, int flags);
-
-        [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static partial int Fsync(int fd);
-
-        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static partial int Close(int fd);
-    }
 }

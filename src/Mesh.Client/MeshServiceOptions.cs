@@ -7,6 +7,7 @@ using Mesh.Identity;
 using Mesh.Outliers;
 using Mesh.RateLimiting;
 using Mesh.Retry;
+using Mesh.Routing;
 
 namespace Mesh;
 
@@ -66,6 +67,13 @@ public sealed class MeshServiceOptions
     /// <summary>Gets who may call this service, as its own server enforces it; ignored for other services.</summary>
     /// <value>No rules by default: the mesh's default (<c>allow</c>) applies; see <see cref="AuthorizationOptions"/>.</value>
     public AuthorizationOptions Authorization { get; } = new();
+
+    /// <summary>
+    /// Gets the service's routes: which requests go to which subsets of its endpoints, by weight. The first route in
+    /// precedence order that matches a request takes it; a request no route matches goes to every endpoint.
+    /// </summary>
+    /// <value>Empty by default: every call goes to every endpoint; at most 64.</value>
+    public IList<RouteOptions> Routes { get; } = new List<RouteOptions>();
 
     /// <summary>Gets or sets the client-side rate limit.</summary>
     /// <value><see langword="null"/> by default: no limit.</value>

@@ -179,6 +179,12 @@ public sealed class TestMeshd : IAsyncDisposable
     public Task<HttpResponseMessage> RegisterAsync(string service, string instanceId, string address) =>
         Workload.PutAsync(new Uri($"/v1/services/{service}/instances/{instanceId}", UriKind.Relative), Json($$"""{ "address": "{{address}}", "zone": "a", "labels": { "version": "v1" } }"""));
 
+    /// <summary>Registers an instance at the scheme, host and port of <paramref name="address"/> with label <c>version</c> = <paramref name="version"/>.</summary>
+    public Task<HttpResponseMessage> RegisterAsync(string service, string instanceId, Uri address, string version) =>
+        Workload.PutAsync(
+            new Uri($"/v1/services/{service}/instances/{instanceId}", UriKind.Relative),
+            Json($$"""{ "address": "{{address.GetLeftPart(UriPartial.Authority)}}", "zone": "a", "labels": { "version": "{{version}}" } }"""));
+
     /// <summary>Registers an instance at the scheme, host and port of <paramref name="address"/>.</summary>
     public Task<HttpResponseMessage> RegisterAsync(string service, string instanceId, Uri address) =>
         RegisterAsync(service, instanceId, address.GetLeftPart(UriPartial.Authority));

@@ -3,6 +3,7 @@ using Mesh.Balancing;
 using Mesh.ControlPlane;
 using Mesh.Identity;
 using Mesh.Retry;
+using Mesh.Routing;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.Configuration;
@@ -131,6 +132,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         }
 
         AuthorizationOptionsValidator.Validate(service.Authorization, $"{path}:Authorization", serviceName, failures);
+        RouteOptionsValidator.Validate(service.Routes, $"{path}:Routes", serviceName, failures);
         var positive = false;
         var addresses = new HashSet<Uri>();
         for (var i = 0; i < service.Endpoints.Count; i++)

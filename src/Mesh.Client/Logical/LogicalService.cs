@@ -8,6 +8,7 @@ using Mesh.Endpoint;
 using Mesh.Protocol;
 using Mesh.RateLimiting;
 using Mesh.Resilience;
+using Mesh.Routing;
 using Mesh.Telemetry;
 using Polly;
 using Polly.CircuitBreaker;
@@ -15,13 +16,16 @@ using Polly.CircuitBreaker;
 namespace Mesh.Logical;
 
 /// <summary>
-/// The logical layer of one service, once per call: the call's span and golden metrics, the routing slot (every call
-/// goes to the service's one destination until routes exist), then its strategies in the order
+/// The logical layer of one service, once per call: the call's span and golden metrics, routing (the first route that
+/// matches picks one of its destinations by weight; without routes, or when none matches, the call goes to every
+/// endpoint), then its strategies in the order
 /// <see cref="ServicePolicy"/> composes them, each attempt going to the concrete layer. Failures leave as the
 /// exceptions an HttpClient user expects, naming the service. Knows the logical service, never an endpoint.
 /// </summary>
-internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry)
+internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null)
 {
+    private readonly Destination[] _subsets = subsets ?? [destination];
+
     private static readonly ResiliencePropertyKey<ITransport> s_transport = new("Mesh.Transport");
 
     public string Name => name;
@@ -31,8 +35,23 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
     public ServicePolicy Policy => policy;
 
-    /// <summary>Gets where its calls go: today every call goes to the service's whole endpoint set.</summary>
+    /// <summary>Gets where its calls go when no route takes them: the service's whole endpoint set.</summary>
     public Destination Destination => destination;
+
+    /// <summary>Gets the routes, or <see langword="null"/> when the service has none.</summary>
+    public RouteTable? Routes => routes;
+
+    /// <summary>Gets one destination per subset the routes name, in the order of <see cref="RouteTable.Subsets"/>; the first is <see cref="Destination"/>.</summary>
+    public IReadOnlyList<Destination> Subsets => _subsets;
+
+    /// <summary>Rebuilds the endpoint sets of every destination, after an endpoint was ejected or returned.</summary>
+    public void Refresh()
+    {
+        foreach (var subset in _subsets)
+        {
+            subset.Refresh();
+        }
+    }
 
     /// <summary>
     /// Sends one logical call to the service: its span and golden metrics around rate limit → total timeout and
@@ -61,7 +80,16 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var call = Begin(request, protocol, out var timeout);
+            // Routing: one destination for the whole call, its retries and hedges included.
+            var target = destination;
+            var configured = policy.Timeout;
+            if (routes is not null && routes.Match(request) is { } route)
+            {
+                target = _subsets[route.Pick()];
+                configured = route.Timeout ?? configured;
+            }
+
+            var call = Begin(request, protocol, configured, out var timeout);
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
@@ -82,7 +110,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                         context.Properties.GetValue(s_transport, null!),
                         context.CancellationToken),
                     context,
-                    destination).ConfigureAwait(false);
+                    target).ConfigureAwait(false);
             }
             finally
             {
@@ -92,7 +120,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             CallTelemetry.TagAttempts(call.Attempts);
             response = outcome.Exception is null
                 ? outcome.Result!
-                : Fail(outcome.Exception, request, call, timeout < policy.Timeout, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+                : Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
         }
         catch (Exception ex)
         {
@@ -126,10 +154,10 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     };
 
     /// <summary>The call's deadline (its timeout, cut to what an enclosing deadline leaves) and the headers that carry it.</summary>
-    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, out TimeSpan timeout)
+    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, TimeSpan configured, out TimeSpan timeout)
     {
         var now = telemetry.Time.GetUtcNow();
-        timeout = policy.Timeout;
+        timeout = configured;
         if (MeshDeadline.Current is { } ambient && ambient - now < timeout)
         {
             timeout = ambient - now;
@@ -137,7 +165,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
         if (timeout <= TimeSpan.Zero)
         {
-            throw Timeout(policy.Timeout, inherited: true, null);
+            throw Timeout(configured, inherited: true, null);
         }
 
         // The server learns how long this caller will wait, so the calls it makes in turn can inherit the deadline.
@@ -150,9 +178,9 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     }
 
     /// <summary>Turns the failure of a call into what its caller expects: an exception naming the service, or for gRPC a DEADLINE_EXCEEDED answer.</summary>
-    private HttpResponseMessage Fail(Exception exception, HttpRequestMessage request, MeshCall call, bool inherited, bool deadlinePassed)
+    private HttpResponseMessage Fail(Exception exception, HttpRequestMessage request, MeshCall call, TimeSpan configured, bool inherited, bool deadlinePassed)
     {
-        var translated = Translate(exception, call, inherited, deadlinePassed);
+        var translated = Translate(exception, call, configured, inherited, deadlinePassed);
 
         // A gRPC client expects a deadline to end as DEADLINE_EXCEEDED, which it reads from the response.
         if (translated is TaskCanceledException { InnerException: TimeoutException } && call.Protocol.DeadlineExceeded(request, translated.Message) is { } deadlineExceeded)
@@ -168,12 +196,12 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         throw translated;
     }
 
-    private Exception Translate(Exception exception, MeshCall call, bool inherited, bool deadlinePassed)
+    private Exception Translate(Exception exception, MeshCall call, TimeSpan configured, bool inherited, bool deadlinePassed)
     {
         var note = call.NotRetriedReason is { } reason ? $" Not retried: {reason}." : string.Empty;
         return exception switch
         {
-            OperationCanceledException when deadlinePassed => Timeout(policy.Timeout, inherited, exception),
+            OperationCanceledException when deadlinePassed => Timeout(configured, inherited, exception),
             AttemptTimeoutException attempt => new TaskCanceledException(attempt.Message + note, new TimeoutException(attempt.Message, attempt)),
             BrokenCircuitException broken => BreakerStrategy.Refused(name, broken),
             MeshEndpointUnavailableException { NoEndpoint: true } => exception,

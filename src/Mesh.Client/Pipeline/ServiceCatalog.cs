@@ -9,6 +9,7 @@ using Mesh.Endpoint;
 using Mesh.Identity;
 using Mesh.Logical;
 using Mesh.Outliers;
+using Mesh.Routing;
 using Mesh.Telemetry;
 using Mesh.Utilities;
 using Microsoft.Extensions.Logging;
@@ -118,7 +119,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
     {
         if (TryGetService(service, out var state))
         {
-            state.Destination.Refresh();
+            state.Refresh();
         }
     }
 
@@ -320,7 +321,25 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         var stage = new EndpointStage(name, options.AttemptTimeout, detector, _telemetry);
         var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time, discovered.Unreachable);
         tracked.Add((detector, targets, Array.ConvertAll(destination.Routable, t => t.Ejection)));
-        return new LogicalService(name, options, caller, policy, destination, _telemetry);
+        if (RouteTable.Create(options.Routes, _random) is not { } routes)
+        {
+            return new LogicalService(name, options, caller, policy, destination, _telemetry);
+        }
+
+        // One destination per subset a route names, over the same targets, so loads and ejections are shared and a
+        // weight change swaps destinations without touching endpoint state.
+        var subsets = new Destination[routes.Subsets.Count];
+        subsets[0] = destination;
+        for (var i = 1; i < subsets.Length; i++)
+        {
+            var labels = routes.Subsets[i];
+            var members = Array.FindAll(targets, t => labels.All(l => t.Endpoint.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
+            var unreachable = members.Length > 0 ? null
+                : discovered.Unreachable ?? $"none of its {targets.Length} endpoint(s) from {discovered.Source} has the labels {string.Join(", ", labels.Select(l => $"{l.Key}={l.Value}"))} that a route names.";
+            subsets[i] = new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable);
+        }
+
+        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets);
     }
 
     private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>

@@ -35,10 +35,13 @@ public sealed partial class LayerTests
         ["Retry"] = [Schema, "Resilience", "Protocol", "Telemetry", "Utilities"],
         ["Hedging"] = [Schema, "Retry", "Resilience", "Telemetry"],
 
+        // Route matching and the weighted pick: on the request and the routes' options only, never an endpoint.
+        ["Routing"] = [Schema, "Utilities"],
+
         // The request path, lowest first.
         ["Endpoint"] = [Schema, "Discovery", "Balancing", "Outliers", "Resilience", "Protocol", "Telemetry"],
         ["Concrete"] = [Schema, "Endpoint", "Discovery", "Balancing", "Outliers", "Resilience", "Utilities"],
-        ["Logical"] = [Schema, "Concrete", "Endpoint", "Retry", "Hedging", "CircuitBreaking", "RateLimiting", "Resilience", "Protocol", "Telemetry", "Discovery", "Utilities"],
+        ["Logical"] = [Schema, "Routing", "Concrete", "Endpoint", "Retry", "Hedging", "CircuitBreaking", "RateLimiting", "Resilience", "Protocol", "Telemetry", "Discovery", "Utilities"],
 
         ["ControlPlane"] = [Schema, "ControlPlane.Contract", "Discovery", "Identity", "Telemetry", "Utilities"],
         ["Identity"] = [Schema, "Utilities"],
@@ -47,7 +50,7 @@ public sealed partial class LayerTests
         ["Authorization"] = [Schema],
 
         // The composition: the catalog builds each service's layers; the handler puts them in a client.
-        ["Pipeline"] = [Schema, "Logical", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Identity", "Resilience", "Protocol", "Telemetry", "Utilities"],
+        ["Pipeline"] = [Schema, "Logical", "Routing", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Identity", "Resilience", "Protocol", "Telemetry", "Utilities"],
         ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Identity", "Telemetry", "Utilities"],
     };
 

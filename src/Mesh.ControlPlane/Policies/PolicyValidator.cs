@@ -79,7 +79,7 @@ internal static partial class PolicyValidator
             }
 
             var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            result[property.Name] = IsScalar(propertyType) || ElementType(propertyType) is not null ? value?.DeepClone() : Canonicalize(value, propertyType);
+            result[property.Name] = IsScalar(propertyType) || ElementType(propertyType) is not null || DictionaryValueType(propertyType) is not null ? value?.DeepClone() : Canonicalize(value, propertyType);
         }
 
         return result;
@@ -207,6 +207,29 @@ internal static partial class PolicyValidator
             return;
         }
 
+        // A map such as a route destination's Labels: an object whose names are data, each value of the map's value type.
+        if (DictionaryValueType(scalarType) is { } mapValue)
+        {
+            if (value is not JsonObject map)
+            {
+                Add(errors, field, $"Expected an object, got {Kind(value)}.");
+                return;
+            }
+
+            foreach (var (key, item) in map)
+            {
+                if (item is null)
+                {
+                    Add(errors, field + ":" + key, "Expected a value, got null.");
+                    continue;
+                }
+
+                CheckValue(item, mapValue, field + ":" + key, errors);
+            }
+
+            return;
+        }
+
         var element = ElementType(scalarType);
         if (element is not null)
         {
@@ -238,6 +261,9 @@ internal static partial class PolicyValidator
 
     private static bool IsScalar(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan) || type == typeof(Uri);
+
+    private static Type? DictionaryValueType(Type type) =>
+        type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>) && i.GetGenericArguments()[0] == typeof(string))?.GetGenericArguments()[1];
 
     private static Type? ElementType(Type type)
     {

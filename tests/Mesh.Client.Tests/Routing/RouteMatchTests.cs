@@ -134,10 +134,10 @@ public sealed class RouteMatchTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_exact_path_wins_over_a_longer_prefix_listed_before_it()
+    public async Task An_exact_path_wins_over_a_prefix_as_long_listed_before_it()
     {
         using var host = Host(
-            Route(0, "v2", ("Path:Type", "Prefix"), ("Path:Value", "/items/special/deals")),
+            Route(0, "v2", ("Path:Type", "Prefix"), ("Path:Value", "/items/special/")),
             Route(1, "v3", ("Path:Type", "Exact"), ("Path:Value", "/items/special")));
 
         Assert.Equal(["v3"], await BackendsAsync(host, "/items/special"));

@@ -81,19 +81,13 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             }
 
             // Routing: one destination for the whole call, its retries and hedges included.
-            var target = destination;
             var configured = policy.Timeout;
-            if (routes is not null && routes.Match(request) is { } route)
-            {
-                target = _subsets[route.Pick()];
-                configured = route.Timeout ?? configured;
-            }
+            var target = routes is null ? destination : Route(request, ref configured);
 
             var call = Begin(request, protocol, configured, out var timeout);
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
-            var pipeline = policy.HedgingPipeline is { } hedging && call.Idempotent && call.Replayable ? hedging : policy.Pipeline;
             var context = ResilienceContextPool.Shared.Get(linked.Token);
             Outcome<HttpResponseMessage> outcome;
             try
@@ -103,7 +97,8 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
-                outcome = await pipeline.ExecuteOutcomeAsync(
+                // No local for the pipeline: every local of this method is a field of its state machine.
+                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? policy.Pipeline : policy.Pipeline).ExecuteOutcomeAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -140,6 +135,18 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
 
         return response;
+    }
+
+    /// <summary>The destination of the first route that takes <paramref name="request"/>, by weight, and its timeout; else the whole set.</summary>
+    private Destination Route(HttpRequestMessage request, ref TimeSpan configured)
+    {
+        if (routes!.Match(request) is not { } route)
+        {
+            return destination;
+        }
+
+        configured = route.Timeout ?? configured;
+        return _subsets[route.Pick()];
     }
 
     /// <summary>The outcome class of a failed call, for metrics and spans.</summary>

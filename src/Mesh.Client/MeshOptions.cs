@@ -26,6 +26,17 @@ public sealed class MeshOptions
     public string? ServiceName { get; set; }
 
     /// <summary>
+    /// Gets or sets the zone this process runs in (such as <c>eu-west-1a</c>). With a zone, the balancing of every service
+    /// prefers the endpoints whose <c>Zone</c> is the same while enough of them are available, and spills over to the
+    /// other zones when they are ejected, failing or too few; see <see cref="Balancing.ZoneAwareOptions"/> for the rule.
+    /// </summary>
+    /// <value>
+    /// <see langword="null"/> by default: every zone is alike. Not empty, at most 128 characters (as meshd's registry allows),
+    /// without control characters or white space around it. Reloaded with the rest of the options.
+    /// </value>
+    public string? Zone { get; set; }
+
+    /// <summary>
     /// Gets the settings of the control plane (<c>meshd</c>). With an address set, services, their endpoints and their
     /// policies also come from the control plane; a key set locally under <c>Mesh:Services</c> overrides the same key from
     /// the control plane, and local <c>Endpoints</c> of a service replace its registered instances.

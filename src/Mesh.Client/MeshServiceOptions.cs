@@ -36,6 +36,10 @@ public sealed class MeshServiceOptions
     /// <value>Used only when <see cref="LoadBalancer"/> is <see cref="LoadBalancerNames.RingHash"/>.</value>
     public RingHashOptions RingHash { get; } = new();
 
+    /// <summary>Gets how a caller with a zone (<c>Mesh:Zone</c>) prefers the endpoints of its own zone; the rule is stated on <see cref="ZoneAwareOptions"/>.</summary>
+    /// <value>On by default, with <see cref="ZoneAwareOptions.MinHealthyPercent"/> 70.</value>
+    public ZoneAwareOptions ZoneAware { get; } = new();
+
     /// <summary>
     /// Gets or sets the most time one call may take, every attempt, backoff and hedge included. When the call is made
     /// within a <see cref="Resilience.MeshDeadline"/> scope (such as an inbound request's deadline), the sooner of the two applies.

@@ -15,7 +15,9 @@ namespace Mesh.Concrete;
 /// balanced over (those not ejected, swapped whole when one leaves or returns), a pick that prefers an endpoint the
 /// call has not tried, and failover: an attempt whose connection could not be made moves to another endpoint, up to
 /// <see cref="MaxEndpointsPerAttempt"/>, before it counts as one attempt. A destination with no endpoint fails its
-/// attempts at once with <see cref="MeshEndpointUnavailableException"/>.
+/// attempts at once with <see cref="MeshEndpointUnavailableException"/>. With a caller's zone, the set balanced over
+/// is the zone's own endpoints while enough of them are available, with every available endpoint behind them for the
+/// failover and the retries that have tried every local one (the rule: <see cref="ZoneAwareOptions"/>).
 /// </summary>
 internal sealed class Destination
 {
@@ -30,9 +32,11 @@ internal sealed class Destination
     private readonly EndpointStage _stage;
     private readonly MeshRandom _random;
     private readonly TimeProvider _time;
+    private readonly EndpointTarget[] _local;
+    private readonly int _minHealthyPercent;
     private volatile PickSet? _available;
 
-    public Destination(string service, string source, EndpointTarget[] endpoints, string balancer, RingHashOptions ringHash, EndpointStage stage, MeshRandom random, TimeProvider time, string? unreachable = null)
+    public Destination(string service, string source, EndpointTarget[] endpoints, string balancer, RingHashOptions ringHash, EndpointStage stage, MeshRandom random, TimeProvider time, string? unreachable = null, string? zone = null, ZoneAwareOptions? zoneAware = null)
     {
         Service = service;
         _source = source;
@@ -45,6 +49,9 @@ internal sealed class Destination
         _stage = stage;
         _random = random;
         _time = time;
+        Zone = zoneAware is { Enabled: false } ? null : zone;
+        _local = Zone is null ? [] : Array.FindAll(Routable, e => string.Equals(e.Endpoint.Zone, Zone, StringComparison.OrdinalIgnoreCase));
+        _minHealthyPercent = zoneAware?.MinHealthyPercent ?? new ZoneAwareOptions().MinHealthyPercent;
         _available = CreateAvailable();
     }
 
@@ -62,8 +69,14 @@ internal sealed class Destination
     /// <summary>Gets the balancer in force, over the endpoints not ejected; <see langword="null"/> without endpoints.</summary>
     public ILoadBalancer? Balancer => _available?.Picker.Balancer;
 
-    /// <summary>Gets the endpoints picked from now.</summary>
+    /// <summary>Gets the endpoints picked from now: the local zone's while it is preferred, else every available one.</summary>
     public EndpointTarget[] Available => _available?.Targets ?? [];
+
+    /// <summary>Gets the caller's zone whose endpoints are preferred, or <see langword="null"/> (no zone, or zone awareness off).</summary>
+    public string? Zone { get; }
+
+    /// <summary>Gets whether the local zone's endpoints are preferred now.</summary>
+    public bool PrefersLocalZone => _available?.Spill is not null;
 
     /// <summary>Counts the endpoints ejected now.</summary>
     public int EjectedCount()
@@ -95,11 +108,17 @@ internal sealed class Destination
         }
 
         var context = new PickContext(HashKey(request), call);
-        var limit = Math.Min(MaxEndpointsPerAttempt, first.Targets.Length);
+        var limit = Math.Min(MaxEndpointsPerAttempt, (first.Spill ?? first).Targets.Length);
         for (var tried = 1; ; tried++)
         {
             var available = _available!;
             var target = available.Targets[available.Picker.Pick(context)];
+            if (available.Spill is { } spill && call.HasTried(target.Load))
+            {
+                // Every local endpoint was tried by this call: another zone takes it.
+                target = spill.Targets[spill.Picker.Pick(context)];
+            }
+
             call.AddTried(target.Load);
             try
             {
@@ -155,10 +174,26 @@ internal sealed class Destination
             targets = Routable;
         }
 
-        var loads = Array.ConvertAll(targets, t => t.Load);
-        return new PickSet(targets, new EndpointPicker(loads, LoadBalancerFactory.Create(_balancer, _ringHash, loads, _random, _time), _random));
+        var all = PickSetOf(targets, spill: null);
+        if (_local.Length == 0)
+        {
+            return all;
+        }
+
+        // The zone rule: the local endpoints alone while at least MinHealthyPercent of them (and one) are available.
+        var local = Array.FindAll(_local, e => !e.Ejection.IsEjected(now));
+        return local.Length > 0 && local.Length * 100L >= (long)_minHealthyPercent * _local.Length ? PickSetOf(local, all) : all;
     }
 
-    /// <summary>The endpoints picked from now and the picker over them, swapped together.</summary>
-    private sealed record PickSet(EndpointTarget[] Targets, EndpointPicker Picker);
+    private PickSet PickSetOf(EndpointTarget[] targets, PickSet? spill)
+    {
+        var loads = Array.ConvertAll(targets, t => t.Load);
+        return new PickSet(targets, new EndpointPicker(loads, LoadBalancerFactory.Create(_balancer, _ringHash, loads, _random, _time), _random), spill);
+    }
+
+    /// <summary>
+    /// The endpoints picked from now and the picker over them, swapped together; with the local zone preferred, the set
+    /// of every available endpoint an attempt spills to once the call has tried every local one.
+    /// </summary>
+    private sealed record PickSet(EndpointTarget[] Targets, EndpointPicker Picker, PickSet? Spill);
 }

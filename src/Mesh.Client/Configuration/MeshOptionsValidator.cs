@@ -34,6 +34,11 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{Section}:ServiceName: '{own}' is not a valid service name (letters, digits, '-' and '.', as in a host name).");
         }
 
+        if (options.Zone is { } zone && ZoneProblem(zone) is { } zoneProblem)
+        {
+            failures.Add($"{Section}:Zone: {zoneProblem}");
+        }
+
         ValidateControlPlane(options.ControlPlane, failures);
         IdentityOptionsValidator.Validate(options.Identity, $"{Section}:Identity", failures);
         AuthorizationOptionsValidator.Validate(options.Authorization, $"{Section}:Authorization", failures);
@@ -123,6 +128,11 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         if (service.RingHash.PointsPerWeight is < 1 or > RingHashOptions.MaxPointsPerWeight)
         {
             failures.Add($"{path}:RingHash:PointsPerWeight: {service.RingHash.PointsPerWeight} is out of range for service '{serviceName}' (1 to {RingHashOptions.MaxPointsPerWeight}).");
+        }
+
+        if (service.ZoneAware.MinHealthyPercent is < 0 or > 100)
+        {
+            failures.Add($"{path}:ZoneAware:MinHealthyPercent: {service.ZoneAware.MinHealthyPercent} is out of range for service '{serviceName}' (0 to 100).");
         }
 
         ValidateResilience(path, serviceName, service, failures);
@@ -238,6 +248,30 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         IFormattable formattable => formattable.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
         _ => value?.ToString() ?? "null",
     };
+
+    /// <summary>The longest zone, as meshd's registry takes it.</summary>
+    internal const int MaxZone = 128;
+
+    private static string? ZoneProblem(string zone)
+    {
+        if (zone.Length == 0)
+        {
+            return "the zone is empty; leave it unset for a process with no zone.";
+        }
+
+        // The value itself is repeated only once it is known to be short and printable.
+        if (zone.Length > MaxZone)
+        {
+            return $"the zone is {zone.Length} characters long; at most {MaxZone}.";
+        }
+
+        if (zone.Any(char.IsControl))
+        {
+            return "the zone holds control characters.";
+        }
+
+        return char.IsWhiteSpace(zone[0]) || char.IsWhiteSpace(zone[^1]) ? $"'{zone}' has white space around it." : null;
+    }
 
     internal static bool IsServiceName(string name)
     {

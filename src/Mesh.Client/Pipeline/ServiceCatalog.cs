@@ -207,7 +207,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             {
                 LogicalService? old = null;
                 previous?.Services.TryGetValue(service.Name, out old);
-                services[service.Name] = BuildService(WithTransport(service, MtlsModeNames.ModeOf(options, service.Name), mutualTls), options.ServiceName, old, created, tracked);
+                services[service.Name] = BuildService(WithTransport(service, MtlsModeNames.ModeOf(options, service.Name), mutualTls), options.ServiceName, options.Zone, old, created, tracked);
             }
         }
         catch
@@ -282,7 +282,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
     private static Uri WithScheme(Uri address, string scheme) =>
         address.Scheme == scheme ? address : new UriBuilder(address) { Scheme = scheme, Port = address.Port }.Uri;
 
-    private LogicalService BuildService(DiscoveredService discovered, string? caller, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked)
+    private LogicalService BuildService(DiscoveredService discovered, string? caller, string? zone, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked)
     {
         var name = discovered.Name;
         var options = discovered.Options;
@@ -319,7 +319,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         }
 
         var stage = new EndpointStage(name, options.AttemptTimeout, detector, _telemetry);
-        var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time, discovered.Unreachable);
+        var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time, discovered.Unreachable, zone, options.ZoneAware);
         tracked.Add((detector, targets, Array.ConvertAll(destination.Routable, t => t.Ejection)));
         if (RouteTable.Create(options.Routes, _random) is not { } routes)
         {
@@ -336,7 +336,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             var members = Array.FindAll(targets, t => labels.All(l => t.Endpoint.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
             var unreachable = members.Length > 0 ? null
                 : discovered.Unreachable ?? $"none of its {targets.Length} endpoint(s) from {discovered.Source} has the labels {string.Join(", ", labels.Select(l => $"{l.Key}={l.Value}"))} that a route names.";
-            subsets[i] = new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable);
+            subsets[i] = new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable, zone, options.ZoneAware);
         }
 
         return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets);

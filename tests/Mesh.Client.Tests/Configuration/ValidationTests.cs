@@ -26,6 +26,12 @@ public sealed class ValidationTests
         { "Mesh:ControlPlane:Adress", "http://127.0.0.1:7070", ["Mesh:ControlPlane:Adress: 'Adress' is not a known setting (known: Address"] },
         { "Mesh:Services:inventory:RingHash:PointsPerWeight", "0", ["Mesh:Services:inventory:RingHash:PointsPerWeight", "0"] },
         { "Mesh:Mtls:Mode", "Strictly", ["Mesh:Mtls:Mode: 'Strictly' is not a mode", "Strict, Permissive, Off"] },
+        { "Mesh:Zone", " a", ["Mesh:Zone: ' a' has white space around it"] },
+        { "Mesh:Zone", "a\u0001b", ["Mesh:Zone: the zone holds control characters"] },
+        { "Mesh:Zone", new string('z', 129), ["Mesh:Zone: the zone is 129 characters long; at most 128"] },
+        { "Mesh:Services:inventory:ZoneAware:MinHealthyPercent", "101", ["Mesh:Services:inventory:ZoneAware:MinHealthyPercent: 101 is out of range", "inventory", "0 to 100"] },
+        { "Mesh:Services:inventory:ZoneAware:MinHealthyPercent", "-1", ["Mesh:Services:inventory:ZoneAware:MinHealthyPercent: -1 is out of range"] },
+        { "Mesh:Services:inventory:ZoneAware:MinHealthyPrecent", "50", ["Mesh:Services:inventory:ZoneAware:MinHealthyPrecent", "MinHealthyPercent"] },
         { "Mesh:Mtls:Mod", "Strict", ["Mesh:Mtls:Mod: 'Mod' is not a known setting", "Mode"] },
     };
 

@@ -11,10 +11,7 @@ public sealed class MtlsModesTests
     public void A_reloaded_mode_applies_and_a_refused_reload_keeps_the_last_good_mode()
     {
         var configuration = new ReloadableConfiguration(Settings(("Mesh:Services:payments:Mtls:Mode", "Strict")));
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Add(configuration).Build());
-        services.AddMeshServer();
-        using var provider = services.BuildServiceProvider();
+        using var provider = Server(configuration);
         var modes = provider.GetRequiredService<MtlsModes>();
         Assert.Equal(MtlsMode.Strict, modes.Current);
 
@@ -39,10 +36,7 @@ public sealed class MtlsModesTests
     public void A_service_without_a_mode_has_the_mesh_wide_one_and_a_refused_mesh_wide_mode_keeps_the_last_good()
     {
         var configuration = new ReloadableConfiguration(Settings(("Mesh:Mtls:Mode", "Strict")));
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Add(configuration).Build());
-        services.AddMeshServer();
-        using var provider = services.BuildServiceProvider();
+        using var provider = Server(configuration);
         var modes = provider.GetRequiredService<MtlsModes>();
         Assert.Equal(MtlsMode.Strict, modes.Current);
 
@@ -59,6 +53,15 @@ public sealed class MtlsModesTests
         // Neither set: permissive.
         configuration.Replace(Settings());
         Assert.Equal(MtlsMode.Permissive, modes.Current);
+    }
+
+    // A server's services over this configuration, as AddMeshServer() registers them.
+    private static ServiceProvider Server(ReloadableConfiguration configuration)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Add(configuration).Build());
+        services.AddMeshServer();
+        return services.BuildServiceProvider();
     }
 
     private static Dictionary<string, string?> Settings(params (string Key, string Value)[] extra)

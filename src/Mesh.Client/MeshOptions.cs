@@ -31,7 +31,8 @@ public sealed class MeshOptions
     /// other zones when they are ejected, failing or too few; see <see cref="Balancing.ZoneAwareOptions"/> for the rule.
     /// </summary>
     /// <value>
-    /// <see langword="null"/> by default: every zone is alike. Not empty, at most 128 characters (as meshd's registry allows),
+    /// <see langword="null"/> by default: in a service that calls <c>AddMeshServer()</c>, the zone it registers in
+    /// (<c>Mesh:Server:Zone</c>); otherwise every zone is alike. Not empty, at most 128 characters (as meshd's registry allows),
     /// without control characters or white space around it. Reloaded with the rest of the options.
     /// </value>
     public string? Zone { get; set; }

@@ -66,6 +66,7 @@ public static class MeshServerServiceCollectionExtensions
             services.AddOptions<MeshServerOptions>().BindConfiguration(MeshServerOptionsValidator.Section, o => o.ErrorOnUnknownConfiguration = true).ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MeshServerOptions>, MeshServerOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<HostOptions>, DrainShutdownTimeout>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Mesh.MeshOptions>, ZoneFromRegistration>());
             services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());

@@ -22,8 +22,11 @@ public sealed class MeshServerOptions
     /// <value><see langword="null"/> by default: <c>{service}-{8 hex digits}</c>, new at each start.</value>
     public string? InstanceId { get; set; }
 
-    /// <summary>Gets or sets the zone this instance runs in.</summary>
-    /// <value><see langword="null"/> by default.</value>
+    /// <summary>
+    /// Gets or sets the zone this instance runs in, which meshd's registry records for it. Unless <c>Mesh:Zone</c> says
+    /// otherwise, it is also the zone this service calls from, so its own calls prefer endpoints in the same zone.
+    /// </summary>
+    /// <value><see langword="null"/> by default. Not empty, at most 128 characters, without control characters or white space around it.</value>
     public string? Zone { get; set; }
 
     /// <summary>Gets the labels of this instance, such as <c>version=v2</c>.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Mesh.AspNetCore.Identity;
+using Mesh.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Mesh.AspNetCore.Registration;
@@ -28,6 +29,11 @@ internal sealed class MeshServerOptionsValidator(ServerIdentity identity) : IVal
         if (options.InstanceId is { } id && (id.Length is 0 or > 128 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
         {
             failures.Add($"{Section}:InstanceId: '{id}' is not a valid instance id (1 to 128 letters, digits, '-', '_' and '.').");
+        }
+
+        if (options.Zone is { } zone && MeshOptionsValidator.ZoneProblem(zone) is { } zoneProblem)
+        {
+            failures.Add($"{Section}:Zone: {zoneProblem}");
         }
 
         if (options.Weight < 0)

@@ -252,7 +252,8 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
     /// <summary>The longest zone, as meshd's registry takes it.</summary>
     internal const int MaxZone = 128;
 
-    private static string? ZoneProblem(string zone)
+    /// <summary>What is wrong with a zone's name, or <see langword="null"/> when nothing is.</summary>
+    internal static string? ZoneProblem(string zone)
     {
         if (zone.Length == 0)
         {

@@ -1,5 +1,10 @@
 using Meshd;
 
+if (MeshdCommandLine.TryHandle(args, Console.Out) is { } exitCode)
+{
+    return exitCode;
+}
+
 MeshdHost meshd;
 try
 {

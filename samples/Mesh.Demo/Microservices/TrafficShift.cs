@@ -19,11 +19,11 @@ internal sealed class TrafficShift(SampleMesh mesh, TrafficDriver driver, LiveVi
     private static readonly TimeSpan s_applyTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan s_windowTimeout = TimeSpan.FromSeconds(40);
 
-    /// <summary>Gets the orders sent while 80/20 was in force.</summary>
-    public VersionCounts? AtTwenty { get; private set; }
+    /// <summary>Gets the orders sent while 80/20 was in force, as counted when its window closed.</summary>
+    public Share? AtTwenty { get; private set; }
 
-    /// <summary>Gets the orders sent while 0/100 was in force.</summary>
-    public VersionCounts? AtHundred { get; private set; }
+    /// <summary>Gets the orders sent while 0/100 was in force, as counted when its window closed.</summary>
+    public Share? AtHundred { get; private set; }
 
     /// <summary>Gets the route as a merge patch (or part of a policy): version=v1 and version=v2 with these weights.</summary>
     public static string Weights(int v1, int v2) => string.Create(CultureInfo.InvariantCulture, $$"""
@@ -41,27 +41,26 @@ internal sealed class TrafficShift(SampleMesh mesh, TrafficDriver driver, LiveVi
         // v2 had weight 0 and so no order at all: the first order it serves is the first orders routed with 80/20.
         var applying = driver.BeginVersions("80/20 being applied");
         var (newVersion, applied) = await PatchAsync(version, 80, 20, () => applying.V2 > 0, "the first order v2 served", cancellationToken);
-        AtTwenty = driver.BeginVersions("80/20");
+        var window = driver.BeginVersions("80/20");
         view.WriteLine(Applied(applied, applying));
-        await UntilAsync(() => AtTwenty.Answered >= twenty, s_windowTimeout, cancellationToken);
-        view.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    -> at 80/20 v2 got {Share(AtTwenty)} (v1 {AtTwenty.V1}, v2 {AtTwenty.V2})"));
+        await UntilAsync(() => window.Answered >= twenty, s_windowTimeout, cancellationToken);
+        AtTwenty = Share.Of(window);
+        view.WriteLine($"    -> at 80/20 v2 got {AtTwenty} (v1 {AtTwenty.Value.V1}, v2 {AtTwenty.Value.V2})");
 
         applying = driver.BeginVersions("0/100 being applied");
         (_, applied) = await PatchAsync(newVersion, 0, 100, () => applying.V2InARow >= InARow, $"{InARow} orders in a row served by v2", cancellationToken);
-        AtHundred = driver.BeginVersions("0/100");
+        window = driver.BeginVersions("0/100");
         view.WriteLine(Applied(applied, applying));
-        await UntilAsync(() => AtHundred.Answered >= hundred, s_windowTimeout, cancellationToken);
-        view.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    -> at 0/100 v2 got {Share(AtHundred)} (v1 {AtHundred.V1}, v2 {AtHundred.V2})"));
+        await UntilAsync(() => window.Answered >= hundred, s_windowTimeout, cancellationToken);
+        AtHundred = Share.Of(window);
+        view.WriteLine($"    -> at 0/100 v2 got {AtHundred} (v1 {AtHundred.Value.V1}, v2 {AtHundred.Value.V2})");
     }
 
     /// <summary>The step's line in the summary.</summary>
-    public string Summary() => AtTwenty is null || AtHundred is null
+    public string Summary() => AtTwenty is not { } twenty || AtHundred is not { } hundred
         ? "not reached"
         : string.Create(CultureInfo.InvariantCulture,
-            $"at 80/20 v2 got {Share(AtTwenty)}, at 0/100 {Share(AtHundred)} (orders sent once each was in force); {step.Failed} of {step.Requests} orders failed during the shifts");
-
-    private static string Share(VersionCounts counts) =>
-        string.Create(CultureInfo.InvariantCulture, $"{counts.V2Share * 100:0.0} % of {counts.Answered} orders");
+            $"at 80/20 v2 got {twenty}, at 0/100 {hundred} (orders sent once each was in force); {step.Failed} of {step.Requests} orders failed during the shifts");
 
     private static string Applied(TimeSpan? applied, VersionCounts applying) => applied is { } a
         ? string.Create(CultureInfo.InvariantCulture, $"    in force in orders within {a.TotalMilliseconds:0} ms of meshd's answer; the {applying.Answered} orders sent meanwhile are not counted")
@@ -92,4 +91,16 @@ internal sealed class TrafficShift(SampleMesh mesh, TrafficDriver driver, LiveVi
 
         return true;
     }
+}
+
+/// <summary>The orders of one window by the version that served them, as counted at a moment.</summary>
+internal readonly record struct Share(long V1, long V2)
+{
+    public long Answered => V1 + V2;
+
+    public static Share Of(VersionCounts counts) => new(counts.V1, counts.V2);
+
+    /// <summary>v2's share: <c>19.8 % of 1000 orders</c>.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{(Answered == 0 ? 0 : V2 / (double)Answered) * 100:0.0} % of {Answered} orders");
 }

@@ -25,7 +25,7 @@ public sealed class DemoTests
         };
         using var process = Process.Start(start)!;
         var lines = new List<string>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         try
         {
             while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)

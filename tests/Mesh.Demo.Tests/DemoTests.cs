@@ -72,7 +72,7 @@ public sealed class DemoTests
     [Fact]
     public async Task The_demo_runs_the_scenario_and_every_scene_and_ends_by_itself()
     {
-        var (exitCode, text) = await RunDemoAsync(["--quick"], TimeSpan.FromMinutes(2));
+        var (exitCode, text) = await RunDemoAsync(["--quick"], TimeSpan.FromMinutes(4));
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{text}");
 

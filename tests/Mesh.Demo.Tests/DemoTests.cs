@@ -25,7 +25,7 @@ public sealed class DemoTests
         };
         using var process = Process.Start(start)!;
         var lines = new List<string>();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         try
         {
             while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
@@ -72,7 +72,7 @@ public sealed class DemoTests
     [Fact]
     public async Task The_demo_runs_the_scenario_and_every_scene_and_ends_by_itself()
     {
-        var (exitCode, text) = await RunDemoAsync(["--quick"], TimeSpan.FromMinutes(2));
+        var (exitCode, text) = await RunDemoAsync(["--quick"], TimeSpan.FromMinutes(4));
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{text}");
 
@@ -81,9 +81,31 @@ public sealed class DemoTests
         Assert.Contains("[step 2/5] An inventory instance (v1b) is killed", text, StringComparison.Ordinal);
         Assert.Contains("[step 3/5] Payments fails 20% of charges", text, StringComparison.Ordinal);
         Assert.Contains("[step 4/5] Payments fails every charge", text, StringComparison.Ordinal);
-        Assert.Contains("[step 5/5] 20% of inventory traffic shifted to v2: not yet", text, StringComparison.Ordinal);
+        Assert.Contains("[step 5/5] 20% of inventory traffic shifted to v2, then all of it", text, StringComparison.Ordinal);
         Assert.Matches(@"- payments breaker: closed -> open( -> \w+)* -> closed(;|\s*$)", Line(text, "- payments breaker:"));
-        Assert.Contains("20% of inventory traffic shifted to v2: not yet", Line(text, "- 20% of inventory traffic"), StringComparison.Ordinal);
+
+        // The traffic split: v2 at weight 0 serves no order in steps 1 to 4 (every live table says so); at 80/20 it serves
+        // about a fifth of the orders sent once the weights were in force (10 to 30 % of at least 500: far outside the
+        // chance of a fair split), at 0/100 every one; the weights went through meshd with If-Match, and no order failed.
+        var tables = Regex.Matches(text, @"^\s+inventory v1 / v2\s+v1 (\d+) \([\d.]+ %\)\s+v2 (\d+) \([\d.]+ %\)\s+\(versions that served the orders sent in (.+)\)\s*$", RegexOptions.Multiline);
+        var beforeShift = tables.Where(t => t.Groups[3].Value is "step 1" or "step 2" or "step 3" or "step 4").ToList();
+        Assert.Contains(beforeShift, t => long.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture) > 0);
+        Assert.All(beforeShift, t => Assert.Equal("0", t.Groups[2].Value));
+        Assert.Matches(@"v1 0 \(0\.0 %\)\s+v2 [1-9]\d* \(100\.0 %\)\s+\(versions that served the orders sent in 0/100\)", tables[^1].Value);
+        Assert.Matches(@"^\s+PATCH /v1/policies/inventory \(If-Match: ""\d+""\) \{Routes: v2-canary: version=v1 weight 80, version=v2 weight 20\} -> version \d+; ", Line(text, "PATCH /v1/policies/inventory (If-Match: \"", 0));
+        Assert.Matches(@"^\s+PATCH /v1/policies/inventory \(If-Match: ""\d+""\) \{Routes: v2-canary: version=v1 weight 0, version=v2 weight 100\} -> version \d+; ", Line(text, "PATCH /v1/policies/inventory (If-Match: \"", 1));
+        Assert.Equal(2, text.Split('\n').Count(l => Regex.IsMatch(l, @"^\s+in force in orders within \d+ ms of meshd's answer; the \d+ orders sent meanwhile are not counted\s*$")));
+        var twenty = Regex.Match(Line(text, "-> at 80/20"), @"-> at 80/20 v2 got ([\d.]+) % of (\d+) orders \(v1 (\d+), v2 (\d+)\)\s*$");
+        Assert.True(twenty.Success, Line(text, "-> at 80/20"));
+        Assert.InRange(double.Parse(twenty.Groups[1].Value, CultureInfo.InvariantCulture), 10, 30);
+        Assert.InRange(long.Parse(twenty.Groups[2].Value, CultureInfo.InvariantCulture), 500, long.MaxValue);
+        var hundred = Regex.Match(Line(text, "-> at 0/100"), @"-> at 0/100 v2 got 100\.0 % of (\d+) orders \(v1 0, v2 (\d+)\)\s*$");
+        Assert.True(hundred.Success, Line(text, "-> at 0/100"));
+        Assert.Equal(hundred.Groups[1].Value, hundred.Groups[2].Value);
+        Assert.InRange(long.Parse(hundred.Groups[1].Value, CultureInfo.InvariantCulture), 200, long.MaxValue);
+        var shifted = Regex.Match(Line(text, "- traffic shifted to v2:"), @"- traffic shifted to v2: at 80/20 v2 got [\d.]+ % of \d+ orders, at 0/100 100\.0 % of \d+ orders \(orders sent once each was in force\); 0 of (\d+) orders failed during the shifts\s*$");
+        Assert.True(shifted.Success, Line(text, "- traffic shifted to v2:"));
+        Assert.InRange(long.Parse(shifted.Groups[1].Value, CultureInfo.InvariantCulture), 700, long.MaxValue);
 
         // Mutual TLS: every instance registered at https:// with its identity; each service saw the caller its certificate proved.
         Assert.Matches(@"meshd lists 6 instances, 6 at https:// with the identity each must present; every server Strict", Line(text, "meshd lists"));
@@ -196,4 +218,8 @@ public sealed class DemoTests
 
     private static string Line(string text, string start) =>
         text.Split('\n').Single(l => l.TrimStart().StartsWith(start, StringComparison.Ordinal));
+
+    /// <summary>The <paramref name="index"/>th of the lines that start so, when there are several.</summary>
+    private static string Line(string text, string start, int index) =>
+        text.Split('\n').Where(l => l.TrimStart().StartsWith(start, StringComparison.Ordinal)).ElementAt(index);
 }

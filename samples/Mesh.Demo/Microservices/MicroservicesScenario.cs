@@ -30,6 +30,7 @@ internal sealed class MicroservicesScenario
     private string _retryLine = "not reached";
     private string _capLine = string.Empty;
     private string _plaintext = "not tried";
+    private TrafficShift? _shift;
     private readonly Dictionary<string, Queue<(TimeSpan At, long Retries)>> _retrySamples = new(StringComparer.Ordinal);
     private int _closed;
 
@@ -57,7 +58,7 @@ internal sealed class MicroservicesScenario
     private async Task<double> RunAsync(SampleMesh mesh, int rate, DemoOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         output.WriteLine($"  Starting meshd with its CA and 6 service instances on loopback (temp: {mesh.Directory}) ...");
-        await mesh.StartAsync(cancellationToken);
+        await mesh.StartAsync(PutStandingPoliciesAsync, cancellationToken);
         output.WriteLine($"  children: {string.Join(' ', mesh.ChildIds)}");
         output.WriteLine($"  meshd {mesh.Meshd}  gateway {mesh.Gateway}  orders {mesh.Orders}  payments {mesh.Payments}");
         output.WriteLine($"  inventory {string.Join("  ", mesh.Inventory.Select(i => $"{i.Key} {i.Value}"))}");
@@ -65,11 +66,7 @@ internal sealed class MicroservicesScenario
         output.WriteLine($"  identity: meshd's CA signs {identity.IdOf("<service>")}; one credential per service (POST /v1/credentials: {string.Join(", ", SampleMesh.Services)}), each service's own as its Mesh:ControlPlane:Token; the shared workload token is refused");
         var instances = await mesh.InstancesAsync(cancellationToken);
         output.WriteLine($"  meshd lists {instances.Count} instances, {instances.Count(i => i.Address.StartsWith("https://", StringComparison.Ordinal) && i.Identity == identity.IdOf(i.Service))} at https:// with the identity each must present; every server Strict (Mesh:Services:<itself>:Mtls:Mode)");
-
-        // The operator's standing policies, through meshd: payments may retry a charge up to 5 times within a budget of 30%.
-        await mesh.PutPolicyAsync("payments", """{ "Retry": { "MaxAttempts": 5, "Budget": { "Ratio": 0.3, "MinPerSecond": 10 } } }""", cancellationToken);
-        await mesh.PutPolicyAsync("inventory", """{ "OutlierDetection": { "ConsecutiveFailures": 3 } }""", cancellationToken);
-        output.WriteLine("  policies via meshd: PUT /v1/policies/payments {Retry: MaxAttempts 5, Budget 30% + 10/s}, PUT /v1/policies/inventory {OutlierDetection: 3 failures}");
+        output.WriteLine("  policies via meshd, put before the services started: PUT /v1/policies/payments {Retry: MaxAttempts 5, Budget 30% + 10/s}, PUT /v1/policies/inventory {OutlierDetection: 3 failures; Routes: " + TrafficShift.Route + ": version=v1 weight 100, version=v2 weight 0}");
 
         var callers = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -113,6 +110,19 @@ internal sealed class MicroservicesScenario
         return Summary(output, interrupted);
     }
 
+    /// <summary>
+    /// The operator's standing policies, through meshd, put before any service starts: orders' first snapshot of inventory
+    /// already has the route that keeps v2 at weight 0, so v2 serves no order before the shift.
+    /// </summary>
+    private async Task PutStandingPoliciesAsync(CancellationToken cancellationToken)
+    {
+        // Payments may retry a charge up to 5 times within a budget of 30%.
+        await _mesh.PutPolicyAsync("payments", """{ "Retry": { "MaxAttempts": 5, "Budget": { "Ratio": 0.3, "MinPerSecond": 10 } } }""", cancellationToken);
+
+        // Inventory ejects an instance after 3 failures; v2 is deployed but takes no traffic yet: every call goes to version=v1.
+        await _mesh.PutPolicyAsync("inventory", """{ "OutlierDetection": { "ConsecutiveFailures": 3 }, """ + TrafficShift.Weights(100, 0) + " }", cancellationToken);
+    }
+
     /// <summary>One order's path, with the caller each service verified from its certificate, and calls without an identity refused.</summary>
     private async Task ShowIdentitiesAsync(SampleMesh mesh, TrafficDriver driver, TextWriter output, CancellationToken cancellationToken)
     {
@@ -136,7 +146,7 @@ internal sealed class MicroservicesScenario
     private async Task PlayAsync(DemoOptions options, CancellationToken cancellationToken)
     {
         var quick = options.Quick;
-        await StepAsync(1, "Steady state: 3 inventory instances (v1a, v1b, v2), every call through the mesh, policies from meshd", cancellationToken);
+        await StepAsync(1, "Steady state: 3 inventory instances (v1a, v1b labelled version=v1, v2 labelled version=v2 at weight 0), every call through the mesh, policies from meshd", cancellationToken);
         await Task.Delay(Seconds(quick ? 3 : 8), cancellationToken);
 
         await StepAsync(2, "An inventory instance (v1b) is killed: calls fail over to the others, meshd drops it when its lease lapses", cancellationToken);
@@ -183,8 +193,10 @@ internal sealed class MicroservicesScenario
         await UntilAsync(() => _paymentsBreaker == "closed", Seconds(15), cancellationToken);
         await Task.Delay(Seconds(quick ? 2 : 4), cancellationToken);
 
+        await StepAsync(5, "20% of inventory traffic shifted to v2, then all of it: the route's weights patched through meshd (If-Match), orders applies them without a restart", cancellationToken);
+        _shift = new TrafficShift(_mesh, _driver, _view, _steps[^1]);
+        await _shift.RunAsync(quick ? 500 : 1000, quick ? 200 : 300, cancellationToken);
         CloseStep();
-        _view.WriteLine("[step 5/5] 20% of inventory traffic shifted to v2: not yet (traffic splitting does not exist yet), skipped");
         if (options.Forever)
         {
             await StepAsync(6, "Running until Ctrl+C: try PATCH /v1/policies/... with the admin token, POST /admin/chaos to payments", cancellationToken);
@@ -199,6 +211,7 @@ internal sealed class MicroservicesScenario
         _caption = $"step {number}/5: {Short(number)}";
         _view.WriteLine($"[step {number}/5] {caption}");
         _steps.Add(_driver.BeginStep($"{number} {Short(number)}"));
+        _driver.BeginVersions($"step {number}");
         return Task.CompletedTask;
     }
 
@@ -219,6 +232,7 @@ internal sealed class MicroservicesScenario
         2 => "inventory v1b killed",
         3 => "payments fails 20%",
         4 => "payments breaker",
+        5 => "traffic shifted to v2",
         _ => "until Ctrl+C",
     };
 
@@ -266,6 +280,8 @@ internal sealed class MicroservicesScenario
         };
         lines.Add(Row("gateway -> orders", Find(gateway, "orders")));
         lines.Add(Row("orders -> inventory", Find(orders, "inventory")));
+        var versions = _driver.Versions;
+        lines.Add($"  {"inventory v1 / v2",-20} {versions}  (versions that served the orders sent in {versions.Name})");
         var payments = Find(orders, "payments");
         lines.Add(Row("orders -> payments", payments));
         lines.Add("  (req/s, success and latency over the last minute, from each caller's GET /mesh/stats; retries/s over the last seconds)");
@@ -383,7 +399,7 @@ internal sealed class MicroservicesScenario
         output.WriteLine(_killedAt > TimeSpan.Zero ? $"  - inventory v1b killed: {ejected}, {removed}" : "  - inventory v1b killed: not reached");
         output.WriteLine($"  - payments fails 20%: {_retryLine}");
         output.WriteLine($"  - payments breaker: {path}{_capLine}");
-        output.WriteLine("  - 20% of inventory traffic shifted to v2: not yet (traffic splitting does not exist yet)");
+        output.WriteLine($"  - traffic shifted to v2: {(_shift is null ? "not reached" : _shift.Summary())}");
         var verified = _driver.Verified;
         var checkedOrders = verified + _driver.Unverified;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -88,8 +88,10 @@ internal sealed class SampleMesh : IDisposable
     /// <summary>
     /// Starts meshd with its CA, makes a credential per service, then starts every service with its own, and waits until
     /// each answers /healthz over mutual TLS and meshd lists all six instances with their identities.
+    /// <paramref name="beforeServices"/> runs once meshd answers, before any service starts: policies put then are in
+    /// every snapshot a service ever reads.
     /// </summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(Func<CancellationToken, Task> beforeServices, CancellationToken cancellationToken)
     {
         Start("meshd", "Mesh.ControlPlane", Meshd,
         [
@@ -113,6 +115,7 @@ internal sealed class SampleMesh : IDisposable
             _clients[service] = new HttpClient(_identity.HandlerFor(service)) { Timeout = TimeSpan.FromSeconds(5) };
         }
 
+        await beforeServices(cancellationToken);
         StartService("payments", "payments", "Mesh.Samples.Payments", Payments, []);
         foreach (var (name, address) in Inventory)
         {
@@ -187,6 +190,44 @@ internal sealed class SampleMesh : IDisposable
     /// <summary>Changes a few fields of a service's policy through meshd's admin API (JSON merge patch).</summary>
     public Task PatchPolicyAsync(string service, string json, CancellationToken cancellationToken) =>
         SendAsync(_meshd, HttpMethod.Patch, new Uri(Meshd, $"/v1/policies/{service}"), json, "application/merge-patch+json", cancellationToken);
+
+    /// <summary>Gets the version meshd keeps of a service's policy (<c>GET /v1/policies/{service}</c>).</summary>
+    public async Task<long> PolicyVersionAsync(string service, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/policies/{service}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        using var response = await _meshd.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"GET /v1/policies/{service}: {(int)response.StatusCode} {body}");
+        }
+
+        using var document = JsonDocument.Parse(body);
+        return document.RootElement.GetProperty("version").GetInt64();
+    }
+
+    /// <summary>
+    /// Changes a few fields of a service's policy through meshd's admin API (JSON merge patch) if it is still at
+    /// <paramref name="version"/> (<c>If-Match</c>: meshd refuses the write with 412 when someone changed it meanwhile);
+    /// returns the new version.
+    /// </summary>
+    public async Task<long> PatchPolicyAsync(string service, string json, long version, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Patch, $"/v1/policies/{service}") { Content = new StringContent(json, Encoding.UTF8) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/merge-patch+json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminToken);
+        request.Headers.IfMatch.Add(new EntityTagHeaderValue($"\"{version.ToString(CultureInfo.InvariantCulture)}\""));
+        using var response = await _meshd.SendAsync(request, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"PATCH /v1/policies/{service} (If-Match \"{version}\"): {(int)response.StatusCode} {body}");
+        }
+
+        using var document = JsonDocument.Parse(body);
+        return document.RootElement.GetProperty("version").GetInt64();
+    }
 
     /// <summary>Tells payments, through its own loopback admin endpoint (over mutual TLS, as it is strict), to fail this share of charges.</summary>
     public Task SetPaymentsFailureRateAsync(double rate, CancellationToken cancellationToken) =>

@@ -17,6 +17,7 @@ internal sealed class TrafficDriver : IDisposable
     private readonly double _rate;
     private readonly IReadOnlyDictionary<string, string> _callers;
     private StepCounts _step = new("warm-up");
+    private VersionCounts _versions = new("warm-up");
     private long _sequence;
     private long _verified;
     private long _unverified;
@@ -66,6 +67,17 @@ internal sealed class TrafficDriver : IDisposable
         return step;
     }
 
+    /// <summary>Gets which inventory version answered the orders sent since the last <see cref="BeginVersions"/>.</summary>
+    public VersionCounts Versions => Volatile.Read(ref _versions);
+
+    /// <summary>Counts the versions of the orders sent from now on in a new window and returns it.</summary>
+    public VersionCounts BeginVersions(string name)
+    {
+        var versions = new VersionCounts(name);
+        Volatile.Write(ref _versions, versions);
+        return versions;
+    }
+
     /// <summary>Sends orders until cancelled.</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.WhenAll(Enumerable.Range(0, _concurrency).Select(i => WorkerAsync(i, cancellationToken)));
@@ -82,7 +94,7 @@ internal sealed class TrafficDriver : IDisposable
                 throw new TimeoutException($"the gateway did not answer {inARow} orders in a row within {timeout.TotalSeconds} s.");
             }
 
-            var (ok, _) = await SendAsync(cancellationToken);
+            var (ok, _, _) = await SendAsync(cancellationToken);
             row = ok ? row + 1 : 0;
             if (!ok)
             {
@@ -121,13 +133,15 @@ internal sealed class TrafficDriver : IDisposable
             }
 
             var step = Step;
-            var (ok, outcome) = await SendAsync(cancellationToken);
+            var versions = Versions;
+            var (ok, outcome, instance) = await SendAsync(cancellationToken);
             if (cancellationToken.IsCancellationRequested)
             {
                 return; // an answer cut short by the end of the run is not the mesh's
             }
 
             step.Record(ok, outcome);
+            versions.Record(instance);
         }
     }
 
@@ -181,7 +195,23 @@ internal sealed class TrafficDriver : IDisposable
         Interlocked.CompareExchange(ref _firstUnverified, wrong, null);
     }
 
-    private async Task<(bool Ok, string Outcome)> SendAsync(CancellationToken cancellationToken)
+    /// <summary>The inventory instance that served an order (<c>v1@1234</c>: its version and process), from its answer.</summary>
+    private static string? InstanceOf(string body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("inventory", out var instance) && instance.ValueKind == JsonValueKind.String
+                ? instance.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<(bool Ok, string Outcome, string? Instance)> SendAsync(CancellationToken cancellationToken)
     {
         using var request = Order();
         try
@@ -197,19 +227,19 @@ internal sealed class TrafficDriver : IDisposable
                 Check(body, outcome == "charged");
             }
 
-            return (ok, outcome);
+            return (ok, outcome, ok ? InstanceOf(body) : null);
         }
         catch (HttpRequestException ex)
         {
-            return (false, ex.HttpRequestError.ToString());
+            return (false, ex.HttpRequestError.ToString(), null);
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return (false, "timeout");
+            return (false, "timeout", null);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return (false, "cancelled");
+            return (false, "cancelled", null);
         }
     }
 }

@@ -22,7 +22,7 @@ namespace Mesh.Logical;
 /// <see cref="ServicePolicy"/> composes them, each attempt going to the concrete layer. Failures leave as the
 /// exceptions an HttpClient user expects, naming the service. Knows the logical service, never an endpoint.
 /// </summary>
-internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null)
+internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null, RoutePolicy?[]? routePolicies = null)
 {
     private readonly Destination[] _subsets = subsets ?? [destination];
 
@@ -71,6 +71,9 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         var protocol = Protocols.Of(request);
         using var activity = telemetry.StartCall(name, request.Method.Method, request.RequestUri!);
         var started = telemetry.Time.GetTimestamp();
+
+        // The route's name for the call's metric: only a service with routes has one, empty when none took the call.
+        string? routeName = null;
         HttpResponseMessage response;
         try
         {
@@ -82,7 +85,13 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
             // Routing: one destination for the whole call, its retries and hedges included.
             var configured = policy.Timeout;
-            var target = routes is null ? destination : Route(request, ref configured);
+            IAttemptTarget target = destination;
+            RoutePolicy? routed = null;
+            if (routes is not null)
+            {
+                routeName = string.Empty;
+                target = Route(request, activity, ref configured, ref routeName, out routed);
+            }
 
             var call = Begin(request, protocol, configured, out var timeout);
 
@@ -98,7 +107,8 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
                 // No local for the pipeline: every local of this method is a field of its state machine.
-                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? policy.Pipeline : policy.Pipeline).ExecuteOutcomeAsync(
+                // A route's own retry replaces the service's; hedging, when the service has it, stays the service's.
+                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? routed?.Pipeline ?? policy.Pipeline : routed?.Pipeline ?? policy.Pipeline).ExecuteOutcomeAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -119,7 +129,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
         catch (Exception ex)
         {
-            telemetry.EndCall(activity, name, request.Method.Method, started, null, OutcomeOf(ex), ex);
+            telemetry.EndCall(activity, name, request.Method.Method, started, null, OutcomeOf(ex), ex, routeName);
             if (activity is not null)
             {
                 protocol.Tag(activity, request, null);
@@ -128,7 +138,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             throw;
         }
 
-        telemetry.EndCall(activity, name, request.Method.Method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null);
+        telemetry.EndCall(activity, name, request.Method.Method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null, routeName);
         if (activity is not null)
         {
             protocol.Tag(activity, request, response);
@@ -137,16 +147,29 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         return response;
     }
 
-    /// <summary>The destination of the first route that takes <paramref name="request"/>, by weight, and its timeout; else the whole set.</summary>
-    private Destination Route(HttpRequestMessage request, ref TimeSpan configured)
+    /// <summary>
+    /// The destination of the first route that takes <paramref name="request"/>, by weight (behind the route's faults),
+    /// its timeout, its name, its policy, with its header changes made; else the whole set.
+    /// </summary>
+    private IAttemptTarget Route(HttpRequestMessage request, System.Diagnostics.Activity? activity, ref TimeSpan configured, ref string? routeName, out RoutePolicy? routed)
     {
+        routed = null;
         if (routes!.Match(request) is not { } route)
         {
             return destination;
         }
 
         configured = route.Timeout ?? configured;
-        return _subsets[route.Pick()];
+        routeName = route.Name;
+        activity?.SetTag(MeshTags.RouteName, route.Name);
+        if (routePolicies?[route.Index] is not { } own)
+        {
+            return _subsets[route.Pick()];
+        }
+
+        routed = own;
+        own.Headers?.Apply(request);
+        return own.Target(_subsets, route.Pick());
     }
 
     /// <summary>The outcome class of a failed call, for metrics and spans.</summary>

@@ -339,7 +339,31 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             subsets[i] = new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable, zone, options.ZoneAware);
         }
 
-        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets);
+        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets, RoutePolicies(name, options, policy, routes, subsets));
+    }
+
+    /// <summary>Each route's own retry, header changes and faults, by its index in the options; none when no route has any.</summary>
+    private RoutePolicy?[]? RoutePolicies(string service, MeshServiceOptions options, ServicePolicy policy, RouteTable routes, Destination[] subsets)
+    {
+        RoutePolicy?[]? policies = null;
+        foreach (var route in routes.Routes)
+        {
+            var configured = options.Routes[route.Index];
+            var headers = RequestHeaderChanges.Create(configured.RequestHeaders);
+            if (configured.Retry is null && headers is null && configured.Fault is null)
+            {
+                continue;
+            }
+
+            var fault = configured.Fault is { } faults ? new RouteFault(service, route.Name, faults, _metrics, _time, _random) : null;
+            policies ??= new RoutePolicy?[options.Routes.Count];
+            policies[route.Index] = new RoutePolicy(
+                configured.Retry is { } retry ? policy.ForRoute(retry) : null,
+                headers,
+                fault is null ? null : Array.ConvertAll(subsets, fault.Over));
+        }
+
+        return policies;
     }
 
     private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>

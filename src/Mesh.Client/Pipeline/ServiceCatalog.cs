@@ -342,25 +342,19 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets, RoutePolicies(name, options, policy, routes, subsets));
     }
 
-    /// <summary>Each route's own retry, header changes and faults, by its index in the options; none when no route has any.</summary>
-    private RoutePolicy?[]? RoutePolicies(string service, MeshServiceOptions options, ServicePolicy policy, RouteTable routes, Destination[] subsets)
+    /// <summary>Each route's name, own retry, header changes and faults, by its index in the options.</summary>
+    private RoutePolicy[] RoutePolicies(string service, MeshServiceOptions options, ServicePolicy policy, RouteTable routes, Destination[] subsets)
     {
-        RoutePolicy?[]? policies = null;
+        var policies = new RoutePolicy[options.Routes.Count];
         foreach (var route in routes.Routes)
         {
             var configured = options.Routes[route.Index];
-            var headers = RequestHeaderChanges.Create(configured.RequestHeaders);
-            if (configured.Retry is null && headers is null && configured.Fault is null)
-            {
-                continue;
-            }
-
-            var fault = configured.Fault is { } faults ? new RouteFault(service, route.Name, faults, _metrics, _time, _random) : null;
-            policies ??= new RoutePolicy?[options.Routes.Count];
             policies[route.Index] = new RoutePolicy(
+                route.Name,
                 configured.Retry is { } retry ? policy.ForRoute(retry) : null,
-                headers,
-                fault is null ? null : Array.ConvertAll(subsets, fault.Over));
+                RequestHeaderChanges.Create(configured.RequestHeaders),
+                configured.Fault is { } fault ? new RouteFault(service, route.Name, fault, _metrics, _time, _random) : null,
+                subsets);
         }
 
         return policies;

@@ -10,7 +10,7 @@ namespace Mesh.Routing;
 public sealed class RouteHeadersOptions
 {
     /// <summary>Gets the headers appended to the request: a value is added to those the request already has.</summary>
-    /// <value>Empty by default; at most 16, names of RFC 9110 token characters, values of at most 4096 characters without control characters.</value>
+    /// <value>Empty by default; at most 16, names of RFC 9110 token characters, values of at most 4096 characters of printable ASCII (spaces included).</value>
     public IDictionary<string, string> Add { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Gets the headers set on the request: the value replaces every value the request had.</summary>

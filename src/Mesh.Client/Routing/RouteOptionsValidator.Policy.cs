@@ -66,9 +66,10 @@ internal static partial class RouteOptionsValidator
             {
                 var itemPath = $"{path}:{list}:{name}";
                 Name(name, list, itemPath);
-                if (value is null || value.Length > MaxHeaderValueLength || value.Any(char.IsControl))
+                // Printable ASCII and spaces only: HttpClient refuses to send anything else without an encoding chosen per header.
+                if (value is null || value.Length > MaxHeaderValueLength || value.Any(c => c is < ' ' or > '~'))
                 {
-                    failures.Add($"{itemPath}: the value must be at most {MaxHeaderValueLength} characters without control characters (no CR, LF, tab or NUL) (service '{serviceName}').");
+                    failures.Add($"{itemPath}: the value must be at most {MaxHeaderValueLength} characters of printable ASCII, without control characters (no CR, LF, tab or NUL) (service '{serviceName}').");
                 }
             }
         }

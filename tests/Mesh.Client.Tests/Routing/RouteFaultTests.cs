@@ -179,6 +179,39 @@ public sealed class RouteFaultTests(ITestOutputHelper output) : IAsyncLifetime, 
     }
 
     [Fact]
+    public async Task The_breaker_opened_by_injected_aborts_stays_open_when_a_reload_removes_the_fault()
+    {
+        var routes = new Dictionary<string, string?>
+        {
+            [$"Mesh:Services:{Service}:CircuitBreaker:Enabled"] = "true",
+            [$"Mesh:Services:{Service}:CircuitBreaker:MinimumThroughput"] = "2",
+            [$"Mesh:Services:{Service}:CircuitBreaker:BreakDuration"] = "00:10:00",
+            [$"{R}:0:Retry:MaxAttempts"] = "1",
+            [$"{R}:0:Fault:Abort:Percent"] = "100",
+            [$"{R}:0:Fault:Abort:HttpStatus"] = "500",
+        };
+        using var host = Host(routes);
+        var client = host.Client;
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await client.GetAsync($"http://{Service}/items");
+            Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        }
+
+        var version = host.Catalog.Version;
+        var reloaded = new Dictionary<string, string?>(Config(routes));
+        reloaded.Remove($"{R}:0:Fault:Abort:Percent");
+        reloaded.Remove($"{R}:0:Fault:Abort:HttpStatus");
+        reloaded[$"{R}:0:Name"] = "healed";
+        host.Configuration.Replace(reloaded);
+        await Eventually.WaitAsync(() => host.Catalog.Version > version, "the reload to apply");
+
+        // The route changed, the service's resilience settings did not: the same breaker, still open.
+        await Assert.ThrowsAsync<MeshCircuitOpenException>(() => client.GetAsync($"http://{Service}/items"));
+        Assert.Equal(0, _backend.Requests);
+    }
+
+    [Fact]
     public async Task A_delay_ends_with_the_calls_timeout()
     {
         using var host = Host(new()
@@ -204,7 +237,10 @@ public sealed class RouteFaultTests(ITestOutputHelper output) : IAsyncLifetime, 
     private static MetricCollector<long> Faults(MeshTestHost host) =>
         new(host.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.client.faults");
 
-    private MeshTestHost Host(Dictionary<string, string?> routes)
+    private MeshTestHost Host(Dictionary<string, string?> routes) =>
+        MeshTestHost.Create(Config(routes), services => services.AddSingleton(MeshRandom.Seeded(5000)));
+
+    private Dictionary<string, string?> Config(Dictionary<string, string?> routes)
     {
         var config = new Dictionary<string, string?>
         {
@@ -217,6 +253,6 @@ public sealed class RouteFaultTests(ITestOutputHelper output) : IAsyncLifetime, 
             config[key] = value;
         }
 
-        return MeshTestHost.Create(config, services => services.AddSingleton(MeshRandom.Seeded(5000)));
+        return config;
     }
 }

@@ -23,6 +23,13 @@ internal sealed class ServicePolicy : IDisposable
     /// <summary>The log category of every resilience decision.</summary>
     internal const string LogCategory = "Mesh.Resilience";
 
+    private readonly TimeProvider _time;
+    private readonly MeshRandom _random;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _budgetWindow;
+    private readonly Lock _routeLock = new();
+    private Dictionary<string, ResiliencePipeline<HttpResponseMessage>> _routePipelines = new(StringComparer.Ordinal);
+
     public ServicePolicy(string service, MeshServiceOptions options, ServiceCounters counters, TimeProvider time, MeshRandom random, ILogger logger)
     {
         Service = service;
@@ -45,13 +52,6 @@ internal sealed class ServicePolicy : IDisposable
         Pipeline = Compose(time, Retry.Rules.MaxAttempts > 1 ? builder => builder.AddRetry(Retry.CreateOptions()) : null);
         HedgingPipeline = Hedging is null ? null : Compose(time, builder => builder.AddHedging(Hedging.CreateOptions()));
     }
-
-    private readonly TimeProvider _time;
-    private readonly MeshRandom _random;
-    private readonly ILogger _logger;
-    private readonly TimeSpan _budgetWindow;
-    private readonly Lock _routeLock = new();
-    private Dictionary<string, ResiliencePipeline<HttpResponseMessage>> _routePipelines = new(StringComparer.Ordinal);
 
     public string Service { get; }
 

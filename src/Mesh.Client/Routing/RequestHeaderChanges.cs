@@ -9,13 +9,6 @@ namespace Mesh.Routing;
 /// </summary>
 internal sealed class RequestHeaderChanges
 {
-    // The headers HttpClient keeps on the content rather than on the request.
-    private static readonly HashSet<string> s_contentHeaders = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Location", "Content-MD5",
-        "Content-Range", "Content-Type", "Expires", "Last-Modified",
-    };
-
     private readonly Change[] _remove;
     private readonly Change[] _set;
     private readonly Change[] _add;
@@ -72,6 +65,6 @@ internal sealed class RequestHeaderChanges
 
         public string? Value { get; } = value;
 
-        public bool OnContent { get; } = s_contentHeaders.Contains(name);
+        public bool OnContent { get; } = RouteOptionsValidator.ContentHeaders.Contains(name);
     }
 }

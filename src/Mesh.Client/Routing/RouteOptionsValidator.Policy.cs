@@ -20,6 +20,13 @@ internal static partial class RouteOptionsValidator
         "Proxy-Authenticate", "Proxy-Authorization", "Content-Length",
     };
 
+    /// <summary>The headers HttpClient keeps on a request's content rather than on the request.</summary>
+    internal static readonly HashSet<string> ContentHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Location", "Content-MD5",
+        "Content-Range", "Content-Type", "Expires", "Last-Modified",
+    };
+
     private static void ValidatePolicy(RouteOptions route, string routePath, string serviceName, List<string> failures)
     {
         if (route.Retry is { } retry)

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Mesh.Grpc.Inventory;
+using Mesh.Utilities;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using StatusCode = Grpc.Core.StatusCode;
@@ -42,7 +43,7 @@ public sealed class GrpcFaultTests : IAsyncLifetime
             ["Mesh:Services:inventory:Retry:MaxAttempts"] = "10",
             ["Mesh:Services:inventory:Retry:Backoff"] = "00:00:00",
             ["Mesh:Services:inventory:Retry:MaxBackoff"] = "00:00:00",
-            ["Mesh:Services:inventory:Routes:0:Fault:Abort:Percent"] = "50",
+            ["Mesh:Services:inventory:Routes:0:Fault:Abort:Percent"] = "30",
             ["Mesh:Services:inventory:Routes:0:Fault:Abort:GrpcStatus"] = "14",
         });
         var client = provider.GetRequiredService<Inventory.InventoryClient>();
@@ -74,6 +75,9 @@ public sealed class GrpcFaultTests : IAsyncLifetime
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
         services.AddMesh();
+
+        // Seeded, so which attempts are aborted is the same on every run (ten aborts in a row would fail a call).
+        services.AddSingleton(MeshRandom.Seeded(30));
         services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
         return services.BuildServiceProvider();
     }

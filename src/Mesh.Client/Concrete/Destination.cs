@@ -19,7 +19,7 @@ namespace Mesh.Concrete;
 /// is the zone's own endpoints while enough of them are available, with every available endpoint behind them for the
 /// failover and the retries that have tried every local one (the rule: <see cref="ZoneAwareOptions"/>).
 /// </summary>
-internal sealed class Destination
+internal sealed class Destination : IAttemptTarget
 {
     /// <summary>The most endpoints one attempt tries when connections fail.</summary>
     internal const int MaxEndpointsPerAttempt = 3;

@@ -200,21 +200,7 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             Check(attempt > TimeSpan.Zero && attempt <= service.Timeout, "AttemptTimeout", attempt, "more than 0, at most Timeout");
         }
 
-        var retry = service.Retry;
-        Check(retry.MaxAttempts is >= 1 and <= 10, "Retry:MaxAttempts", retry.MaxAttempts, "1 to 10");
-        Check(retry.Backoff >= TimeSpan.Zero && retry.Backoff <= s_maxBackoff, "Retry:Backoff", retry.Backoff, "0 to 1 hour");
-        Check(retry.MaxBackoff >= retry.Backoff && retry.MaxBackoff <= s_maxBackoff, "Retry:MaxBackoff", retry.MaxBackoff, "at least Backoff, at most 1 hour");
-        foreach (var token in retry.On ?? [])
-        {
-            if (!RetryOn.IsKnown(token))
-            {
-                failures.Add($"{path}:Retry:On: '{token}' is not a retryable failure for service '{serviceName}' (known: {RetryOn.ConnectFailure}, {RetryOn.RefusedStream}, {RetryOn.Reset}, {RetryOn.ServerError}, {RetryOn.GatewayError}, a status code 100-599, or a gRPC status name such as unavailable).");
-            }
-        }
-
-        Check(retry.Budget.Ratio is >= 0 and <= 1, "Retry:Budget:Ratio", retry.Budget.Ratio, "0 to 1");
-        Check(retry.Budget.MinPerSecond >= 0, "Retry:Budget:MinPerSecond", retry.Budget.MinPerSecond, "0 or more");
-        Check(retry.Budget.Window >= TimeSpan.FromSeconds(1) && retry.Budget.Window <= TimeSpan.FromHours(1), "Retry:Budget:Window", retry.Budget.Window, "1 second to 1 hour");
+        ValidateRetry(service.Retry, path, serviceName, failures);
 
         var outliers = service.OutlierDetection;
         Check(outliers.ConsecutiveFailures >= 1, "OutlierDetection:ConsecutiveFailures", outliers.ConsecutiveFailures, "1 or more");
@@ -240,6 +226,33 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             Check(limit.Burst >= 1, "RateLimit:Burst", limit.Burst, "1 or more");
             Check(limit.QueueLimit >= 0, "RateLimit:QueueLimit", limit.QueueLimit, "0 or more");
         }
+    }
+
+    /// <summary>Checks the retry settings found at <c>{path}:Retry</c>: a service's, or a route's in place of it.</summary>
+    internal static void ValidateRetry(RetryOptions retry, string path, string serviceName, List<string> failures)
+    {
+        void Check(bool valid, string field, object? value, string rule)
+        {
+            if (!valid)
+            {
+                failures.Add($"{path}:{field}: {Format(value)} is out of range for service '{serviceName}' ({rule}).");
+            }
+        }
+
+        Check(retry.MaxAttempts is >= 1 and <= 10, "Retry:MaxAttempts", retry.MaxAttempts, "1 to 10");
+        Check(retry.Backoff >= TimeSpan.Zero && retry.Backoff <= s_maxBackoff, "Retry:Backoff", retry.Backoff, "0 to 1 hour");
+        Check(retry.MaxBackoff >= retry.Backoff && retry.MaxBackoff <= s_maxBackoff, "Retry:MaxBackoff", retry.MaxBackoff, "at least Backoff, at most 1 hour");
+        foreach (var token in retry.On ?? [])
+        {
+            if (!RetryOn.IsKnown(token))
+            {
+                failures.Add($"{path}:Retry:On: '{token}' is not a retryable failure for service '{serviceName}' (known: {RetryOn.ConnectFailure}, {RetryOn.RefusedStream}, {RetryOn.Reset}, {RetryOn.ServerError}, {RetryOn.GatewayError}, a status code 100-599, or a gRPC status name such as unavailable).");
+            }
+        }
+
+        Check(retry.Budget.Ratio is >= 0 and <= 1, "Retry:Budget:Ratio", retry.Budget.Ratio, "0 to 1");
+        Check(retry.Budget.MinPerSecond >= 0, "Retry:Budget:MinPerSecond", retry.Budget.MinPerSecond, "0 or more");
+        Check(retry.Budget.Window >= TimeSpan.FromSeconds(1) && retry.Budget.Window <= TimeSpan.FromHours(1), "Retry:Budget:Window", retry.Budget.Window, "1 second to 1 hour");
     }
 
     private static string Format(object? value) => value switch

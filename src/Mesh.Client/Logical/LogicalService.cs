@@ -22,7 +22,7 @@ namespace Mesh.Logical;
 /// <see cref="ServicePolicy"/> composes them, each attempt going to the concrete layer. Failures leave as the
 /// exceptions an HttpClient user expects, naming the service. Knows the logical service, never an endpoint.
 /// </summary>
-internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null)
+internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null, RoutePolicy[]? routePolicies = null)
 {
     private readonly Destination[] _subsets = subsets ?? [destination];
 
@@ -71,6 +71,9 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         var protocol = Protocols.Of(request);
         using var activity = telemetry.StartCall(name, request.Method.Method, request.RequestUri!);
         var started = telemetry.Time.GetTimestamp();
+
+        // Where the call's attempts go; a routed one knows its route. Outside the try, for the failure's metric.
+        IAttemptTarget target = destination;
         HttpResponseMessage response;
         try
         {
@@ -82,7 +85,10 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
             // Routing: one destination for the whole call, its retries and hedges included.
             var configured = policy.Timeout;
-            var target = routes is null ? destination : Route(request, ref configured);
+            if (routes is not null)
+            {
+                target = Route(request, activity, ref configured);
+            }
 
             var call = Begin(request, protocol, configured, out var timeout);
 
@@ -98,7 +104,8 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
                 // No local for the pipeline: every local of this method is a field of its state machine.
-                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? policy.Pipeline : policy.Pipeline).ExecuteOutcomeAsync(
+                // A route's own retry replaces the service's; hedging, when the service has it, stays the service's.
+                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? PipelineOf(target) : PipelineOf(target)).ExecuteOutcomeAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -119,7 +126,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
         catch (Exception ex)
         {
-            telemetry.EndCall(activity, name, request.Method.Method, started, null, OutcomeOf(ex), ex);
+            telemetry.EndCall(activity, name, request.Method.Method, started, null, OutcomeOf(ex), ex, RouteNameOf(target));
             if (activity is not null)
             {
                 protocol.Tag(activity, request, null);
@@ -128,7 +135,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             throw;
         }
 
-        telemetry.EndCall(activity, name, request.Method.Method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null);
+        telemetry.EndCall(activity, name, request.Method.Method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null, RouteNameOf(target));
         if (activity is not null)
         {
             protocol.Tag(activity, request, response);
@@ -137,8 +144,11 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         return response;
     }
 
-    /// <summary>The destination of the first route that takes <paramref name="request"/>, by weight, and its timeout; else the whole set.</summary>
-    private Destination Route(HttpRequestMessage request, ref TimeSpan configured)
+    /// <summary>
+    /// Where the first route that takes <paramref name="request"/> sends it, by weight, with the route's timeout and header
+    /// changes applied and its name on the span; else the whole set.
+    /// </summary>
+    private IAttemptTarget Route(HttpRequestMessage request, System.Diagnostics.Activity? activity, ref TimeSpan configured)
     {
         if (routes!.Match(request) is not { } route)
         {
@@ -146,8 +156,19 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
 
         configured = route.Timeout ?? configured;
-        return _subsets[route.Pick()];
+        activity?.SetTag(MeshTags.RouteName, route.Name);
+        var own = routePolicies![route.Index];
+        own.Headers?.Apply(request);
+        return own.TargetOf(route.Pick());
     }
+
+    /// <summary>The route's own retry over the service breaker, else the service's retry.</summary>
+    private ResiliencePipeline<HttpResponseMessage> PipelineOf(IAttemptTarget target) =>
+        (target as RoutePolicy.Target)?.Route.Pipeline ?? policy.Pipeline;
+
+    /// <summary>The route's name for the call metric: none for a service without routes, empty when no route took the call.</summary>
+    private string? RouteNameOf(IAttemptTarget target) =>
+        routes is null ? null : (target as RoutePolicy.Target)?.Route.Name ?? string.Empty;
 
     /// <summary>The outcome class of a failed call, for metrics and spans.</summary>
     internal static string OutcomeOf(Exception exception) => exception switch

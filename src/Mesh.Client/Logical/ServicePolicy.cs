@@ -4,6 +4,7 @@ using Mesh.CircuitBreaking;
 using Mesh.Hedging;
 using Mesh.RateLimiting;
 using Mesh.Retry;
+using Mesh.Routing;
 using Mesh.Telemetry;
 using Mesh.Utilities;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,13 @@ internal sealed class ServicePolicy : IDisposable
     /// <summary>The log category of every resilience decision.</summary>
     internal const string LogCategory = "Mesh.Resilience";
 
+    private readonly TimeProvider _time;
+    private readonly MeshRandom _random;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _budgetWindow;
+    private readonly Lock _routeLock = new();
+    private Dictionary<string, ResiliencePipeline<HttpResponseMessage>> _routePipelines = new(StringComparer.Ordinal);
+
     public ServicePolicy(string service, MeshServiceOptions options, ServiceCounters counters, TimeProvider time, MeshRandom random, ILogger logger)
     {
         Service = service;
@@ -33,6 +41,13 @@ internal sealed class ServicePolicy : IDisposable
         Retry = new RetryStrategy(service, options.Retry, counters, time, random, logger);
         Hedging = options.Hedging is { } hedging ? new HedgingStrategy(service, hedging, Retry, counters, logger) : null;
         Breaker = options.CircuitBreaker.Enabled ? new BreakerStrategy(service, options.CircuitBreaker, counters, logger) : null;
+        _time = time;
+        _random = random;
+        _logger = logger;
+        _budgetWindow = options.Retry.Budget.Window;
+
+        // One breaker pipeline, one breaker state: the service's retry, its hedging and every route's retry go through it.
+        BreakerPipeline = Breaker is null ? null : new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }.AddCircuitBreaker(Breaker.CreateOptions()).Build();
 
         Pipeline = Compose(time, Retry.Rules.MaxAttempts > 1 ? builder => builder.AddRetry(Retry.CreateOptions()) : null);
         HedgingPipeline = Hedging is null ? null : Compose(time, builder => builder.AddHedging(Hedging.CreateOptions()));
@@ -67,6 +82,36 @@ internal sealed class ServicePolicy : IDisposable
     /// <summary>Gets hedging over the breaker, when hedging is configured.</summary>
     public ResiliencePipeline<HttpResponseMessage>? HedgingPipeline { get; }
 
+    /// <summary>Gets the service breaker alone, which <see cref="Pipeline"/>, <see cref="HedgingPipeline"/> and every route's retry share.</summary>
+    public ResiliencePipeline<HttpResponseMessage>? BreakerPipeline { get; }
+
+    /// <summary>
+    /// The pipeline of a route with a retry of its own: that retry over the service breaker, drawing on the service's
+    /// retry budget. Made once per distinct retry and kept with the policy, so a reload that leaves it as it was keeps it.
+    /// </summary>
+    public ResiliencePipeline<HttpResponseMessage> ForRoute(RetryOptions retry)
+    {
+        var key = JsonSerializer.Serialize(retry);
+        lock (_routeLock)
+        {
+            if (_routePipelines.TryGetValue(key, out var pipeline))
+            {
+                return pipeline;
+            }
+
+            // A route may hold at most one retry, so more than the routes a service may have means old ones linger.
+            if (_routePipelines.Count >= RouteOptionsValidator.MaxRoutes)
+            {
+                _routePipelines = new(StringComparer.Ordinal);
+            }
+
+            var strategy = new RetryStrategy(Service, retry, Counters, _time, _random, _logger, (Retry.Budget, _budgetWindow));
+            pipeline = Compose(_time, strategy.Rules.MaxAttempts > 1 ? builder => builder.AddRetry(strategy.CreateOptions()) : null);
+            _routePipelines[key] = pipeline;
+            return pipeline;
+        }
+    }
+
     public static string FingerprintOf(MeshServiceOptions options) => JsonSerializer.Serialize(new
     {
         options.Timeout,
@@ -83,9 +128,9 @@ internal sealed class ServicePolicy : IDisposable
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
         outer?.Invoke(builder);
-        if (Breaker is not null)
+        if (BreakerPipeline is not null)
         {
-            builder.AddCircuitBreaker(Breaker.CreateOptions());
+            builder.AddPipeline(BreakerPipeline);
         }
 
         return builder.Build();

@@ -339,7 +339,25 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             subsets[i] = new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable, zone, options.ZoneAware);
         }
 
-        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets);
+        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets, RoutePolicies(name, options, policy, routes, subsets));
+    }
+
+    /// <summary>Each route's name, own retry, header changes and faults, by its index in the options.</summary>
+    private RoutePolicy[] RoutePolicies(string service, MeshServiceOptions options, ServicePolicy policy, RouteTable routes, Destination[] subsets)
+    {
+        var policies = new RoutePolicy[options.Routes.Count];
+        foreach (var route in routes.Routes)
+        {
+            var configured = options.Routes[route.Index];
+            policies[route.Index] = new RoutePolicy(
+                route.Name,
+                configured.Retry is { } retry ? policy.ForRoute(retry) : null,
+                RequestHeaderChanges.Create(configured.RequestHeaders),
+                configured.Fault is { } fault ? new RouteFault(service, route.Name, fault, _metrics, _time, _random) : null,
+                subsets);
+        }
+
+        return policies;
     }
 
     private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>

@@ -82,7 +82,10 @@ internal sealed class GrpcProtocol : IProtocol
     }
 
     /// <summary>A trailers-only answer carrying <c>DEADLINE_EXCEEDED</c>, which the gRPC client turns into its RpcException.</summary>
-    public HttpResponseMessage? DeadlineExceeded(HttpRequestMessage request, string message)
+    public HttpResponseMessage? DeadlineExceeded(HttpRequestMessage request, string message) => TrailersOnly(request, DeadlineExceededStatus, message);
+
+    /// <summary>A trailers-only answer (HTTP 200, the status in the headers) with <paramref name="status"/>, made here rather than by a server.</summary>
+    public static HttpResponseMessage TrailersOnly(HttpRequestMessage request, int status, string message)
     {
         var response = new HttpResponseMessage(HttpStatusCode.OK)
         {
@@ -91,7 +94,7 @@ internal sealed class GrpcProtocol : IProtocol
             Content = new ByteArrayContent([]),
         };
         response.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        response.Headers.TryAddWithoutValidation(StatusHeader, DeadlineExceededStatus.ToString(CultureInfo.InvariantCulture));
+        response.Headers.TryAddWithoutValidation(StatusHeader, status.ToString(CultureInfo.InvariantCulture));
         response.Headers.TryAddWithoutValidation(MessageHeader, Uri.EscapeDataString(message));
         return response;
     }

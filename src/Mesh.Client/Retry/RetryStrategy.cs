@@ -21,7 +21,8 @@ internal sealed partial class RetryStrategy
     private readonly ILogger _logger;
     private readonly TimeSpan _budgetWindow;
 
-    public RetryStrategy(string service, RetryOptions options, ServiceCounters counters, TimeProvider time, MeshRandom random, ILogger logger)
+    // shared: a budget to draw on, with its window (a route's retry draws on its service's); none for a budget of its own.
+    public RetryStrategy(string service, RetryOptions options, ServiceCounters counters, TimeProvider time, MeshRandom random, ILogger logger, (RetryBudget Budget, TimeSpan Window)? shared = null)
     {
         _service = service;
         _counters = counters;
@@ -29,8 +30,8 @@ internal sealed partial class RetryStrategy
         _random = random;
         _logger = logger;
         Rules = new RetryRules(options);
-        Budget = new RetryBudget(options.Budget, time);
-        _budgetWindow = options.Budget.Window;
+        Budget = shared?.Budget ?? new RetryBudget(options.Budget, time);
+        _budgetWindow = shared?.Window ?? options.Budget.Window;
     }
 
     public RetryRules Rules { get; }

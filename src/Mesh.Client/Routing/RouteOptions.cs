@@ -1,3 +1,5 @@
+using Mesh.Retry;
+
 namespace Mesh.Routing;
 
 /// <summary>
@@ -23,4 +25,20 @@ public sealed class RouteOptions
     /// <summary>Gets or sets the most time one call on this route may take, in place of the service's <c>Timeout</c>.</summary>
     /// <value><see langword="null"/> by default: the service's timeout; more than 0 and at most 1 day.</value>
     public TimeSpan? Timeout { get; set; }
+
+    /// <summary>
+    /// Gets or sets how this route's failed attempts are retried, in place of the service's <c>Retry</c>. The retries
+    /// draw on the service's retry budget and go through the service's one circuit breaker; <c>Retry:Budget</c> cannot
+    /// be set here.
+    /// </summary>
+    /// <value><see langword="null"/> by default: the service's retry.</value>
+    public RetryOptions? Retry { get; set; }
+
+    /// <summary>Gets how the route changes its requests' headers (add, set, remove), once per call before the first attempt.</summary>
+    /// <value>No change by default.</value>
+    public RouteHeadersOptions RequestHeaders { get; } = new();
+
+    /// <summary>Gets or sets the faults the route injects into a share of its attempts: a delay, an abort with a status.</summary>
+    /// <value><see langword="null"/> by default: no fault.</value>
+    public RouteFaultOptions? Fault { get; set; }
 }

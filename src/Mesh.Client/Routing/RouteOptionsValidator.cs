@@ -7,7 +7,7 @@ namespace Mesh.Routing;
 /// Checks a service's routes for <c>MeshOptionsValidator</c>, naming the field of each failure
 /// (<c>Mesh:Services:inventory:Routes:0:Destinations:1:Weight</c>), and bounds what a route may hold.
 /// </summary>
-internal static class RouteOptionsValidator
+internal static partial class RouteOptionsValidator
 {
     internal const int MaxRoutes = 64;
     internal const int MaxConditions = 16;
@@ -59,6 +59,8 @@ internal static class RouteOptionsValidator
             {
                 failures.Add($"{routePath}:Timeout: {timeout.ToString("c", CultureInfo.InvariantCulture)} is out of range for service '{serviceName}' (more than 0, at most 1 day).");
             }
+
+            ValidatePolicy(route, routePath, serviceName, failures);
         }
     }
 

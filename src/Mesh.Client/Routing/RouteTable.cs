@@ -124,6 +124,9 @@ internal sealed class RouteTable
 
         public string Name { get; }
 
+        /// <summary>Gets the route's place in the service's <c>Routes</c> list, as configured.</summary>
+        public int Index => _index;
+
         public TimeSpan? Timeout { get; }
 
         /// <summary>Ranks routes: the one to try first sorts first.</summary>

@@ -29,8 +29,11 @@ internal sealed class CallTelemetry(MeshMetrics metrics, MeshStats stats, TimePr
         return activity;
     }
 
-    /// <summary>Ends a logical call with an answer (<paramref name="status"/>) or a failure (<paramref name="exception"/>).</summary>
-    public void EndCall(Activity? activity, string service, string method, long started, int? status, string outcome, Exception? exception)
+    /// <summary>
+    /// Ends a logical call with an answer (<paramref name="status"/>) or a failure (<paramref name="exception"/>); for a
+    /// service with routes, <paramref name="route"/> names the route that took it (empty for none) on the metric.
+    /// </summary>
+    public void EndCall(Activity? activity, string service, string method, long started, int? status, string outcome, Exception? exception, string? route = null)
     {
         var elapsed = time.GetElapsedTime(started);
         var tags = new TagList
@@ -46,6 +49,11 @@ internal sealed class CallTelemetry(MeshMetrics metrics, MeshStats stats, TimePr
         else
         {
             tags.Add(MeshTags.ErrorType, exception!.GetType().FullName);
+        }
+
+        if (route is not null)
+        {
+            tags.Add(MeshTags.RouteName, route);
         }
 
         metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);

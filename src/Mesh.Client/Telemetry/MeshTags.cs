@@ -11,6 +11,8 @@ internal static class MeshTags
     public const string Attempt = "mesh.attempt";
     public const string AttemptReason = "mesh.attempt.reason";
     public const string Zone = "mesh.endpoint.zone";
+    public const string RouteName = "mesh.route";
+    public const string Fault = "mesh.fault";
     public const string BreakerState = "mesh.circuit_breaker.state";
     public const string EndpointState = "mesh.endpoint.state";
     public const string Method = "http.request.method";

@@ -15,14 +15,15 @@ internal static partial class RouteOptionsValidator
     internal const int MaxWeight = 10_000;
     internal const int MaxValueLength = 1024;
 
-    /// <summary>How long one regular expression may run against one value before it counts as no match.</summary>
-    internal static readonly TimeSpan RegexTimeout = TimeSpan.FromMilliseconds(50);
-
-    /// <summary>Compiles a route's expression the one way: whole value, no backtracking (linear time), bounded in time.</summary>
+    /// <summary>
+    /// Compiles a route's expression the one way: whole value, no backtracking, so its time is linear in the value and no
+    /// pattern can stall a call. No match timeout: a wall-clock limit would turn a busy machine's slow first match (the
+    /// engine builds its automaton lazily) into a silent "no match" and send the request elsewhere.
+    /// </summary>
     /// <exception cref="ArgumentException">The expression is not valid.</exception>
     /// <exception cref="NotSupportedException">The expression needs backtracking (back-references, look-arounds).</exception>
     internal static Regex CompileRegex(string pattern) =>
-        new($@"\A(?:{pattern})\z", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, RegexTimeout);
+        new($@"\A(?:{pattern})\z", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, Regex.InfiniteMatchTimeout);
 
     public static void Validate(IList<RouteOptions> routes, string path, string serviceName, List<string> failures)
     {

@@ -214,7 +214,7 @@ internal sealed class RouteTable
         private bool PathMatches(string path) => _pathKind switch
         {
             PathKind.Exact => path == _path,
-            PathKind.Regex => SafeMatch(_pathRegex!, path),
+            PathKind.Regex => _pathRegex!.IsMatch(path),
 
             // By whole segments: "/api" takes "/api", "/api/" and "/api/x", not "/apix".
             _ => _path == "/" || (path.StartsWith(_path!, StringComparison.Ordinal) && (path.Length == _path!.Length || path[_path.Length] == '/')),
@@ -260,19 +260,6 @@ internal sealed class RouteTable
         private static string Unescape(string value) => Uri.UnescapeDataString(value.Replace('+', ' '));
     }
 
-    internal static bool SafeMatch(Regex regex, string value)
-    {
-        try
-        {
-            return regex.IsMatch(value);
-        }
-        catch (RegexMatchTimeoutException)
-        {
-            // An expression that runs too long on a value matches nothing, rather than holding the call.
-            return false;
-        }
-    }
-
     private enum PathKind
     {
         Exact,
@@ -295,7 +282,7 @@ internal sealed class RouteTable
         {
             RouteMatchTypeNames.Present => true,
             RouteMatchTypeNames.Prefix => actual.StartsWith(value!, StringComparison.Ordinal),
-            RouteMatchTypeNames.Regex => SafeMatch(regex!, actual),
+            RouteMatchTypeNames.Regex => regex!.IsMatch(actual),
             _ => actual == value,
         };
     }

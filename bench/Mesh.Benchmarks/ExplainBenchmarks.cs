@@ -1,6 +1,10 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
+using Mesh.Balancing;
+using Mesh.Discovery;
+using Mesh.Protocol;
 using Mesh.Resilience;
+using Mesh.Utilities;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -14,12 +18,23 @@ namespace Mesh.Benchmarks;
 public class ExplainBenchmarks
 {
     private static readonly Uri s_uri = new("http://inventory/items/1");
+    private readonly HttpRequestMessage _plain = new(HttpMethod.Get, s_uri);
     private HttpClient _client = null!;
+    private ILoadBalancer _peakEwma = null!;
+    private PickContext _withoutCall;
+    private PickContext _withCall;
     private ServiceProvider _provider = null!;
 
     [GlobalSetup]
     public void Setup()
     {
+        _plain.Headers.TryAddWithoutValidation("x-request-id", "42");
+        _plain.Headers.TryAddWithoutValidation("accept", "application/json");
+        var loads = Enumerable.Range(0, 3).Select(i => new EndpointLoad(new MeshEndpoint(new Uri($"http://127.0.0.1:{10000 + i}")), TimeProvider.System)).ToArray();
+        _peakEwma = LoadBalancerFactory.Create(LoadBalancerNames.PeakEwma, new RingHashOptions(), loads, MeshRandom.Shared, TimeProvider.System);
+        _withoutCall = new PickContext(null, null);
+        _withCall = new PickContext(null, new MeshCall("inventory", _plain, Protocols.Http, DateTimeOffset.MaxValue));
+
         var config = new Dictionary<string, string?>
         {
             ["Mesh:Services:inventory:LoadBalancer"] = "PeakEwma",
@@ -46,6 +61,7 @@ public class ExplainBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        _plain.Dispose();
         _client.Dispose();
         _provider.Dispose();
     }
@@ -65,4 +81,20 @@ public class ExplainBenchmarks
         using var response = await _client.SendAsync(request);
         return response.StatusCode;
     }
+
+    /// <summary>What a call not explained pays for the feature: the header lookup and the options field read, alone.</summary>
+    [Benchmark]
+    public bool OffChecksAlone()
+    {
+        Explanation.Detect(_plain);
+        return Explanation.Of(_plain) is not null;
+    }
+
+    /// <summary>A PeakEwma pick with no call to test, the floor of <see cref="PeakEwmaPickForACallNotExplained"/>.</summary>
+    [Benchmark]
+    public int PeakEwmaPickWithoutCall() => _peakEwma.Pick(_withoutCall);
+
+    /// <summary>A PeakEwma pick for a call not explained: the balancer tests whether the call wants the candidates.</summary>
+    [Benchmark]
+    public int PeakEwmaPickForACallNotExplained() => _peakEwma.Pick(_withCall);
 }

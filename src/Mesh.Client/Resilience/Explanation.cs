@@ -205,8 +205,10 @@ internal sealed class Explanation
     public string Render(string? ending = null)
     {
         var text = new StringBuilder();
+        bool cut;
         lock (_lock)
         {
+            cut = _recorded >= MaxRecorded;
             foreach (var entry in _entries)
             {
                 if (text.Length > 0)
@@ -227,7 +229,7 @@ internal sealed class Explanation
             text.Append(ending);
         }
 
-        if (_recorded >= MaxRecorded || text.Length > MaxLength)
+        if (cut || text.Length > MaxLength)
         {
             text.Length = Math.Min(text.Length, MaxLength - TruncatedMarker.Length);
             text.Append(TruncatedMarker);

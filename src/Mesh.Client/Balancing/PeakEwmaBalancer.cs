@@ -19,6 +19,17 @@ internal sealed class PeakEwmaBalancer(EndpointLoad[] endpoints, MeshRandom rand
         var (i, j) = PowerOfTwoChoices.Draw(endpoints.Length, random);
         var (a, b) = (endpoints[i], endpoints[j]);
         var now = time.GetTimestamp();
+        if (context.History is IPickTrace trace)
+        {
+            Trace(trace, a, b, now);
+        }
+
         return a.Cost(now) * b.Weight <= b.Cost(now) * a.Weight ? i : j;
     }
+
+    private static void Trace(IPickTrace trace, EndpointLoad a, EndpointLoad b, long now) =>
+        trace.Compared(a, CostOf(a, now), b, CostOf(b, now));
+
+    private static string CostOf(EndpointLoad endpoint, long now) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"cost={endpoint.Cost(now) / endpoint.Weight:0.###}ms");
 }

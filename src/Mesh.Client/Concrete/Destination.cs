@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using Mesh.Balancing;
@@ -120,6 +121,7 @@ internal sealed class Destination : IAttemptTarget
             }
 
             call.AddTried(target.Load);
+            Explain(call, available, target);
             try
             {
                 return Outcome.FromResult(await _stage.SendAsync(request, target, call, transport, cancellationToken).ConfigureAwait(false));
@@ -136,6 +138,49 @@ internal sealed class Destination : IAttemptTarget
                 return Outcome.FromException<HttpResponseMessage>(ex);
             }
         }
+    }
+
+    /// <summary>For an explained call: how this destination chooses (once per call), and the endpoint picked for this attempt.</summary>
+    // The test alone here: the lambdas below would make every call allocate their closure.
+    private void Explain(MeshCall call, PickSet available, EndpointTarget target)
+    {
+        if (call.Explanation is { } explanation)
+        {
+            Explain(explanation, available, target);
+        }
+    }
+
+    private void Explain(Explanation explanation, PickSet available, EndpointTarget target)
+    {
+        explanation.Destination(() => DescribeChoice(available));
+        var now = _time.GetTimestamp();
+        var ejected = Array.FindAll(Routable, e => e.Ejection.IsEjected(now));
+        var note = available.Spill is not null && Array.IndexOf(available.Targets, target) < 0 ? "spill(every local endpoint tried)" : null;
+        if (ejected.Length > 0)
+        {
+            var skipped = "ejected=[" + string.Join(',', ejected.Select(e => e.Endpoint.Address.Authority)) + "]";
+            note = note is null ? skipped : note + " " + skipped;
+        }
+
+        explanation.Picked(target.Load, note);
+    }
+
+    /// <summary>The balancer, the endpoints available of those that may take traffic, and the zone rule's verdict.</summary>
+    private string DescribeChoice(PickSet available)
+    {
+        var all = available.Spill ?? available;
+        var text = string.Create(CultureInfo.InvariantCulture, $"lb={_balancer} available={all.Targets.Length}/{Routable.Length}");
+        if (Zone is null)
+        {
+            return text;
+        }
+
+        var now = _time.GetTimestamp();
+        var healthy = Array.FindAll(_local, e => !e.Ejection.IsEjected(now)).Length;
+        var verdict = _local.Length == 0 ? "spilled(no endpoint in the zone)"
+            : available.Spill is not null ? $"local({healthy}/{_local.Length} of the zone available, min {_minHealthyPercent}%)"
+            : $"spilled({healthy}/{_local.Length} of the zone available, below min {_minHealthyPercent}%)";
+        return string.Create(CultureInfo.InvariantCulture, $"{text}; zone={Zone} {verdict}");
     }
 
     private string? HashKey(HttpRequestMessage request)

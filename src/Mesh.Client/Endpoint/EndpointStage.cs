@@ -33,6 +33,7 @@ internal sealed class EndpointStage(string service, TimeSpan? attemptTimeout, Ou
         request.RequestUri = new Uri(target.Authority + call.LogicalUri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped), in s_canonical);
         var (number, reason) = call.BeginAttempt();
         protocol.OnAttempt(request, number);
+        Explanation.Began(call, target.Load, number, reason);
 
         using var activity = CallTelemetry.StartAttempt(service, request.Method.Method, request.RequestUri, address.Host, address.Port, target.Endpoint.Zone, number, reason);
         var started = time.GetTimestamp();
@@ -47,6 +48,7 @@ internal sealed class EndpointStage(string service, TimeSpan? attemptTimeout, Ou
         {
             var response = await transport.SendAsync(request, attempting ? attempt.Token : cancellationToken).ConfigureAwait(false);
             kind = protocol.Classify(response);
+            Explanation.Answered(call, number, protocol, response);
             if (activity is not null)
             {
                 activity.SetTag(MeshTags.StatusCode, (int)response.StatusCode);
@@ -68,6 +70,7 @@ internal sealed class EndpointStage(string service, TimeSpan? attemptTimeout, Ou
         finally
         {
             lease.Complete(Outcome(kind), time.GetTimestamp());
+            Explanation.Ended(call, number, kind);
             telemetry.EndAttempt(activity, service, target.Authority, kind.TagName(), kind is not FailureKind.None, started);
             if (kind != FailureKind.Canceled)
             {

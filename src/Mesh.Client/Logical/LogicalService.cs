@@ -68,6 +68,8 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             request.Headers.TryAddWithoutValidation(MeshHeaders.Caller, caller);
         }
 
+        Explanation.Detect(request);
+
         var protocol = Protocols.Of(request);
         using var activity = telemetry.StartCall(name, request.Method.Method, request.RequestUri!);
         var started = telemetry.Time.GetTimestamp();
@@ -126,6 +128,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
         catch (Exception ex)
         {
+            Explanation.Failed(request, ex, activity);
             telemetry.EndCall(activity, name, request.Method.Method, started, null, OutcomeOf(ex), ex, RouteNameOf(target));
             if (activity is not null)
             {
@@ -135,6 +138,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             throw;
         }
 
+        Explanation.Answered(request, response, activity);
         telemetry.EndCall(activity, name, request.Method.Method, started, (int)response.StatusCode, CallOutcomes.OfStatus((int)response.StatusCode), null, RouteNameOf(target));
         if (activity is not null)
         {
@@ -152,6 +156,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     {
         if (routes!.Match(request) is not { } route)
         {
+            Explanation.Of(request)?.NoRoute(routes.Routes.Count);
             return destination;
         }
 
@@ -159,7 +164,15 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         activity?.SetTag(MeshTags.RouteName, route.Name);
         var own = routePolicies![route.Index];
         own.Headers?.Apply(request);
-        return own.TargetOf(route.Pick());
+        return own.TargetOf(Explanation.Of(request) is { } explanation ? Explain(explanation, route) : route.Pick());
+    }
+
+    /// <summary>Picks the route's destination as <see cref="RouteTable.Route.Pick()"/> does, telling the explanation how.</summary>
+    private int Explain(Explanation explanation, RouteTable.Route route)
+    {
+        var picked = route.Pick(out var draw);
+        explanation.Route(route.Name, picked, routes!.Subsets[picked], draw, route.TotalWeight);
+        return picked;
     }
 
     /// <summary>The route's own retry over the service breaker, else the service's retry.</summary>
@@ -202,7 +215,21 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             MeshHeaders.Timeout,
             timeout == policy.Timeout ? policy.TimeoutHeader : ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
         protocol.LimitDeadline(request, timeout);
-        return new MeshCall(name, request, protocol, now + timeout);
+        return Explanation.Of(request) is { } explanation
+            ? Explained(request, protocol, now + timeout, timeout, explanation)
+            : new MeshCall(name, request, protocol, now + timeout);
+    }
+
+    /// <summary>An explained call: the explanation learns the state of the service's resilience as the call starts.</summary>
+    private ExplainedCall Explained(HttpRequestMessage request, IProtocol protocol, DateTimeOffset deadline, TimeSpan timeout, Explanation explanation)
+    {
+        if (routes is null)
+        {
+            explanation.NoRoute(0);
+        }
+
+        explanation.Started(timeout, policy.Retry.Budget.Remaining(), policy.BreakerState);
+        return new ExplainedCall(name, request, protocol, deadline, explanation);
     }
 
     /// <summary>Turns the failure of a call into what its caller expects: an exception naming the service, or for gRPC a DEADLINE_EXCEEDED answer.</summary>

@@ -51,9 +51,10 @@ internal sealed class RouteFault
 
     private bool Draw(double percent) => percent >= 100 || _random.NextDouble() * 100 < percent;
 
-    private void Record(string kind)
+    private void Record(string kind, MeshCall call, string detail)
     {
         _metrics.Faults.Add(1, _serviceTag, _routeTag, new(MeshTags.Fault, kind));
+        call.Explanation?.Fault(kind, detail);
 
         // The attempt's own span starts at the endpoint, which an abort never reaches: the call's span carries the fault.
         if (Activity.Current is { } span && span.Source == MeshTelemetry.Source)
@@ -78,7 +79,7 @@ internal sealed class RouteFault
             return null;
         }
 
-        Record(AbortKind);
+        Record(AbortKind, call, abort.GrpcStatus is { } grpcStatus ? $"grpc-status {grpcStatus}" : $"status {abort.HttpStatus}");
         _ = call.BeginAttempt();
         if (abort.GrpcStatus is { } status)
         {
@@ -100,7 +101,7 @@ internal sealed class RouteFault
         {
             if (fault._delay is { } delay && fault.Draw(delay.Percent))
             {
-                fault.Record(DelayKind);
+                fault.Record(DelayKind, call, $"{delay.Duration.TotalMilliseconds:0.###} ms");
                 try
                 {
                     await Task.Delay(delay.Duration, fault._time, cancellationToken).ConfigureAwait(false);

@@ -5,9 +5,10 @@ namespace Mesh.Resilience;
 
 /// <summary>
 /// One logical call through the mesh, shared by its attempts (retries and hedges): its service, protocol, deadline,
-/// what may be done with it, and the endpoints already tried, which the pick of the next attempt avoids.
+/// what may be done with it, and the endpoints already tried, which the pick of the next attempt avoids. A call whose
+/// decisions are explained is an <see cref="ExplainedCall"/>, so the others carry no field for it.
 /// </summary>
-internal sealed class MeshCall : IPickHistory
+internal class MeshCall : IPickHistory
 {
     // Hedged attempts share the call, so the endpoints tried are guarded (by the call itself, which nothing else can
     // lock: it is internal); the list holds the endpoints after the first.
@@ -29,6 +30,9 @@ internal sealed class MeshCall : IPickHistory
             || (request.Options.TryGetValue(MeshRequestOptions.Idempotent, out var marked) && marked);
         Replayable = protocol.IsReplayable(request.Content);
     }
+
+    /// <summary>Gets the record of the call's decisions, or <see langword="null"/> when the call is not explained.</summary>
+    public Explanation? Explanation => (this as ExplainedCall)?.Explanation;
 
     /// <summary>Gets the logical name of the service called.</summary>
     public string Service { get; }

@@ -8,4 +8,10 @@ public static class MeshRequestOptions
     /// <c>request.Options.Set(MeshRequestOptions.Idempotent, true)</c>.
     /// </summary>
     public static HttpRequestOptionsKey<bool> Idempotent { get; } = new("Mesh.Idempotent");
+
+    /// <summary>
+    /// Asks the mesh to explain the call, as the header <see cref="MeshExplanation.RequestHeader"/> does: the answer
+    /// carries <see cref="MeshExplanation.ResponseHeader"/>. <c>request.Options.Set(MeshRequestOptions.Explain, true)</c>.
+    /// </summary>
+    public static HttpRequestOptionsKey<bool> Explain { get; } = new("Mesh.Explain");
 }

@@ -64,6 +64,18 @@ internal sealed class RetryBudget
         }
     }
 
+    /// <summary>Gets how many retries the budget would allow now (for an explanation; takes none).</summary>
+    public double Remaining()
+    {
+        var now = NowSecond();
+        lock (_lock)
+        {
+            Advance(now);
+            var seconds = Math.Min(_requests.Length, now - _startSecond + 1);
+            return Math.Max(0, (_ratio * _requestTotal) + (_minPerSecond * seconds) - _retryTotal);
+        }
+    }
+
     private void Advance(long now)
     {
         // Empty the slots of the seconds that left the window since the last call.

@@ -146,9 +146,16 @@ internal sealed class RouteTable
                 : a._index.CompareTo(b._index);
         }
 
+        /// <summary>Gets the sum of the destinations' weights, the range of the draw.</summary>
+        public int TotalWeight => _cumulative.Length == 0 ? 0 : _cumulative[^1];
+
         /// <summary>Picks a destination (an index into the table's subsets) by weight; the service's default without destinations.</summary>
-        public int Pick()
+        public int Pick() => Pick(out _);
+
+        /// <summary>Picks as <see cref="Pick()"/> does, and tells the draw in [0, <see cref="TotalWeight"/>), or -1 when there was none to make.</summary>
+        public int Pick(out int draw)
         {
+            draw = -1;
             if (_destinations.Length == 0)
             {
                 return 0;
@@ -159,7 +166,7 @@ internal sealed class RouteTable
                 return _destinations[0];
             }
 
-            var draw = _random.Next(_cumulative[^1]);
+            draw = _random.Next(_cumulative[^1]);
             for (var i = 0; ; i++)
             {
                 // A weight 0 leaves its cumulative equal to the one before, so the draw never lands on it.

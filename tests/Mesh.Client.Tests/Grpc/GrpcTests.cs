@@ -284,6 +284,30 @@ public sealed class GrpcTests : IAsyncLifetime, IDisposable
         Assert.Equal(10_000, received);
     }
 
+    [Fact]
+    public async Task An_explained_call_has_its_explanation_in_the_response_headers()
+    {
+        // Every server fails its first call: the explanation shows the retries the UNAVAILABLE answers caused.
+        await using var provider = Client(LoadBalancerNames.RoundRobin, maxAttempts: 4);
+        var client = provider.GetRequiredService<Inventory.InventoryClient>();
+        foreach (var behavior in _servers.Behaviors)
+        {
+            behavior.FailNext(StatusCode.Unavailable);
+        }
+
+        using var call = client.GetItemAsync(new ItemRequest { Sku = "a" }, new Metadata { { Mesh.Resilience.MeshExplanation.RequestHeader, "1" } });
+        var headers = await call.ResponseHeadersAsync;
+        await call;
+
+        var text = headers.GetValue(Mesh.Resilience.MeshExplanation.ResponseHeader);
+        Assert.NotNull(text);
+        var endpoint = @"127\.0\.0\.1:\d+";
+        Assert.Matches(
+            $"attempt=1 first pick={endpoint} -> gRPC status unavailable; attempt=2 retry after gRPC status unavailable pick={endpoint} -> gRPC status unavailable; "
+            + $"attempt=3 retry after gRPC status unavailable pick={endpoint} -> gRPC status unavailable; attempt=4 retry after gRPC status unavailable pick={endpoint} -> 200$",
+            text);
+    }
+
     // One call to each server first, so connections and code are warm before a deadline of a few hundred milliseconds.
     private static async Task WarmUpAsync(Inventory.InventoryClient client)
     {

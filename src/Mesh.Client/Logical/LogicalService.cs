@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -10,6 +11,7 @@ using Mesh.RateLimiting;
 using Mesh.Resilience;
 using Mesh.Routing;
 using Mesh.Telemetry;
+using Mesh.Utilities;
 using Polly;
 using Polly.CircuitBreaker;
 
@@ -21,10 +23,17 @@ namespace Mesh.Logical;
 /// endpoint), then its strategies in the order
 /// <see cref="ServicePolicy"/> composes them, each attempt going to the concrete layer. Failures leave as the
 /// exceptions an HttpClient user expects, naming the service. Knows the logical service, never an endpoint.
+/// A destination that is another service takes the call with that service's endpoints and policy (never its routes:
+/// one hop), while the call's span and metrics stay those of the service asked for; a route's mirror copies the
+/// request off the call's path (<see cref="RouteMirror"/>).
 /// </summary>
-internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null)
+internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null, IReadOnlyDictionary<string, string>?[]? ownLabels = null)
 {
     private readonly Destination[] _subsets = subsets ?? [destination];
+
+    // Set by Link before the snapshot is published, read-only after: per subset, the other service that owns it.
+    private LogicalService?[]? _forwards;
+    private RouteMirror?[]? _mirrors;
 
     private static readonly ResiliencePropertyKey<ITransport> s_transport = new("Mesh.Transport");
 
@@ -43,6 +52,58 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
     /// <summary>Gets one destination per subset the routes name, in the order of <see cref="RouteTable.Subsets"/>; the first is <see cref="Destination"/>.</summary>
     public IReadOnlyList<Destination> Subsets => _subsets;
+
+    /// <summary>Gets the mirror of each route by its position in the configuration (<see langword="null"/> for none), or <see langword="null"/> when no route mirrors.</summary>
+    public IReadOnlyList<RouteMirror?>? Mirrors => _mirrors;
+
+    /// <summary>Finds this service's own destination over the endpoints with exactly <paramref name="labels"/>, when one was built.</summary>
+    public Destination? SubsetOf(IReadOnlyDictionary<string, string> labels)
+    {
+        if (labels.Count == 0)
+        {
+            return destination;
+        }
+
+        for (var i = 1; i < _subsets.Length && ownLabels is not null; i++)
+        {
+            if (ownLabels[i] is { } own && own.Count == labels.Count && labels.All(l => own.TryGetValue(l.Key, out var v) && v == l.Value))
+            {
+                return _subsets[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Points the destinations that name other services at those services' own destinations (endpoints, stage and
+    /// policy), found by <paramref name="find"/> in the same snapshot, and builds the routes' mirrors. A service not
+    /// found keeps the destination without endpoints the catalog gave it, whose calls fail at once naming it.
+    /// </summary>
+    public void Link(Func<string, LogicalService?> find, MeshRandom random)
+    {
+        if (routes is null)
+        {
+            return;
+        }
+
+        for (var i = 1; i < routes.Subsets.Count; i++)
+        {
+            if (routes.SubsetServices[i] is { } other && find(other) is { } service && service.SubsetOf(routes.Subsets[i]) is { } subset)
+            {
+                _subsets[i] = subset;
+                (_forwards ??= new LogicalService?[_subsets.Length])[i] = service;
+            }
+        }
+
+        foreach (var route in routes.Routes)
+        {
+            if (route.Mirror is { } mirror)
+            {
+                (_mirrors ??= new RouteMirror?[routes.Routes.Count])[route.Index] = new RouteMirror(route.Name, mirror, _subsets[route.MirrorSubset], policy.Counters, telemetry.Time, random);
+            }
+        }
+    }
 
     /// <summary>Rebuilds the endpoint sets of every destination, after an endpoint was ejected or returned.</summary>
     public void Refresh()
@@ -74,17 +135,19 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         HttpResponseMessage response;
         try
         {
-            policy.Retry.Budget.Deposit();
-            if (policy.RateLimit is { } limit)
+            // Routing: one destination for the whole call, its retries and hedges included, and the service whose
+            // policy applies (this one, or the other service a destination names).
+            var owner = this;
+            var configured = policy.Timeout;
+            var target = routes is null ? destination : Route(request, protocol, transport, activity, ref owner, ref configured);
+
+            owner.Policy.Retry.Budget.Deposit();
+            if (owner.Policy.RateLimit is { } limit)
             {
                 await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            // Routing: one destination for the whole call, its retries and hedges included.
-            var configured = policy.Timeout;
-            var target = routes is null ? destination : Route(request, ref configured);
-
-            var call = Begin(request, protocol, configured, out var timeout);
+            var call = owner.Begin(request, protocol, configured, out var timeout);
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
@@ -98,7 +161,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
                 // No local for the pipeline: every local of this method is a field of its state machine.
-                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? policy.Pipeline : policy.Pipeline).ExecuteOutcomeAsync(
+                outcome = await (call.Idempotent && call.Replayable ? owner.Policy.HedgingPipeline ?? owner.Policy.Pipeline : owner.Policy.Pipeline).ExecuteOutcomeAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -115,7 +178,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             CallTelemetry.TagAttempts(call.Attempts);
             response = outcome.Exception is null
                 ? outcome.Result!
-                : Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+                : owner.Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
         }
         catch (Exception ex)
         {
@@ -137,16 +200,28 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         return response;
     }
 
-    /// <summary>The destination of the first route that takes <paramref name="request"/>, by weight, and its timeout; else the whole set.</summary>
-    private Destination Route(HttpRequestMessage request, ref TimeSpan configured)
+    /// <summary>
+    /// The destination of the first route that takes <paramref name="request"/>, by weight, the service it belongs to and
+    /// the call's timeout; else the whole set. Starts the route's mirror, which never waits.
+    /// </summary>
+    private Destination Route(HttpRequestMessage request, IProtocol protocol, ITransport transport, Activity? activity, ref LogicalService owner, ref TimeSpan configured)
     {
         if (routes!.Match(request) is not { } route)
         {
             return destination;
         }
 
+        _mirrors?[route.Index]?.TryStart(request, protocol, transport);
+        var picked = route.Pick();
+        if (_forwards?[picked] is { } other)
+        {
+            owner = other;
+            configured = other.Policy.Timeout;
+            activity?.SetTag(MeshTags.DestinationService, other.Name);
+        }
+
         configured = route.Timeout ?? configured;
-        return _subsets[route.Pick()];
+        return _subsets[picked];
     }
 
     /// <summary>The outcome class of a failed call, for metrics and spans.</summary>

@@ -23,4 +23,8 @@ public sealed class RouteOptions
     /// <summary>Gets or sets the most time one call on this route may take, in place of the service's <c>Timeout</c>.</summary>
     /// <value><see langword="null"/> by default: the service's timeout; more than 0 and at most 1 day.</value>
     public TimeSpan? Timeout { get; set; }
+
+    /// <summary>Gets or sets where copies of this route's requests go, fire and forget.</summary>
+    /// <value><see langword="null"/> by default: no copy is made.</value>
+    public RouteMirrorOptions? Mirror { get; set; }
 }

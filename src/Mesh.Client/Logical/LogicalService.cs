@@ -135,19 +135,19 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         HttpResponseMessage response;
         try
         {
-            // Routing: one destination for the whole call, its retries and hedges included, and the service whose
-            // policy applies (this one, or the other service a destination names).
-            var owner = this;
+            // Routing: one destination for the whole call, its retries and hedges included. The policy is that of the
+            // service the destination belongs to (OwnerOf: this one, or the other service a destination names), found
+            // again where needed rather than kept, as every local here is a field of the state machine.
             var configured = policy.Timeout;
-            var target = routes is null ? destination : Route(request, protocol, transport, activity, ref owner, ref configured);
+            var target = routes is null ? destination : Route(request, protocol, transport, activity, ref configured);
 
-            owner.Policy.Retry.Budget.Deposit();
-            if (owner.Policy.RateLimit is { } limit)
+            OwnerOf(target).Policy.Retry.Budget.Deposit();
+            if (OwnerOf(target).Policy.RateLimit is { } limit)
             {
                 await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var call = owner.Begin(request, protocol, configured, out var timeout);
+            var call = OwnerOf(target).Begin(request, protocol, configured, out var timeout);
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
@@ -161,7 +161,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
                 // No local for the pipeline: every local of this method is a field of its state machine.
-                outcome = await (call.Idempotent && call.Replayable ? owner.Policy.HedgingPipeline ?? owner.Policy.Pipeline : owner.Policy.Pipeline).ExecuteOutcomeAsync(
+                outcome = await OwnerOf(target).PipelineFor(call).ExecuteOutcomeAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -178,7 +178,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             CallTelemetry.TagAttempts(call.Attempts);
             response = outcome.Exception is null
                 ? outcome.Result!
-                : owner.Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+                : OwnerOf(target).Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
         }
         catch (Exception ex)
         {
@@ -204,7 +204,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     /// The destination of the first route that takes <paramref name="request"/>, by weight, the service it belongs to and
     /// the call's timeout; else the whole set. Starts the route's mirror, which never waits.
     /// </summary>
-    private Destination Route(HttpRequestMessage request, IProtocol protocol, ITransport transport, Activity? activity, ref LogicalService owner, ref TimeSpan configured)
+    private Destination Route(HttpRequestMessage request, IProtocol protocol, ITransport transport, Activity? activity, ref TimeSpan configured)
     {
         if (routes!.Match(request) is not { } route)
         {
@@ -215,7 +215,6 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         var picked = route.Pick();
         if (_forwards?[picked] is { } other)
         {
-            owner = other;
             configured = other.Policy.Timeout;
             activity?.SetTag(MeshTags.DestinationService, other.Name);
         }
@@ -223,6 +222,27 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         configured = route.Timeout ?? configured;
         return _subsets[picked];
     }
+
+    /// <summary>The service whose policy a call to <paramref name="target"/> follows: the other service that owns it, else this one.</summary>
+    private LogicalService OwnerOf(Destination target)
+    {
+        if (_forwards is { } forwards)
+        {
+            for (var i = 1; i < forwards.Length; i++)
+            {
+                if (forwards[i] is { } other && ReferenceEquals(_subsets[i], target))
+                {
+                    return other;
+                }
+            }
+        }
+
+        return this;
+    }
+
+    /// <summary>Hedging for a call that may be hedged, when configured; else retries.</summary>
+    private ResiliencePipeline<HttpResponseMessage> PipelineFor(MeshCall call) =>
+        call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? policy.Pipeline : policy.Pipeline;
 
     /// <summary>The outcome class of a failed call, for metrics and spans.</summary>
     internal static string OutcomeOf(Exception exception) => exception switch

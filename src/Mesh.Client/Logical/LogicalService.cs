@@ -201,8 +201,9 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     }
 
     /// <summary>
-    /// The destination of the first route that takes <paramref name="request"/>, by weight, the service it belongs to and
-    /// the call's timeout; else the whole set. Starts the route's mirror, which never waits.
+    /// The destination of the first route that takes <paramref name="request"/>, by weight, and the call's timeout (the
+    /// route's, else that of the service the destination belongs to); else the whole set. Starts the route's mirror,
+    /// which never waits.
     /// </summary>
     private Destination Route(HttpRequestMessage request, IProtocol protocol, ITransport transport, Activity? activity, ref TimeSpan configured)
     {

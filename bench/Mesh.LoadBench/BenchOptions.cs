@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Mesh.LoadBench;
 
-/// <summary>The command line: a mode (comparison by default, <c>balancing</c>, or the internal <c>serve</c>) and its knobs.</summary>
+/// <summary>The command line: a mode (comparison by default, <c>balancing</c>, <c>mirroring</c>, or the internal <c>serve</c>) and its knobs.</summary>
 internal sealed class BenchOptions
 {
     public string Mode { get; private set; } = "comparison";
@@ -42,7 +42,7 @@ internal sealed class BenchOptions
         {
             switch (args[i])
             {
-                case "serve" or "balancing" or "comparison" when i == 0:
+                case "serve" or "balancing" or "mirroring" or "comparison" when i == 0:
                     options.Mode = args[i];
                     break;
                 case "--smoke":
@@ -83,15 +83,16 @@ internal sealed class BenchOptions
         }
 
         var balancing = options.Mode == "balancing";
+        var mirroring = options.Mode == "mirroring";
         options.Rounds = rounds ?? (options.Smoke ? 1 : 5);
-        options.Duration = duration ?? (balancing ? (options.Smoke ? 3 : 60) : (options.Smoke ? 0.5 : 2));
-        options.Warmup = warmup ?? (balancing ? (options.Smoke ? 0.5 : 3) : (options.Smoke ? 0.3 : 0.5));
+        options.Duration = duration ?? (balancing ? (options.Smoke ? 3 : 60) : mirroring ? (options.Smoke ? 2 : 20) : (options.Smoke ? 0.5 : 2));
+        options.Warmup = warmup ?? (balancing || mirroring ? (options.Smoke ? 0.5 : 3) : (options.Smoke ? 0.3 : 0.5));
         options.Rate = rate ?? (options.Smoke ? 200 : 500);
         return options;
     }
 
     public const string Usage = """
-        Usage: Mesh.LoadBench [comparison|balancing] [--smoke] [--out FILE.json] [options]
+        Usage: Mesh.LoadBench [comparison|balancing|mirroring] [--smoke] [--out FILE.json] [options]
 
           comparison (default)  bare HttpClient, mesh, standard (ServiceDiscovery + standard resilience) and an nginx
                                 sidecar pair over HTTP/1.1, then bare and meshed gRPC unary calls; bare, mesh, sidecar
@@ -106,6 +107,11 @@ internal sealed class BenchOptions
             --duration S        seconds of each run (60; smoke 3)
             --rate N            requests per second, open loop (500; smoke 200)
             --warmup S          seconds at that rate before each run, not measured (3; smoke 0.5)
+          mirroring             one route, open loop: no mirror, a healthy mirror at 100 %, a mirror that never
+                                answers at 100 %; primary p50, p99 and success against the no-mirror row
+            --duration S        seconds of each row (20; smoke 2)
+            --rate N            requests per second, open loop (500; smoke 200)
+            --warmup S          seconds at that rate before each row, not measured (3; smoke 0.5)
           --smoke               a few seconds in all, to check that everything runs
           --out FILE            also write the figures, the settings and the machine as JSON
         """;

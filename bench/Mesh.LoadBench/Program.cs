@@ -31,9 +31,12 @@ using var hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
 
 try
 {
-    return options.Mode == "balancing"
-        ? await Balancing.RunAsync(options, cancel.Token)
-        : await Comparison.RunAsync(options, cancel.Token);
+    return options.Mode switch
+    {
+        "balancing" => await Balancing.RunAsync(options, cancel.Token),
+        "mirroring" => await Mirroring.RunAsync(options, cancel.Token),
+        _ => await Comparison.RunAsync(options, cancel.Token),
+    };
 }
 catch (Exception) when (cancel.IsCancellationRequested)
 {

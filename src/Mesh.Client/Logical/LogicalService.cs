@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -10,6 +11,7 @@ using Mesh.RateLimiting;
 using Mesh.Resilience;
 using Mesh.Routing;
 using Mesh.Telemetry;
+using Mesh.Utilities;
 using Polly;
 using Polly.CircuitBreaker;
 
@@ -21,10 +23,17 @@ namespace Mesh.Logical;
 /// endpoint), then its strategies in the order
 /// <see cref="ServicePolicy"/> composes them, each attempt going to the concrete layer. Failures leave as the
 /// exceptions an HttpClient user expects, naming the service. Knows the logical service, never an endpoint.
+/// A destination that is another service takes the call with that service's endpoints and policy (never its routes:
+/// one hop), while the call's span and metrics stay those of the service asked for; a route's mirror copies the
+/// request off the call's path (<see cref="RouteMirror"/>).
 /// </summary>
-internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null, RoutePolicy[]? routePolicies = null)
+internal sealed class LogicalService(string name, MeshServiceOptions options, string? caller, ServicePolicy policy, Destination destination, CallTelemetry telemetry, RouteTable? routes = null, Destination[]? subsets = null, IReadOnlyDictionary<string, string>?[]? ownLabels = null, RoutePolicy[]? routePolicies = null)
 {
     private readonly Destination[] _subsets = subsets ?? [destination];
+
+    // Set by Link before the snapshot is published, read-only after: per subset, the other service that owns it.
+    private LogicalService?[]? _forwards;
+    private RouteMirror?[]? _mirrors;
 
     private static readonly ResiliencePropertyKey<ITransport> s_transport = new("Mesh.Transport");
 
@@ -43,6 +52,63 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
     /// <summary>Gets one destination per subset the routes name, in the order of <see cref="RouteTable.Subsets"/>; the first is <see cref="Destination"/>.</summary>
     public IReadOnlyList<Destination> Subsets => _subsets;
+
+    /// <summary>Gets the mirror of each route by its position in the configuration (<see langword="null"/> for none), or <see langword="null"/> when no route mirrors.</summary>
+    public IReadOnlyList<RouteMirror?>? Mirrors => _mirrors;
+
+    /// <summary>Finds this service's own destination over the endpoints with exactly <paramref name="labels"/>, when one was built.</summary>
+    public Destination? SubsetOf(IReadOnlyDictionary<string, string> labels)
+    {
+        if (labels.Count == 0)
+        {
+            return destination;
+        }
+
+        for (var i = 1; i < _subsets.Length && ownLabels is not null; i++)
+        {
+            if (ownLabels[i] is { } own && own.Count == labels.Count && labels.All(l => own.TryGetValue(l.Key, out var v) && v == l.Value))
+            {
+                return _subsets[i];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Points the destinations that name other services at those services' own destinations (endpoints, stage and
+    /// policy), found by <paramref name="find"/> in the same snapshot, and builds the routes' mirrors. A service not
+    /// found keeps the destination without endpoints the catalog gave it, whose calls fail at once naming it.
+    /// </summary>
+    public void Link(Func<string, LogicalService?> find, MeshRandom random)
+    {
+        if (routes is null)
+        {
+            return;
+        }
+
+        for (var i = 1; i < routes.Subsets.Count; i++)
+        {
+            if (routes.SubsetServices[i] is { } other && find(other) is { } service && service.SubsetOf(routes.Subsets[i]) is { } subset)
+            {
+                _subsets[i] = subset;
+                (_forwards ??= new LogicalService?[_subsets.Length])[i] = service;
+            }
+        }
+
+        foreach (var own in routePolicies ?? [])
+        {
+            own?.Bind(_subsets);
+        }
+
+        foreach (var route in routes.Routes)
+        {
+            if (route.Mirror is { } mirror)
+            {
+                (_mirrors ??= new RouteMirror?[routes.Routes.Count])[route.Index] = new RouteMirror(route.Name, mirror, _subsets[route.MirrorSubset], policy.Counters, telemetry.Time, random);
+            }
+        }
+    }
 
     /// <summary>Rebuilds the endpoint sets of every destination, after an endpoint was ejected or returned.</summary>
     public void Refresh()
@@ -79,20 +145,22 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         HttpResponseMessage response;
         try
         {
-            policy.Retry.Budget.Deposit();
-            if (policy.RateLimit is { } limit)
+            // Routing: one destination for the whole call, its retries and hedges included. The policy is that of the
+            // service the destination belongs to (OwnerOf: this one, or the other service a destination names), found
+            // again where needed rather than kept, as every local here is a field of the state machine.
+            var configured = policy.Timeout;
+            if (routes is not null)
+            {
+                target = Route(request, protocol, transport, activity, ref configured);
+            }
+
+            OwnerOf(target).Policy.Retry.Budget.Deposit();
+            if (OwnerOf(target).Policy.RateLimit is { } limit)
             {
                 await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            // Routing: one destination for the whole call, its retries and hedges included.
-            var configured = policy.Timeout;
-            if (routes is not null)
-            {
-                target = Route(request, activity, ref configured);
-            }
-
-            var call = Begin(request, protocol, configured, out var timeout);
+            var call = OwnerOf(target).Begin(request, protocol, configured, routed: routes is not null, out var timeout);
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
@@ -106,8 +174,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
                 // No local for the pipeline: every local of this method is a field of its state machine.
-                // A route's own retry replaces the service's; hedging, when the service has it, stays the service's.
-                outcome = await (call.Idempotent && call.Replayable ? policy.HedgingPipeline ?? PipelineOf(target) : PipelineOf(target)).ExecuteOutcomeAsync(
+                outcome = await PipelineFor(call, target).ExecuteOutcomeAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -124,7 +191,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             CallTelemetry.TagAttempts(call.Attempts);
             response = outcome.Exception is null
                 ? outcome.Result!
-                : Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
+                : OwnerOf(target).Fail(outcome.Exception, request, call, configured, timeout < configured, linked.IsCancellationRequested && !cancellationToken.IsCancellationRequested);
         }
         catch (Exception ex)
         {
@@ -149,10 +216,11 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     }
 
     /// <summary>
-    /// Where the first route that takes <paramref name="request"/> sends it, by weight, with the route's timeout and header
-    /// changes applied and its name on the span; else the whole set.
+    /// Where the first route that takes <paramref name="request"/> sends it, by weight, with the call's timeout (the
+    /// route's, else that of the service the destination belongs to), the route's header changes applied and its name
+    /// on the span; else the whole set. Starts the route's mirror, which never waits.
     /// </summary>
-    private IAttemptTarget Route(HttpRequestMessage request, System.Diagnostics.Activity? activity, ref TimeSpan configured)
+    private IAttemptTarget Route(HttpRequestMessage request, IProtocol protocol, ITransport transport, Activity? activity, ref TimeSpan configured)
     {
         if (routes!.Match(request) is not { } route)
         {
@@ -160,11 +228,19 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             return destination;
         }
 
-        configured = route.Timeout ?? configured;
         activity?.SetTag(MeshTags.RouteName, route.Name);
+        _mirrors?[route.Index]?.TryStart(request, protocol, transport);
+        var picked = Explanation.Of(request) is { } explanation ? Explain(explanation, route) : route.Pick();
+        if (_forwards?[picked] is { } other)
+        {
+            configured = other.Policy.Timeout;
+            activity?.SetTag(MeshTags.DestinationService, other.Name);
+        }
+
+        configured = route.Timeout ?? configured;
         var own = routePolicies![route.Index];
         own.Headers?.Apply(request);
-        return own.TargetOf(Explanation.Of(request) is { } explanation ? Explain(explanation, route) : route.Pick());
+        return own.TargetOf(picked);
     }
 
     /// <summary>Picks the route's destination as <see cref="RouteTable.Route.Pick()"/> does, telling the explanation how.</summary>
@@ -175,9 +251,24 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         return picked;
     }
 
-    /// <summary>The route's own retry over the service breaker, else the service's retry.</summary>
-    private ResiliencePipeline<HttpResponseMessage> PipelineOf(IAttemptTarget target) =>
-        (target as RoutePolicy.Target)?.Route.Pipeline ?? policy.Pipeline;
+    /// <summary>The service whose policy a call to <paramref name="target"/> follows: the other service that owns its subset, else this one.</summary>
+    private LogicalService OwnerOf(IAttemptTarget target) =>
+        _forwards is { } forwards && target is RoutePolicy.Target { Subset: var subset } && forwards[subset] is { } other ? other : this;
+
+    /// <summary>
+    /// The strategies a call follows: hedging for a call that may be hedged, when its owner has it; else the route's own
+    /// retry over the service breaker (for this service's destinations); else its owner's retry.
+    /// </summary>
+    private ResiliencePipeline<HttpResponseMessage> PipelineFor(MeshCall call, IAttemptTarget target)
+    {
+        var owner = OwnerOf(target);
+        if (call.Idempotent && call.Replayable && owner.Policy.HedgingPipeline is { } hedging)
+        {
+            return hedging;
+        }
+
+        return ReferenceEquals(owner, this) && target is RoutePolicy.Target { Route.Pipeline: { } own } ? own : owner.Policy.Pipeline;
+    }
 
     /// <summary>The route's name for the call metric: none for a service without routes, empty when no route took the call.</summary>
     private string? RouteNameOf(IAttemptTarget target) =>
@@ -195,7 +286,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     };
 
     /// <summary>The call's deadline (its timeout, cut to what an enclosing deadline leaves) and the headers that carry it.</summary>
-    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, TimeSpan configured, out TimeSpan timeout)
+    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, TimeSpan configured, bool routed, out TimeSpan timeout)
     {
         var now = telemetry.Time.GetUtcNow();
         timeout = configured;
@@ -216,14 +307,14 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             timeout == policy.Timeout ? policy.TimeoutHeader : ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));
         protocol.LimitDeadline(request, timeout);
         return Explanation.Of(request) is { } explanation
-            ? Explained(request, protocol, now + timeout, timeout, explanation)
+            ? Explained(request, protocol, now + timeout, timeout, routed, explanation)
             : new MeshCall(name, request, protocol, now + timeout);
     }
 
     /// <summary>An explained call: the explanation learns the state of the service's resilience as the call starts.</summary>
-    private ExplainedCall Explained(HttpRequestMessage request, IProtocol protocol, DateTimeOffset deadline, TimeSpan timeout, Explanation explanation)
+    private ExplainedCall Explained(HttpRequestMessage request, IProtocol protocol, DateTimeOffset deadline, TimeSpan timeout, bool routed, Explanation explanation)
     {
-        if (routes is null)
+        if (!routed)
         {
             explanation.NoRoute(0);
         }

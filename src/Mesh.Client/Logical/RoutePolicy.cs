@@ -14,14 +14,16 @@ namespace Mesh.Logical;
 /// </summary>
 internal sealed class RoutePolicy
 {
-    private readonly Target[] _targets;
+    private readonly RouteFault? _fault;
+    private Target[] _targets;
 
     public RoutePolicy(string name, ResiliencePipeline<HttpResponseMessage>? pipeline, RequestHeaderChanges? headers, RouteFault? fault, Destination[] subsets)
     {
         Name = name;
         Pipeline = pipeline;
         Headers = headers;
-        _targets = Array.ConvertAll(subsets, d => new Target(this, fault is null ? d : fault.Over(d)));
+        _fault = fault;
+        _targets = TargetsOver(subsets);
     }
 
     /// <summary>Gets the route's name (<c>#index</c> when it has none), for spans and metrics.</summary>
@@ -36,10 +38,29 @@ internal sealed class RoutePolicy
     /// <summary>The target of the route's attempts to subset <paramref name="index"/>.</summary>
     public Target TargetOf(int index) => _targets[index];
 
-    /// <summary>The attempts of one route's calls to one destination: they know their route.</summary>
-    internal sealed class Target(RoutePolicy route, IAttemptTarget inner) : IAttemptTarget
+    /// <summary>
+    /// Aims the targets again at <paramref name="subsets"/>, once the service's destinations that name other services
+    /// point at theirs; done before the snapshot is published.
+    /// </summary>
+    public void Bind(Destination[] subsets) => _targets = TargetsOver(subsets);
+
+    private Target[] TargetsOver(Destination[] subsets)
+    {
+        var targets = new Target[subsets.Length];
+        for (var i = 0; i < targets.Length; i++)
+        {
+            targets[i] = new Target(this, _fault is null ? subsets[i] : _fault.Over(subsets[i]), i);
+        }
+
+        return targets;
+    }
+
+    /// <summary>The attempts of one route's calls to one destination: they know their route and the subset's index.</summary>
+    internal sealed class Target(RoutePolicy route, IAttemptTarget inner, int subset) : IAttemptTarget
     {
         public RoutePolicy Route => route;
+
+        public int Subset => subset;
 
         public ValueTask<Outcome<HttpResponseMessage>> SendAsync(HttpRequestMessage request, MeshCall call, ITransport transport, CancellationToken cancellationToken) =>
             inner.SendAsync(request, call, transport, cancellationToken);

@@ -201,13 +201,20 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         var created = new List<IDisposable>();
         var mutualTls = options.Identity.IsEnabled;
         var tracked = new List<(OutlierDetector Detector, EndpointTarget[] Targets, EjectionState[] Routable)>();
+        var wanted = WantedSubsets(discovered);
         try
         {
             foreach (var service in discovered)
             {
                 LogicalService? old = null;
                 previous?.Services.TryGetValue(service.Name, out old);
-                services[service.Name] = BuildService(WithTransport(service, MtlsModeNames.ModeOf(options, service.Name), mutualTls), options.ServiceName, options.Zone, old, created, tracked);
+                services[service.Name] = BuildService(WithTransport(service, MtlsModeNames.ModeOf(options, service.Name), mutualTls), options.ServiceName, options.Zone, old, created, tracked, wanted.GetValueOrDefault(service.Name));
+            }
+
+            // Destinations and mirrors that name other services are pointed at them within this snapshot only.
+            foreach (var service in services.Values)
+            {
+                service.Link(other => services.GetValueOrDefault(other), _random);
             }
         }
         catch
@@ -282,7 +289,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
     private static Uri WithScheme(Uri address, string scheme) =>
         address.Scheme == scheme ? address : new UriBuilder(address) { Scheme = scheme, Port = address.Port }.Uri;
 
-    private LogicalService BuildService(DiscoveredService discovered, string? caller, string? zone, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked)
+    private LogicalService BuildService(DiscoveredService discovered, string? caller, string? zone, LogicalService? old, List<IDisposable> created, List<(OutlierDetector, EndpointTarget[], EjectionState[])> tracked, List<IReadOnlyDictionary<string, string>>? wanted = null)
     {
         var name = discovered.Name;
         var options = discovered.Options;
@@ -321,25 +328,53 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         var stage = new EndpointStage(name, options.AttemptTimeout, detector, _telemetry);
         var destination = new Destination(name, discovered.Source, targets, options.LoadBalancer, options.RingHash, stage, _random, _time, discovered.Unreachable, zone, options.ZoneAware);
         tracked.Add((detector, targets, Array.ConvertAll(destination.Routable, t => t.Ejection)));
-        if (RouteTable.Create(options.Routes, _random) is not { } routes)
+        var routes = RouteTable.Create(options.Routes, _random, name);
+        if (routes is null && wanted is null)
         {
             return new LogicalService(name, options, caller, policy, destination, _telemetry);
         }
 
         // One destination per subset a route names, over the same targets, so loads and ejections are shared and a
-        // weight change swaps destinations without touching endpoint state.
-        var subsets = new Destination[routes.Subsets.Count];
-        subsets[0] = destination;
-        for (var i = 1; i < subsets.Length; i++)
+        // weight change swaps destinations without touching endpoint state. A subset of another service is a
+        // placeholder without endpoints until Link points it at that service; then the subsets other services' routes
+        // name in this one, owned here so that this service's ejections refresh them.
+        Destination Subset(IReadOnlyDictionary<string, string> labels)
         {
-            var labels = routes.Subsets[i];
             var members = Array.FindAll(targets, t => labels.All(l => t.Endpoint.Labels.TryGetValue(l.Key, out var v) && v == l.Value));
             var unreachable = members.Length > 0 ? null
                 : discovered.Unreachable ?? $"none of its {targets.Length} endpoint(s) from {discovered.Source} has the labels {string.Join(", ", labels.Select(l => $"{l.Key}={l.Value}"))} that a route names.";
-            subsets[i] = new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable, zone, options.ZoneAware);
+            return new Destination(name, discovered.Source, members, options.LoadBalancer, options.RingHash, stage, _random, _time, unreachable, zone, options.ZoneAware);
         }
 
-        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, subsets, RoutePolicies(name, options, policy, routes, subsets));
+        var subsets = new List<Destination> { destination };
+        var labelSets = new List<IReadOnlyDictionary<string, string>?> { routes?.Subsets[0] ?? new Dictionary<string, string>() };
+        for (var i = 1; i < (routes?.Subsets.Count ?? 0); i++)
+        {
+            var labels = routes!.Subsets[i];
+            if (routes.SubsetServices[i] is { } other)
+            {
+                var naming = string.Join(", ", routes.Routes.Where(r => r.Uses(i)).Select(r => $"'{r.Name}'"));
+                subsets.Add(new Destination(other, "the routes", [], options.LoadBalancer, options.RingHash, stage, _random, _time, $"it is not a service of the mesh; route {naming} of service '{name}' names it.", zone, options.ZoneAware));
+                labelSets.Add(null);
+            }
+            else
+            {
+                subsets.Add(Subset(labels));
+                labelSets.Add(labels);
+            }
+        }
+
+        foreach (var labels in wanted ?? [])
+        {
+            if (labels.Count > 0 && !labelSets.Exists(own => own is not null && own.Count == labels.Count && labels.All(l => own.TryGetValue(l.Key, out var v) && v == l.Value)))
+            {
+                subsets.Add(Subset(labels));
+                labelSets.Add(labels);
+            }
+        }
+
+        Destination[] all = [.. subsets];
+        return new LogicalService(name, options, caller, policy, destination, _telemetry, routes, all, [.. labelSets], routes is null ? null : RoutePolicies(name, options, policy, routes, all));
     }
 
     /// <summary>Each route's name, own retry, header changes and faults, by its index in the options.</summary>
@@ -358,6 +393,42 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         }
 
         return policies;
+    }
+
+    /// <summary>The label sets that routes of other services name in each service, by the name of the service named.</summary>
+    private static Dictionary<string, List<IReadOnlyDictionary<string, string>>> WantedSubsets(IReadOnlyList<DiscoveredService> discovered)
+    {
+        var wanted = new Dictionary<string, List<IReadOnlyDictionary<string, string>>>(StringComparer.OrdinalIgnoreCase);
+        void Want(string? service, string self, IDictionary<string, string> labels)
+        {
+            if (service is not null && !string.Equals(service, self, StringComparison.OrdinalIgnoreCase))
+            {
+                if (!wanted.TryGetValue(service, out var list))
+                {
+                    wanted[service] = list = [];
+                }
+
+                list.Add(new Dictionary<string, string>(labels, StringComparer.Ordinal));
+            }
+        }
+
+        foreach (var service in discovered)
+        {
+            foreach (var route in service.Options.Routes)
+            {
+                foreach (var destination in route.Destinations)
+                {
+                    Want(destination.Service, service.Name, destination.Labels);
+                }
+
+                if (route.Mirror is { } mirror)
+                {
+                    Want(mirror.Service, service.Name, mirror.Labels);
+                }
+            }
+        }
+
+        return wanted;
     }
 
     private static bool SameShape(MeshEndpoint a, MeshEndpoint b) =>

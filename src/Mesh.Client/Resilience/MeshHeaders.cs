@@ -11,4 +11,7 @@ public static class MeshHeaders
 
     /// <summary>The name of the calling service (<see cref="MeshOptions.ServiceName"/>), for the callee's metrics.</summary>
     public const string Caller = "mesh-caller";
+
+    /// <summary>Set to <c>1</c> on a copy of a request that a route mirrors, so its receiver can tell the copy from real traffic.</summary>
+    public const string Mirror = "mesh-mirror";
 }

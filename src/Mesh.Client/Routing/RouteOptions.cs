@@ -41,4 +41,8 @@ public sealed class RouteOptions
     /// <summary>Gets or sets the faults the route injects into a share of its attempts: a delay, an abort with a status.</summary>
     /// <value><see langword="null"/> by default: no fault.</value>
     public RouteFaultOptions? Fault { get; set; }
+
+    /// <summary>Gets or sets where copies of this route's requests go, fire and forget.</summary>
+    /// <value><see langword="null"/> by default: no copy is made.</value>
+    public RouteMirrorOptions? Mirror { get; set; }
 }

@@ -56,6 +56,7 @@ internal static partial class RouteOptionsValidator
             ValidateValues(route.Match.Headers, $"{routePath}:Match:Headers", serviceName, header: true, failures);
             ValidateValues(route.Match.QueryParameters, $"{routePath}:Match:QueryParameters", serviceName, header: false, failures);
             ValidateDestinations(route.Destinations, $"{routePath}:Destinations", serviceName, failures);
+            RouteMirrorOptionsValidator.Validate(route.Mirror, $"{routePath}:Mirror", serviceName, failures);
             if (route.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromDays(1)))
             {
                 failures.Add($"{routePath}:Timeout: {timeout.ToString("c", CultureInfo.InvariantCulture)} is out of range for service '{serviceName}' (more than 0, at most 1 day).");
@@ -165,6 +166,7 @@ internal static partial class RouteOptionsValidator
                 total += destination.Weight;
             }
 
+            RouteMirrorOptionsValidator.ValidateServiceName(destination.Service, $"{itemPath}:Service", serviceName, failures);
             foreach (var (key, value) in destination.Labels)
             {
                 if (key.Length is 0 or > 256 || value is null || value.Length > 256)

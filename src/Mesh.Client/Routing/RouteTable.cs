@@ -15,20 +15,27 @@ internal sealed class RouteTable
 {
     private readonly Route[] _routes;
 
-    private RouteTable(Route[] routes, IReadOnlyList<IReadOnlyDictionary<string, string>> subsets)
+    private RouteTable(Route[] routes, IReadOnlyList<IReadOnlyDictionary<string, string>> subsets, IReadOnlyList<string?> services)
     {
         _routes = routes;
         Subsets = subsets;
+        SubsetServices = services;
     }
 
     /// <summary>Gets the label sets the routes name, the first being the empty set (every endpoint).</summary>
     public IReadOnlyList<IReadOnlyDictionary<string, string>> Subsets { get; }
 
+    /// <summary>
+    /// Gets, for each entry of <see cref="Subsets"/>, the other service whose endpoints it selects, or
+    /// <see langword="null"/> for this service's own (a destination or mirror naming the service itself counts as its own).
+    /// </summary>
+    public IReadOnlyList<string?> SubsetServices { get; }
+
     /// <summary>Gets the routes in the order they are tried.</summary>
     public IReadOnlyList<Route> Routes => _routes;
 
     /// <summary>Compiles validated routes; <see langword="null"/> when there are none, so such a service's calls skip routing.</summary>
-    public static RouteTable? Create(IList<RouteOptions> routes, MeshRandom random)
+    public static RouteTable? Create(IList<RouteOptions> routes, MeshRandom random, string? self = null)
     {
         if (routes.Count == 0)
         {
@@ -36,6 +43,7 @@ internal sealed class RouteTable
         }
 
         var subsets = new List<IReadOnlyDictionary<string, string>> { new Dictionary<string, string>(StringComparer.Ordinal) };
+        var services = new List<string?> { null };
         var compiled = new Route[routes.Count];
         for (var i = 0; i < routes.Count; i++)
         {
@@ -44,16 +52,21 @@ internal sealed class RouteTable
             var weights = new int[options.Destinations.Count];
             for (var d = 0; d < indices.Length; d++)
             {
-                indices[d] = IndexOf(subsets, options.Destinations[d].Labels);
+                indices[d] = IndexOf(subsets, services, OtherService(options.Destinations[d].Service, self), options.Destinations[d].Labels);
                 weights[d] = options.Destinations[d].Weight;
             }
 
-            compiled[i] = new Route(options.Name ?? $"#{i}", i, options.Match, indices, weights, options.Timeout, random);
+            var mirror = options.Mirror is { } m ? IndexOf(subsets, services, OtherService(m.Service, self), m.Labels) : -1;
+            compiled[i] = new Route(options.Name ?? $"#{i}", i, options.Match, indices, weights, options.Timeout, random, options.Mirror, mirror);
         }
 
         Array.Sort(compiled, Route.Precedence);
-        return new RouteTable(compiled, subsets);
+        return new RouteTable(compiled, subsets, services);
     }
+
+    /// <summary>The other service a destination or mirror names: <see langword="null"/> for none, or for this service itself.</summary>
+    private static string? OtherService(string? service, string? self) =>
+        service is null || string.Equals(service, self, StringComparison.OrdinalIgnoreCase) ? null : service;
 
     /// <summary>Finds the first route, in precedence order, whose every condition <paramref name="request"/> meets.</summary>
     public Route? Match(HttpRequestMessage request)
@@ -69,17 +82,18 @@ internal sealed class RouteTable
         return null;
     }
 
-    private static int IndexOf(List<IReadOnlyDictionary<string, string>> subsets, IDictionary<string, string> labels)
+    private static int IndexOf(List<IReadOnlyDictionary<string, string>> subsets, List<string?> services, string? service, IDictionary<string, string> labels)
     {
         for (var i = 0; i < subsets.Count; i++)
         {
-            if (subsets[i].Count == labels.Count && labels.All(l => subsets[i].TryGetValue(l.Key, out var v) && v == l.Value))
+            if (string.Equals(services[i], service, StringComparison.OrdinalIgnoreCase) && subsets[i].Count == labels.Count && labels.All(l => subsets[i].TryGetValue(l.Key, out var v) && v == l.Value))
             {
                 return i;
             }
         }
 
         subsets.Add(new Dictionary<string, string>(labels, StringComparer.Ordinal));
+        services.Add(service);
         return subsets.Count - 1;
     }
 
@@ -97,10 +111,12 @@ internal sealed class RouteTable
         private readonly int[] _cumulative;
         private readonly MeshRandom _random;
 
-        public Route(string name, int index, RouteMatchOptions match, int[] destinations, int[] weights, TimeSpan? timeout, MeshRandom random)
+        public Route(string name, int index, RouteMatchOptions match, int[] destinations, int[] weights, TimeSpan? timeout, MeshRandom random, RouteMirrorOptions? mirror = null, int mirrorSubset = -1)
         {
             Name = name;
             _index = index;
+            Mirror = mirror;
+            MirrorSubset = mirrorSubset;
             Timeout = timeout;
             _random = random;
             (_pathKind, _path, _pathRegex) = match.Path.Value is not { } value ? (PathKind.Prefix, "/", null) : RouteMatchTypeNames.Canonical(match.Path.Type) switch
@@ -128,6 +144,12 @@ internal sealed class RouteTable
         public int Index => _index;
 
         public TimeSpan? Timeout { get; }
+
+        /// <summary>Gets where copies of the route's requests go, or <see langword="null"/>.</summary>
+        public RouteMirrorOptions? Mirror { get; }
+
+        /// <summary>Gets the entry of the table's subsets that receives the copies; -1 without a mirror.</summary>
+        public int MirrorSubset { get; }
 
         /// <summary>Ranks routes: the one to try first sorts first.</summary>
         public static int Precedence(Route a, Route b)
@@ -176,6 +198,9 @@ internal sealed class RouteTable
                 }
             }
         }
+
+        /// <summary>Whether the route sends requests, or copies of them, to entry <paramref name="subset"/> of the table's subsets.</summary>
+        public bool Uses(int subset) => MirrorSubset == subset || Array.IndexOf(_destinations, subset) >= 0;
 
         public bool Matches(HttpRequestMessage request)
         {

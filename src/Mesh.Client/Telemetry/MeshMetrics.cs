@@ -30,6 +30,7 @@ internal sealed class MeshMetrics
         BreakerTransitions = _meter.CreateCounter<long>("mesh.client.circuit_breaker.transitions", "{transition}", "Circuit breaker state changes.");
         Ejections = _meter.CreateCounter<long>("mesh.client.ejections", "{ejection}", "Endpoints ejected by outlier detection.");
         Faults = _meter.CreateCounter<long>("mesh.client.faults", "{fault}", "Faults a route injected into attempts: a delay or an abort.");
+        Mirrors = _meter.CreateCounter<long>("mesh.client.mirror.requests", "{request}", "Copies of requests a route mirrors, by outcome: sent (answered), failed or skipped.");
         _meter.CreateObservableGauge("mesh.client.endpoints", ObserveEndpoints, "{endpoint}", "Endpoints known per service, available or ejected.");
     }
 
@@ -52,6 +53,8 @@ internal sealed class MeshMetrics
     public Counter<long> Ejections { get; }
 
     public Counter<long> Faults { get; }
+
+    public Counter<long> Mirrors { get; }
 
     /// <summary>Tells the endpoint gauges where to read the endpoints of every service; the mesh's catalog does when it is built.</summary>
     public void Observe(IEndpointCounts endpoints) => _endpoints = endpoints;

@@ -21,4 +21,6 @@ internal static class MeshTags
     public const string ServerAddress = "server.address";
     public const string ServerPort = "server.port";
     public const string Url = "url.full";
+    public const string DestinationService = "mesh.destination.service";
+    public const string MirrorOutcome = "mesh.mirror.outcome";
 }

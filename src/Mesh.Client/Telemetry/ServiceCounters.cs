@@ -13,6 +13,9 @@ internal sealed class ServiceCounters(string service, MeshMetrics metrics)
     private long _rateLimited;
     private long _breakerOpened;
     private long _ejections;
+    private long _mirrorsSent;
+    private long _mirrorsFailed;
+    private long _mirrorsSkipped;
 
     public long Retries => Interlocked.Read(ref _retries);
 
@@ -65,5 +68,18 @@ internal sealed class ServiceCounters(string service, MeshMetrics metrics)
     {
         Interlocked.Increment(ref _ejections);
         metrics.Ejections.Add(1, _service);
+    }
+
+    public long MirrorsSent => Interlocked.Read(ref _mirrorsSent);
+
+    public long MirrorsFailed => Interlocked.Read(ref _mirrorsFailed);
+
+    public long MirrorsSkipped => Interlocked.Read(ref _mirrorsSkipped);
+
+    /// <summary>Records the fate of one copy a route mirrors: <see cref="MirrorOutcomes.Sent"/>, <see cref="MirrorOutcomes.Failed"/> or <see cref="MirrorOutcomes.Skipped"/>.</summary>
+    public void Mirror(string route, string outcome)
+    {
+        Interlocked.Increment(ref outcome == MirrorOutcomes.Sent ? ref _mirrorsSent : ref outcome == MirrorOutcomes.Failed ? ref _mirrorsFailed : ref _mirrorsSkipped);
+        metrics.Mirrors.Add(1, _service, new(MeshTags.RouteName, route), new(MeshTags.MirrorOutcome, outcome));
     }
 }

@@ -51,10 +51,9 @@ internal sealed class RouteFault
 
     private bool Draw(double percent) => percent >= 100 || _random.NextDouble() * 100 < percent;
 
-    private void Record(string kind, MeshCall call, string detail)
+    private void Record(string kind)
     {
         _metrics.Faults.Add(1, _serviceTag, _routeTag, new(MeshTags.Fault, kind));
-        call.Explanation?.Fault(kind, detail);
 
         // The attempt's own span starts at the endpoint, which an abort never reaches: the call's span carries the fault.
         if (Activity.Current is { } span && span.Source == MeshTelemetry.Source)
@@ -79,8 +78,9 @@ internal sealed class RouteFault
             return null;
         }
 
-        Record(AbortKind, call, abort.GrpcStatus is { } grpcStatus ? $"grpc-status {grpcStatus}" : $"status {abort.HttpStatus}");
-        _ = call.BeginAttempt();
+        Record(AbortKind);
+        var (number, reason) = call.BeginAttempt();
+        call.Explanation?.Aborted(number, reason, abort.GrpcStatus is { } grpcStatus ? $"grpc-status {grpcStatus}" : $"status {abort.HttpStatus}", abort.GrpcStatus is { } shown ? $"grpc-status {shown}" : $"{abort.HttpStatus}");
         if (abort.GrpcStatus is { } status)
         {
             return GrpcProtocol.TrailersOnly(request, status, $"fault injected by route '{_route}'");
@@ -101,7 +101,8 @@ internal sealed class RouteFault
         {
             if (fault._delay is { } delay && fault.Draw(delay.Percent))
             {
-                fault.Record(DelayKind, call, $"{delay.Duration.TotalMilliseconds:0.###} ms");
+                fault.Record(DelayKind);
+                call.Explanation?.Fault(DelayKind, $"{delay.Duration.TotalMilliseconds:0.###} ms");
                 try
                 {
                     await Task.Delay(delay.Duration, fault._time, cancellationToken).ConfigureAwait(false);

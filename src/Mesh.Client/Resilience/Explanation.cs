@@ -161,6 +161,14 @@ internal sealed class Explanation
     /// <summary>Records a fault the mesh injected into the call (<paramref name="kind"/>: <c>delay</c>, <c>abort</c>…) and its detail.</summary>
     public void Fault(string kind, string detail) => Add("fault=" + Clean(kind) + "(" + Clean(detail) + ")");
 
+    /// <summary>Records attempt <paramref name="number"/>, answered by an injected abort (<paramref name="detail"/>) without being sent.</summary>
+    public void Aborted(int number, string? reason, string detail, string outcome)
+    {
+        var why = reason is null ? "first" : Clean(reason);
+        Add(string.Create(CultureInfo.InvariantCulture, $"attempt={number} {why} fault=abort({Clean(detail)})"), number);
+        Outcome(number, outcome);
+    }
+
     /// <summary>Records two candidates a balancer compared; the next pick of this call shows them.</summary>
     public void Compared(EndpointLoad a, string scoreA, EndpointLoad b, string scoreB)
     {

@@ -177,6 +177,34 @@ public sealed partial class ExplanationTests(ITestOutputHelper output) : IAsyncL
         Assert.StartsWith("route=none(1 tried) dest=0(all);", ExplanationOf(unrouted), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_injected_abort_and_its_retry_are_shown_with_the_route()
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["Mesh:Services:inventory:Endpoints:0:Address"] = _backends[0].Address.ToString(),
+            ["Mesh:Services:inventory:Routes:0:Name"] = "chaos",
+            ["Mesh:Services:inventory:Routes:0:Match:Path:Value"] = "/api",
+            ["Mesh:Services:inventory:Routes:0:Fault:Abort:Percent"] = "100",
+            ["Mesh:Services:inventory:Routes:0:Fault:Abort:HttpStatus"] = "503",
+            ["Mesh:Services:inventory:Routes:0:Fault:Delay:Percent"] = "100",
+            ["Mesh:Services:inventory:Routes:0:Fault:Delay:Duration"] = "00:00:00.001",
+        };
+        using var host = MeshTestHost.Create(config);
+        using var request = Explained("http://inventory/api/items");
+
+        using var response = await host.Client.SendAsync(request);
+
+        // Every attempt is delayed then aborted before it is sent, and the retries see the injected 503.
+        var text = ExplanationOf(response);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.StartsWith("route=chaos ", text, StringComparison.Ordinal);
+        Assert.Contains("fault=delay(1 ms)", text, StringComparison.Ordinal);
+        Assert.Contains("attempt=1 first fault=abort(status 503) -> 503", text, StringComparison.Ordinal);
+        Assert.Contains("attempt=2 retry after status 503 fault=abort(status 503) -> 503", text, StringComparison.Ordinal);
+        Assert.Equal(0, _backends[0].Requests);
+    }
+
     [Theory]
     [InlineData("a", "zone=a local(1/1 of the zone available, min 50%)")]
     [InlineData("c", "zone=c spilled(no endpoint in the zone)")]

@@ -122,7 +122,7 @@ internal sealed class DnsResolver
 
     private async Task<DnsAnswer> AddressesAsync(DnsQuery query, CancellationToken cancellationToken)
     {
-        var (addresses, ttl, failure) = await LookUpAddressesAsync(query.Name, cancellationToken).ConfigureAwait(false);
+        var (addresses, ttl, failure, noDomain) = await LookUpAddressesAsync(query.Name, cancellationToken).ConfigureAwait(false);
         if (failure is not null)
         {
             return failure;
@@ -130,7 +130,7 @@ internal sealed class DnsResolver
 
         if (addresses.Count == 0)
         {
-            return DnsAnswer.None(TimeSpan.FromSeconds(ttl), "no A or AAAA records");
+            return DnsAnswer.None(TimeSpan.FromSeconds(ttl), noDomain ? "NXDOMAIN" : "no A or AAAA records");
         }
 
         if (addresses.Count > MaxEndpoints)
@@ -161,11 +161,18 @@ internal sealed class DnsResolver
             }
         }
 
-        return addresses.Count > 0 ? (addresses, ttl, null) : await LookUpAddressesAsync(target, cancellationToken).ConfigureAwait(false);
+        if (addresses.Count > 0)
+        {
+            return (addresses, ttl, null);
+        }
+
+        var (found, foundTtl, failure, _) = await LookUpAddressesAsync(target, cancellationToken).ConfigureAwait(false);
+        return (found, foundTtl, failure);
     }
 
-    private async Task<(List<IPAddress> Addresses, int Ttl, DnsAnswer? Failure)> LookUpAddressesAsync(string name, CancellationToken cancellationToken)
+    private async Task<(List<IPAddress> Addresses, int Ttl, DnsAnswer? Failure, bool NoDomain)> LookUpAddressesAsync(string name, CancellationToken cancellationToken)
     {
+        var nxdomain = false;
         var addresses = new List<IPAddress>();
         var ttl = int.MaxValue;
         foreach (var type in s_addressTypes)
@@ -175,10 +182,11 @@ internal sealed class DnsResolver
             {
                 if (negative.Kind == DnsAnswerKind.Failed)
                 {
-                    return ([], 0, negative);
+                    return ([], 0, negative, false);
                 }
 
                 ttl = Math.Min(ttl, (int)negative.Ttl.TotalSeconds);
+                nxdomain = true;
 
                 // NXDOMAIN: the name has no records of any type.
                 break;
@@ -198,7 +206,7 @@ internal sealed class DnsResolver
             }
         }
 
-        return (addresses, ttl == int.MaxValue ? 0 : ttl, null);
+        return (addresses, ttl == int.MaxValue ? 0 : ttl, null, nxdomain);
     }
 
     /// <summary>The answer a response with an error code makes: none for <c>NXDOMAIN</c>, a failure for the rest; <see langword="null"/> without error.</summary>

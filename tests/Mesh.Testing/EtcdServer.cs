@@ -3,8 +3,9 @@ using System.Security.Cryptography.X509Certificates;
 using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Xunit;
 
-namespace Meshd.Tests.Infrastructure;
+namespace Mesh.Testing;
 
 /// <summary>
 /// A real etcd (Debian's <c>etcd-server</c>) on 127.0.0.1 with free ports and a temporary data directory, shared by
@@ -278,11 +279,4 @@ public sealed record EtcdServerOptions
 
     /// <summary>Gets the life of an idle authentication token in seconds (<c>--auth-token-ttl</c>); set to use authentication.</summary>
     public int? AuthTokenTtlSeconds { get; init; }
-}
-
-/// <summary>The tests that share one etcd.</summary>
-[CollectionDefinition(Name)]
-public sealed class EtcdGroup : ICollectionFixture<EtcdServer>
-{
-    public const string Name = "etcd";
 }

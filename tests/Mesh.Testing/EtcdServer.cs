@@ -81,6 +81,29 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         return response.Kvs.Count == 0 ? null : response.Kvs[0].Value.ToStringUtf8();
     }
 
+    /// <summary>Writes <paramref name="value"/> at <paramref name="key"/>; returns the revision of the write.</summary>
+    public async Task<long> PutAsync(string key, string value)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        var response = await new KV.KVClient(channel).PutAsync(new PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFromUtf8(value) });
+        return response.Header.Revision;
+    }
+
+    /// <summary>Deletes <paramref name="key"/>; returns the revision of the delete.</summary>
+    public async Task<long> DeleteAsync(string key)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        var response = await new KV.KVClient(channel).DeleteRangeAsync(new DeleteRangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key) });
+        return response.Header.Revision;
+    }
+
+    /// <summary>Compacts the history up to <paramref name="revision"/>, so a watch from an older one is refused.</summary>
+    public async Task CompactAsync(long revision)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        await new KV.KVClient(channel).CompactAsync(new CompactionRequest { Revision = revision, Physical = true });
+    }
+
     private int _clientPort;
     private int _peerPort;
 

@@ -4,6 +4,7 @@ using Mesh.ControlPlane;
 using Mesh.DependencyInjection;
 using Mesh.Discovery;
 using Mesh.Discovery.Dns;
+using Mesh.Discovery.Etcd;
 using Mesh.Identity;
 using Mesh.Pipeline;
 using Mesh.Telemetry;
@@ -43,6 +44,8 @@ public static class MeshServiceCollectionExtensions
         services.TryAddSingleton<DiscoveryMetrics>();
         services.TryAddSingleton<DnsEndpointSource>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, DnsEndpointSource>(static sp => sp.GetRequiredService<DnsEndpointSource>()));
+        services.TryAddSingleton<EtcdEndpointSource>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, EtcdEndpointSource>(static sp => sp.GetRequiredService<EtcdEndpointSource>()));
         services.TryAddSingleton<PushedConfigurationProvider>();
         services.TryAddSingleton<MeshConfigurationRoot>();
         services.TryAddSingleton(static sp => new MeshdClient(

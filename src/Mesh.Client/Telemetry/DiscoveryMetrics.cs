@@ -50,7 +50,11 @@ internal sealed class DiscoveryMetrics
         var now = _time.GetTimestamp();
         foreach (var ((source, service), state) in _states)
         {
-            if (state.LastGood is { } last)
+            if (state.Live)
+            {
+                yield return new Measurement<double>(0, Tags(source, service));
+            }
+            else if (state.LastGood is { } last)
             {
                 yield return new Measurement<double>(_time.GetElapsedTime(last, now).TotalSeconds, Tags(source, service));
             }
@@ -62,6 +66,14 @@ internal sealed class DiscoveryMetrics
     {
         private long _lastGood = -1;
         private int _endpoints;
+        private volatile bool _live;
+
+        /// <summary>Gets or sets whether the source is connected and told of every change (a watch), so its answer is current.</summary>
+        public bool Live
+        {
+            get => _live;
+            set => _live = value;
+        }
 
         /// <summary>Gets the number of endpoints in the last good answer.</summary>
         public int Endpoints => Volatile.Read(ref _endpoints);

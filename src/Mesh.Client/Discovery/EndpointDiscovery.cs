@@ -48,13 +48,14 @@ internal static class EndpointDiscovery
 
     /// <summary>
     /// The sources that may answer for a service: the one its selection names (its own <c>Discovery:Source</c>, or
-    /// <c>config</c> when it lists endpoints, or the mesh-wide <c>Mesh:Discovery:Source</c>), or every source in order.
+    /// <c>config</c> when it lists endpoints, or the mesh-wide <c>Mesh:Discovery:Source</c>), or else every source in
+    /// order but those that answer only when selected (dns, etcd).
     /// </summary>
     private static IReadOnlyList<IEndpointSource> Selected(MeshDiscoveryOptions mesh, MeshServiceOptions service, IReadOnlyList<IEndpointSource> sources)
     {
         if (DiscoveryOptionsValidator.EffectiveSource(mesh, service) is not { } selected)
         {
-            return sources;
+            return [.. sources.Where(s => !DiscoverySources.IsSelectedOnly(s.Name))];
         }
 
         var sourceName = DiscoverySources.EndpointSourceName(selected);

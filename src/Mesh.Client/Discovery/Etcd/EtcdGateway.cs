@@ -40,7 +40,7 @@ internal sealed class EtcdGateway : IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(s_rangeTimeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Current, "/v3/kv/range")) { Content = Json(Range(prefix)) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Current, "/v3/kv/range")) { Content = Body(prefix, startRevision: null) };
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
@@ -63,11 +63,7 @@ internal sealed class EtcdGateway : IDisposable
     /// <summary>Opens a watch on every key under <paramref name="prefix"/> from <paramref name="startRevision"/>; the caller reads its messages.</summary>
     public async Task<WatchStream> WatchAsync(string prefix, long startRevision, CancellationToken cancellationToken)
     {
-        var create = Range(prefix);
-        create["start_revision"] = startRevision.ToString(CultureInfo.InvariantCulture);
-        create["progress_notify"] = true;
-        var body = new Dictionary<string, object> { ["create_request"] = create };
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Current, "/v3/watch")) { Content = Json(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Current, "/v3/watch")) { Content = Body(prefix, startRevision) };
         var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -88,17 +84,34 @@ internal sealed class EtcdGateway : IDisposable
             ? value.ValueKind == JsonValueKind.String ? long.Parse(value.GetString()!, CultureInfo.InvariantCulture) : value.GetInt64()
             : 0;
 
-    private static Dictionary<string, object> Range(string prefix)
+    /// <summary>The body of a range request, or of a watch's create request when <paramref name="startRevision"/> is set.</summary>
+    private static ByteArrayContent Body(string prefix, long? startRevision)
     {
         var key = Encoding.UTF8.GetBytes(prefix);
         var end = (byte[])key.Clone();
         end[^1]++;
-        return new Dictionary<string, object> { ["key"] = Convert.ToBase64String(key), ["range_end"] = Convert.ToBase64String(end) };
-    }
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            if (startRevision is not null)
+            {
+                json.WriteStartObject("create_request");
+            }
 
-    private static ByteArrayContent Json(Dictionary<string, object> body)
-    {
-        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, EtcdJsonContext.Default.DictionaryStringObject));
+            json.WriteBase64String("key", key);
+            json.WriteBase64String("range_end", end);
+            if (startRevision is { } revision)
+            {
+                json.WriteString("start_revision", revision.ToString(CultureInfo.InvariantCulture));
+                json.WriteBoolean("progress_notify", true);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+        }
+
+        var content = new ByteArrayContent(buffer.ToArray());
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         return content;
     }

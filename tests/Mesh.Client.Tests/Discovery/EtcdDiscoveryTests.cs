@@ -25,7 +25,7 @@ public sealed class EtcdDiscoveryTests
         await etcd.PutAsync($"{Prefix}/inventory/a", Entry(a, zone: "z1"));
         await etcd.PutAsync($"{Prefix}/inventory/b", Entry(b));
         using var host = MeshTestHost.Create(Config(etcd, LoadBalancerNames.RoundRobin));
-        Assert.Equal([a.Address.Port, b.Address.Port], Endpoints(host));
+        await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual(new[] { a.Address.Port, b.Address.Port }.Order()), "a and b to be read");
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
         Assert.Equal("z1", service.Destination.Endpoints.Single(e => e.Endpoint.Address.Port == a.Address.Port).Endpoint.Zone);
 
@@ -79,7 +79,7 @@ public sealed class EtcdDiscoveryTests
         await etcd.PutAsync($"{Prefix}/inventory/heavy", $"{{\"address\":\"{a.Address.GetLeftPart(UriPartial.Authority)}\",\"weight\":1000000}}");
         using var host = MeshTestHost.Create(Config(etcd, LoadBalancerNames.RoundRobin));
 
-        Assert.Equal([a.Address.Port], Endpoints(host));
+        await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual([a.Address.Port]), "a to be read");
         var skipped = host.Logs.Entries.Where(e => e.Level == LogLevel.Warning && e.Message.Contains("skipped", StringComparison.Ordinal)).Select(e => e.Message).ToList();
         Assert.Equal(3, skipped.Count);
         Assert.Contains(skipped, m => m.Contains("/services/inventory/broken", StringComparison.Ordinal) && m.Contains("\"address\"", StringComparison.Ordinal));
@@ -96,7 +96,7 @@ public sealed class EtcdDiscoveryTests
         await using var etcd = await EtcdServer.StartAsync(new EtcdServerOptions());
         await etcd.PutAsync($"{Prefix}/inventory/a", Entry(a));
         using var host = MeshTestHost.Create(Config(etcd, LoadBalancerNames.RoundRobin));
-        Assert.Equal([a.Address.Port], Endpoints(host));
+        await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual([a.Address.Port]), "a to be read");
 
         etcd.Kill();
         await Eventually.WaitAsync(() => host.Logs.Entries.Any(e => e.Level == LogLevel.Debug && e.Message.Contains("still unreachable", StringComparison.Ordinal)), "two failed watches", TimeSpan.FromSeconds(30));
@@ -122,7 +122,7 @@ public sealed class EtcdDiscoveryTests
         // The source's back-off runs on this clock, so it cannot reconnect before the history it missed is compacted.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         using var host = MeshTestHost.Create(Config(etcd, LoadBalancerNames.RoundRobin), s => s.AddSingleton<TimeProvider>(time));
-        Assert.Equal([a.Address.Port], Endpoints(host));
+        await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual([a.Address.Port]), "a to be read");
 
         etcd.Kill();
         await Eventually.WaitAsync(() => host.Logs.Entries.Any(e => e.Message.Contains("unreachable", StringComparison.Ordinal)), "the watch to break", TimeSpan.FromSeconds(30));

@@ -136,6 +136,26 @@ public sealed class EtcdDiscoveryTests
         Assert.Contains(host.Logs.Entries, e => e.Message.Contains("compacted away; reading every entry again", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task With_etcd_as_the_mesh_wide_source_every_service_under_the_prefix_is_a_service_of_the_mesh()
+    {
+        await using var orders = await TestBackend.StartAsync("orders");
+        await using var etcd = await EtcdServer.StartAsync(new EtcdServerOptions());
+        await etcd.PutAsync($"{Prefix}/orders/o1", Entry(orders));
+        await etcd.PutAsync($"{Prefix}/Not_A_Service/x", Entry(orders));
+        using var host = MeshTestHost.Create(new Dictionary<string, string?>
+        {
+            ["Mesh:Discovery:Source"] = DiscoverySourceNames.Etcd,
+            ["Mesh:Discovery:Etcd:Endpoints:0"] = etcd.Endpoint.ToString(),
+        });
+
+        await Eventually.WaitAsync(() => host.Catalog.TryGetService("orders", out _), "orders to be introduced");
+        using var response = await host.Client.GetAsync("http://orders/o/1");
+        Assert.Equal("orders", (await TestBackend.ReadEchoAsync(response)).Backend);
+        Assert.Equal(["orders"], host.Catalog.ServiceNames);
+        Assert.Contains(host.Logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("/services/Not_A_Service/x", StringComparison.Ordinal));
+    }
+
     private static string Entry(TestBackend backend, string? zone = null) =>
         zone is null
             ? $"{{\"address\":\"{backend.Address.GetLeftPart(UriPartial.Authority)}\",\"weight\":1,\"labels\":{{\"version\":\"v1\"}}}}"

@@ -37,7 +37,7 @@ internal sealed partial class EtcdEndpointSource : IEndpointSource, IDisposable
     private long _lowestRead = long.MaxValue;
     private EtcdGateway? _gateway;
     private string _prefix = string.Empty;
-    private bool _introduces;
+    private MeshDiscoveryOptions? _settings;
     private bool _started;
 
     public EtcdEndpointSource(IOptionsFactory<MeshOptions> optionsFactory, DiscoveryMetrics metrics, TimeProvider time, ILogger<EtcdEndpointSource> logger)
@@ -52,7 +52,7 @@ internal sealed partial class EtcdEndpointSource : IEndpointSource, IDisposable
 
     public IReadOnlyCollection<string> GetServiceNames()
     {
-        var options = _optionsFactory.Create(Options.DefaultName).Discovery;
+        var options = Settings();
         if (!string.Equals(options.Source, SourceName, StringComparison.OrdinalIgnoreCase) || options.Etcd.Endpoints.Count == 0)
         {
             return [];
@@ -65,7 +65,7 @@ internal sealed partial class EtcdEndpointSource : IEndpointSource, IDisposable
 
     public bool TryGetEndpoints(string serviceName, MeshServiceOptions service, out IReadOnlyList<MeshEndpoint> endpoints)
     {
-        var options = _optionsFactory.Create(Options.DefaultName).Discovery.Etcd;
+        var options = Settings().Etcd;
         if (options.Endpoints.Count == 0)
         {
             endpoints = [];
@@ -93,6 +93,18 @@ internal sealed partial class EtcdEndpointSource : IEndpointSource, IDisposable
         _gateway?.Dispose();
     }
 
+    /// <summary>The mesh-wide discovery settings, read once (they are read once, at start, by rule).</summary>
+    private MeshDiscoveryOptions Settings()
+    {
+        if (Volatile.Read(ref _settings) is { } settings)
+        {
+            return settings;
+        }
+
+        settings = _optionsFactory.Create(Options.DefaultName).Discovery;
+        return Interlocked.CompareExchange(ref _settings, settings, null) ?? settings;
+    }
+
     private Snapshot Read()
     {
         var snapshot = _snapshot;
@@ -113,7 +125,6 @@ internal sealed partial class EtcdEndpointSource : IEndpointSource, IDisposable
                 // Settings are read once, when a service first uses the source.
                 _started = true;
                 _prefix = options.Prefix + "/";
-                _introduces = string.Equals(_optionsFactory.Create(Options.DefaultName).Discovery.Source, SourceName, StringComparison.OrdinalIgnoreCase);
                 _gateway = new EtcdGateway(options.Endpoints);
                 _ = Task.Run(RunAsync);
             }

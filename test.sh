@@ -2,8 +2,9 @@
 # The test command: installs what the tests need when it is missing, then runs every test of the solution.
 #   ./test.sh                 # everything
 #   ./test.sh --filter X      # arguments go to `dotnet test`
-# The tests start real servers on 127.0.0.1: Debian's nginx (the load bench's sidecar pair) and etcd (meshd's
-# replicated store) besides the .NET SDK. Missing ones are installed with apt-get (as root, or through sudo).
+# The tests start real servers on 127.0.0.1: Debian's nginx (the load bench's sidecar pair), etcd (meshd's
+# replicated store and the etcd discovery source) and dnsmasq (the dns discovery source; the dnsmasq-base package has
+# the program without the system service) besides the .NET SDK. Missing ones are installed with apt-get (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +19,7 @@ fi
 declare -A needed=(
   [nginx]=/usr/sbin/nginx
   [etcd-server]=etcd
+  [dnsmasq-base]=/usr/sbin/dnsmasq
   [openssl]=openssl
   [curl]=curl
 )

@@ -1,5 +1,6 @@
 using Mesh.Authorization;
 using Mesh.ControlPlane;
+using Mesh.Discovery;
 using Mesh.Identity;
 
 namespace Mesh;
@@ -44,6 +45,13 @@ public sealed class MeshOptions
     /// </summary>
     /// <value>No control plane by default. Read once, at start.</value>
     public ControlPlaneOptions ControlPlane { get; } = new();
+
+    /// <summary>
+    /// Gets the mesh-wide discovery settings: the default source of services' endpoints (<c>Mesh:Discovery:Source</c>) and
+    /// the settings of each source, such as <c>Mesh:Discovery:Dns:Server</c>.
+    /// </summary>
+    /// <value>No default source: configured endpoints, then the control plane's. Source settings are read once, at start.</value>
+    public MeshDiscoveryOptions Discovery { get; } = new();
 
     /// <summary>
     /// Gets the workload identity of this process: with a source set, calls to endpoints that present a mesh identity

@@ -25,6 +25,10 @@ public sealed class MeshServiceOptions
     /// <value>Empty by default; a service must get at least one endpoint from here or from another endpoint source.</value>
     public IList<MeshEndpointOptions> Endpoints { get; } = new List<MeshEndpointOptions>();
 
+    /// <summary>Gets where the service's endpoints come from when not from <see cref="Endpoints"/>: DNS, etcd or the control plane.</summary>
+    /// <value>No source by default: see <see cref="ServiceDiscoveryOptions.Source"/> for the rule.</value>
+    public ServiceDiscoveryOptions Discovery { get; } = new();
+
     /// <summary>Gets or sets the name of the load balancer that picks an endpoint for each request.</summary>
     /// <value>
     /// <see cref="LoadBalancerNames.PeakEwma"/> by default. One of the names in <see cref="LoadBalancerNames"/>

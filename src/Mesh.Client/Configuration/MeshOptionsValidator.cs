@@ -1,6 +1,7 @@
 using Mesh.Authorization;
 using Mesh.Balancing;
 using Mesh.ControlPlane;
+using Mesh.Discovery;
 using Mesh.Identity;
 using Mesh.Retry;
 using Mesh.Routing;
@@ -63,6 +64,8 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
         {
             ValidateService(serviceName, service, failures);
         }
+
+        DiscoveryOptionsValidator.Validate(options, Section, failures);
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -12,7 +12,7 @@ namespace Mesh.ControlPlane;
 /// </summary>
 internal sealed class ControlPlaneEndpointSource(ControlPlaneWatcher watcher) : IEndpointSource
 {
-    public const string SourceName = "ControlPlane";
+    public const string SourceName = DiscoverySources.ControlPlane;
 
     public string Name => SourceName;
 

@@ -3,6 +3,8 @@ using Mesh.Configuration;
 using Mesh.ControlPlane;
 using Mesh.DependencyInjection;
 using Mesh.Discovery;
+using Mesh.Discovery.Dns;
+using Mesh.Discovery.Etcd;
 using Mesh.Identity;
 using Mesh.Pipeline;
 using Mesh.Telemetry;
@@ -37,6 +39,13 @@ public static class MeshServiceCollectionExtensions
 
         // After static configuration: a service's local endpoints win over its registered instances.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ControlPlaneEndpointSource>());
+
+        // The sources a service selects by name (Discovery:Source); each is asked only for the services that select it.
+        services.TryAddSingleton<DiscoveryMetrics>();
+        services.TryAddSingleton<DnsEndpointSource>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, DnsEndpointSource>(static sp => sp.GetRequiredService<DnsEndpointSource>()));
+        services.TryAddSingleton<EtcdEndpointSource>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, EtcdEndpointSource>(static sp => sp.GetRequiredService<EtcdEndpointSource>()));
         services.TryAddSingleton<PushedConfigurationProvider>();
         services.TryAddSingleton<MeshConfigurationRoot>();
         services.TryAddSingleton(static sp => new MeshdClient(

@@ -8,7 +8,7 @@ namespace Mesh.Discovery;
 /// <summary>Endpoints written in <c>Mesh:Services:{name}:Endpoints</c>; it changes when the options reload.</summary>
 internal sealed class ConfigurationEndpointSource : IEndpointSource
 {
-    public const string SourceName = "Configuration";
+    public const string SourceName = DiscoverySources.Configuration;
 
     public string Name => SourceName;
 

@@ -37,13 +37,29 @@ internal static class EndpointDiscovery
         foreach (var name in names)
         {
             var serviceOptions = options.Services.TryGetValue(name, out var configured) ? configured : new MeshServiceOptions();
-            if (Find(name, serviceOptions, sources, errors, own: string.Equals(name, options.ServiceName, StringComparison.OrdinalIgnoreCase)) is { } service)
+            if (Find(name, serviceOptions, Selected(options.Discovery, serviceOptions, sources), errors, own: string.Equals(name, options.ServiceName, StringComparison.OrdinalIgnoreCase)) is { } service)
             {
                 services.Add(service);
             }
         }
 
         return services;
+    }
+
+    /// <summary>
+    /// The sources that may answer for a service: the one its selection names (its own <c>Discovery:Source</c>, or
+    /// <c>config</c> when it lists endpoints, or the mesh-wide <c>Mesh:Discovery:Source</c>), or else every source in
+    /// order but those that answer only when selected (dns, etcd).
+    /// </summary>
+    private static IReadOnlyList<IEndpointSource> Selected(MeshDiscoveryOptions mesh, MeshServiceOptions service, IReadOnlyList<IEndpointSource> sources)
+    {
+        if (DiscoveryOptionsValidator.EffectiveSource(mesh, service) is not { } selected)
+        {
+            return [.. sources.Where(s => !DiscoverySources.IsSelectedOnly(s.Name))];
+        }
+
+        var sourceName = DiscoverySources.EndpointSourceName(selected);
+        return [.. sources.Where(s => string.Equals(s.Name, sourceName, StringComparison.OrdinalIgnoreCase))];
     }
 
     private static DiscoveredService? Find(string name, MeshServiceOptions options, IReadOnlyList<IEndpointSource> sources, List<string> errors, bool own)

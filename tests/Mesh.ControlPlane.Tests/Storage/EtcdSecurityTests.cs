@@ -1,5 +1,4 @@
 using System.Net;
-using Meshd.Tests.Infrastructure;
 
 namespace Meshd.Tests.Storage;
 

@@ -3,8 +3,9 @@ using System.Security.Cryptography.X509Certificates;
 using Etcdserverpb;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Xunit;
 
-namespace Meshd.Tests.Infrastructure;
+namespace Mesh.Testing;
 
 /// <summary>
 /// A real etcd (Debian's <c>etcd-server</c>) on 127.0.0.1 with free ports and a temporary data directory, shared by
@@ -78,6 +79,29 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
         var token = (await new Auth.AuthClient(channel).AuthenticateAsync(new AuthenticateRequest { Name = user, Password = password })).Token;
         var response = await new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key) }, new Metadata { { "token", token } });
         return response.Kvs.Count == 0 ? null : response.Kvs[0].Value.ToStringUtf8();
+    }
+
+    /// <summary>Writes <paramref name="value"/> at <paramref name="key"/>; returns the revision of the write.</summary>
+    public async Task<long> PutAsync(string key, string value)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        var response = await new KV.KVClient(channel).PutAsync(new PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFromUtf8(value) });
+        return response.Header.Revision;
+    }
+
+    /// <summary>Deletes <paramref name="key"/>; returns the revision of the delete.</summary>
+    public async Task<long> DeleteAsync(string key)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        var response = await new KV.KVClient(channel).DeleteRangeAsync(new DeleteRangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key) });
+        return response.Header.Revision;
+    }
+
+    /// <summary>Compacts the history up to <paramref name="revision"/>, so a watch from an older one is refused.</summary>
+    public async Task CompactAsync(long revision)
+    {
+        using var channel = GrpcChannel.ForAddress(Endpoint);
+        await new KV.KVClient(channel).CompactAsync(new CompactionRequest { Revision = revision, Physical = true });
     }
 
     private int _clientPort;
@@ -278,11 +302,4 @@ public sealed record EtcdServerOptions
 
     /// <summary>Gets the life of an idle authentication token in seconds (<c>--auth-token-ttl</c>); set to use authentication.</summary>
     public int? AuthTokenTtlSeconds { get; init; }
-}
-
-/// <summary>The tests that share one etcd.</summary>
-[CollectionDefinition(Name)]
-public sealed class EtcdGroup : ICollectionFixture<EtcdServer>
-{
-    public const string Name = "etcd";
 }

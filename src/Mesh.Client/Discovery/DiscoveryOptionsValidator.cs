@@ -1,0 +1,162 @@
+using System.Net;
+
+namespace Mesh.Discovery;
+
+/// <summary>Validates the discovery settings, mesh-wide and per service, for the mesh's one validator; each failure names its field.</summary>
+internal static class DiscoveryOptionsValidator
+{
+    /// <summary>The longest etcd key prefix taken.</summary>
+    internal const int MaxPrefix = 256;
+
+    /// <summary>The source a service takes its endpoints from: its own, else <c>config</c> when it has endpoints, else the mesh-wide default; <see langword="null"/> for the default order.</summary>
+    internal static string? EffectiveSource(MeshDiscoveryOptions mesh, MeshServiceOptions service) =>
+        service.Discovery.Source ?? (service.Endpoints.Count > 0 ? DiscoverySourceNames.Config : mesh.Source);
+
+    /// <summary>Validates <c>Mesh:Discovery</c> and every service's <c>Discovery</c>.</summary>
+    public static void Validate(MeshOptions options, string section, List<string> failures)
+    {
+        var path = $"{section}:Discovery";
+        var discovery = options.Discovery;
+        if (discovery.Source is { } source && !DiscoverySourceNames.IsKnown(source))
+        {
+            failures.Add($"{path}:Source: '{source}' is not a discovery source (known: {string.Join(", ", DiscoverySourceNames.All)}).");
+        }
+
+        ValidateDns(discovery.Dns, $"{path}:Dns", failures);
+        ValidateEtcd(discovery.Etcd, $"{path}:Etcd", failures);
+
+        var usesEtcd = false;
+        var usesMeshd = false;
+        foreach (var (name, service) in options.Services)
+        {
+            if (service is null)
+            {
+                continue;
+            }
+
+            ValidateService(name, service, $"{section}:Services:{name}:Discovery", failures);
+            var effective = EffectiveSource(discovery, service);
+            usesEtcd |= string.Equals(effective, DiscoverySourceNames.Etcd, StringComparison.OrdinalIgnoreCase);
+            usesMeshd |= string.Equals(effective, DiscoverySourceNames.Meshd, StringComparison.OrdinalIgnoreCase);
+        }
+
+        usesEtcd |= string.Equals(discovery.Source, DiscoverySourceNames.Etcd, StringComparison.OrdinalIgnoreCase);
+        if (usesEtcd && discovery.Etcd.Endpoints.Count == 0)
+        {
+            failures.Add($"{path}:Etcd:Endpoints: the etcd source is in use but no etcd endpoint is set.");
+        }
+
+        if ((usesMeshd || string.Equals(discovery.Source, DiscoverySourceNames.Meshd, StringComparison.OrdinalIgnoreCase)) && !options.ControlPlane.IsEnabled)
+        {
+            failures.Add($"{path}:Source: 'meshd' needs the control plane: set {section}:ControlPlane:Address.");
+        }
+    }
+
+    private static void ValidateService(string serviceName, MeshServiceOptions service, string path, List<string> failures)
+    {
+        var discovery = service.Discovery;
+        if (discovery.Source is { } source)
+        {
+            if (!DiscoverySourceNames.IsKnown(source))
+            {
+                failures.Add($"{path}:Source: '{source}' is not a discovery source for service '{serviceName}' (known: {string.Join(", ", DiscoverySourceNames.All)}).");
+            }
+            else if (service.Endpoints.Count > 0 && !string.Equals(source, DiscoverySourceNames.Config, StringComparison.OrdinalIgnoreCase))
+            {
+                failures.Add($"{path}:Source: service '{serviceName}' takes its endpoints from '{source}' but also lists Endpoints; remove one of the two.");
+            }
+        }
+
+        if (discovery.Name is { } name && !IsDnsName(name))
+        {
+            var shown = name.Length <= 253 && !name.Any(char.IsControl) ? $"'{name}'" : "the name";
+            failures.Add($"{path}:Name: {shown} is not a valid name for service '{serviceName}' (dot-separated labels of letters, digits, '-' and '_', each 1 to 63 characters, 253 in all).");
+        }
+
+        if (discovery.Port is { } port && port is < 1 or > 65535)
+        {
+            failures.Add($"{path}:Port: {port} is out of range for service '{serviceName}' (1 to 65535).");
+        }
+
+        if (!string.Equals(discovery.Scheme, Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase) && !string.Equals(discovery.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"{path}:Scheme: '{discovery.Scheme}' is not http or https (service '{serviceName}').");
+        }
+    }
+
+    private static void ValidateDns(DnsDiscoveryOptions dns, string path, List<string> failures)
+    {
+        if (dns.Server is { } server && ParseServer(server) is null)
+        {
+            failures.Add($"{path}:Server: '{server}' is not an IP address with an optional port (such as 10.96.0.10 or 127.0.0.1:5353).");
+        }
+
+        if (dns.MaxRefresh <= TimeSpan.Zero || dns.MaxRefresh > TimeSpan.FromDays(1))
+        {
+            failures.Add($"{path}:MaxRefresh: {Format(dns.MaxRefresh)} is out of range (more than 0, at most 1 day).");
+        }
+
+        if (dns.MinRefresh < TimeSpan.FromMilliseconds(100) || dns.MinRefresh > dns.MaxRefresh)
+        {
+            failures.Add($"{path}:MinRefresh: {Format(dns.MinRefresh)} is out of range (at least 100 ms, at most MaxRefresh).");
+        }
+
+        if (dns.Timeout < TimeSpan.FromMilliseconds(100) || dns.Timeout > TimeSpan.FromSeconds(30))
+        {
+            failures.Add($"{path}:Timeout: {Format(dns.Timeout)} is out of range (100 ms to 30 seconds).");
+        }
+    }
+
+    private static void ValidateEtcd(EtcdDiscoveryOptions etcd, string path, List<string> failures)
+    {
+        for (var i = 0; i < etcd.Endpoints.Count; i++)
+        {
+            var endpoint = etcd.Endpoints[i];
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || uri.AbsolutePath != "/" || uri.Query.Length != 0 || uri.Fragment.Length != 0 || uri.UserInfo.Length != 0)
+            {
+                failures.Add($"{path}:Endpoints:{i}: '{endpoint}' is not an absolute http or https URI without path, query, fragment or user info.");
+            }
+        }
+
+        var prefix = etcd.Prefix;
+        if (prefix is null || prefix.Length is < 2 or > MaxPrefix || prefix[0] != '/' || prefix[^1] == '/' || prefix.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+        {
+            var shown = prefix is { Length: <= MaxPrefix } && !prefix.Any(char.IsControl) ? $"'{prefix}'" : "the prefix";
+            failures.Add($"{path}:Prefix: {shown} is not a key prefix (it starts with '/', does not end with '/', has no white space, at most {MaxPrefix} characters).");
+        }
+    }
+
+    /// <summary>Parses <c>ip</c>, <c>ip:port</c> or <c>[ipv6]:port</c>; port 53 when none is given.</summary>
+    internal static IPEndPoint? ParseServer(string server)
+    {
+        if (IPAddress.TryParse(server, out var address))
+        {
+            return new IPEndPoint(address, 53);
+        }
+
+        return IPEndPoint.TryParse(server, out var endpoint) && endpoint.Port != 0 ? endpoint : null;
+    }
+
+    /// <summary>Whether <paramref name="name"/> is a DNS name: labels of letters, digits, '-' and '_' (as in SRV names), a trailing dot allowed.</summary>
+    internal static bool IsDnsName(string name)
+    {
+        var trimmed = name.EndsWith('.') ? name[..^1] : name;
+        if (trimmed.Length is 0 or > 253)
+        {
+            return false;
+        }
+
+        foreach (var label in trimmed.Split('.'))
+        {
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-' || !label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static string Format(TimeSpan value) => value.ToString("c", System.Globalization.CultureInfo.InvariantCulture);
+}

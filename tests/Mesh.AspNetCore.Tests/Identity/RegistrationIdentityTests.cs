@@ -55,7 +55,8 @@ public sealed class RegistrationIdentityTests : IDisposable
         Assert.Equal(new Uri($"https://127.0.0.1:{port}"), registration.Address);
 
         stub.Publish("""{ "payments": { "policyVersion": 1, "policy": { "Mtls": { "Mode": "Off" } } } }""");
-        await Eventually.WaitAsync(() => stub.Registrations.Count(r => r.Method == "PUT") == 2, "the registrar to register again");
+        // The stub records the request before it answers; the registrar takes the new identity from the answer.
+        await Eventually.WaitAsync(() => stub.Registrations.Count(r => r.Method == "PUT") == 2 && registration.Identity is null, "the registrar to register again, without an identity");
 
         var again = Body(stub.Registrations.Last(r => r.Method == "PUT"));
         Assert.Equal($"http://127.0.0.1:{port}", again["address"]?.GetValue<string>());

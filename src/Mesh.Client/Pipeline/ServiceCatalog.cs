@@ -69,10 +69,13 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         _logger = loggers.CreateLogger<ServiceCatalog>();
         _resilienceLogger = loggers.CreateLogger(ServicePolicy.LogCategory);
 
+        // The first token is taken before the first build, so a change that lands while it builds is not lost: its
+        // token has fired by the time it is watched, and the watch rebuilds at once.
+        IChangeToken? first = GetChangeToken();
         _snapshot = Build(_optionsFactory.Create(Options.DefaultName), previous: null, version: 1, out var failures)
             ?? throw new OptionsValidationException(Options.DefaultName, typeof(MeshOptions), failures);
         LogApplied(_logger, _snapshot.Version, _snapshot.Services.Count);
-        _subscription = ChangeToken.OnChange(GetChangeToken, Rebuild);
+        _subscription = ChangeToken.OnChange(() => Interlocked.Exchange(ref first, null) ?? GetChangeToken(), Rebuild);
         metrics.Observe(this);
     }
 
@@ -123,7 +126,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         }
     }
 
-    private IChangeToken GetChangeToken()
+    private CompositeChangeToken GetChangeToken()
     {
         var tokens = new List<IChangeToken>(_optionsTokens.Length + _sources.Length);
         foreach (var source in _optionsTokens)

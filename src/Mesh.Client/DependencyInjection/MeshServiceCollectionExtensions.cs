@@ -3,6 +3,7 @@ using Mesh.Configuration;
 using Mesh.ControlPlane;
 using Mesh.DependencyInjection;
 using Mesh.Discovery;
+using Mesh.Discovery.Consul;
 using Mesh.Discovery.Dns;
 using Mesh.Discovery.Etcd;
 using Mesh.Identity;
@@ -46,6 +47,8 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, DnsEndpointSource>(static sp => sp.GetRequiredService<DnsEndpointSource>()));
         services.TryAddSingleton<EtcdEndpointSource>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, EtcdEndpointSource>(static sp => sp.GetRequiredService<EtcdEndpointSource>()));
+        services.TryAddSingleton<ConsulEndpointSource>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ConsulEndpointSource>(static sp => sp.GetRequiredService<ConsulEndpointSource>()));
         services.TryAddSingleton<PushedConfigurationProvider>();
         services.TryAddSingleton<MeshConfigurationRoot>();
         services.TryAddSingleton(static sp => new MeshdClient(

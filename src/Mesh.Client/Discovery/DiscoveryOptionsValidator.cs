@@ -24,6 +24,7 @@ internal static class DiscoveryOptionsValidator
 
         ValidateDns(discovery.Dns, $"{path}:Dns", failures);
         ValidateEtcd(discovery.Etcd, $"{path}:Etcd", failures);
+        ValidateConsul(discovery.Consul, $"{path}:Consul", failures);
 
         var usesEtcd = false;
         var usesMeshd = false;
@@ -78,6 +79,11 @@ internal static class DiscoveryOptionsValidator
             failures.Add($"{path}:Port: {port} is out of range for service '{serviceName}' (1 to 65535).");
         }
 
+        if (discovery.Tag is { } tag && (tag.Length is 0 or > MaxConsulText || tag.Any(char.IsControl)))
+        {
+            failures.Add($"{path}:Tag: the tag is not 1 to {MaxConsulText} printable characters (service '{serviceName}').");
+        }
+
         if (!string.Equals(discovery.Scheme, Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase) && !string.Equals(discovery.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
         {
             failures.Add($"{path}:Scheme: '{discovery.Scheme}' is not http or https (service '{serviceName}').");
@@ -124,6 +130,40 @@ internal static class DiscoveryOptionsValidator
         {
             var shown = prefix is { Length: <= MaxPrefix } && !prefix.Any(char.IsControl) ? $"'{prefix}'" : "the prefix";
             failures.Add($"{path}:Prefix: {shown} is not a key prefix (it starts with '/', does not end with '/', has no white space, at most {MaxPrefix} characters).");
+        }
+    }
+
+    /// <summary>The longest Consul tag, datacenter or token taken.</summary>
+    internal const int MaxConsulText = 256;
+
+    private static void ValidateConsul(ConsulDiscoveryOptions consul, string path, List<string> failures)
+    {
+        if (!Uri.TryCreate(consul.Address, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || uri.AbsolutePath != "/" || uri.Query.Length != 0 || uri.Fragment.Length != 0 || uri.UserInfo.Length != 0)
+        {
+            var shown = consul.Address is { Length: <= 512 } a && !a.Any(char.IsControl) ? $"'{a}'" : "the address";
+            failures.Add($"{path}:Address: {shown} is not an absolute http or https URI without path, query, fragment or user info.");
+        }
+
+        if (consul.Datacenter is { } dc && (dc.Length is 0 or > MaxConsulText || !dc.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            failures.Add($"{path}:Datacenter: the datacenter is not 1 to {MaxConsulText} letters, digits, '-', '_' or '.'.");
+        }
+
+        // The token is never repeated, only what is wrong with it.
+        if (consul.Token is { } token && (token.Length is 0 or > MaxConsulText || token.Any(c => c is < '!' or > '~')))
+        {
+            failures.Add($"{path}:Token: the token is not 1 to {MaxConsulText} printable ASCII characters without spaces.");
+        }
+
+        if (consul.Wait < TimeSpan.FromSeconds(1) || consul.Wait > TimeSpan.FromMinutes(10) || consul.Wait.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            failures.Add($"{path}:Wait: {Format(consul.Wait)} is out of range (whole seconds, 1 second to 10 minutes).");
+        }
+
+        if (consul.MinInterval < TimeSpan.FromMilliseconds(10) || consul.MinInterval > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"{path}:MinInterval: {Format(consul.MinInterval)} is out of range (10 ms to 1 minute).");
         }
     }
 

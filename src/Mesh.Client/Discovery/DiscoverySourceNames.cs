@@ -18,8 +18,11 @@ public static class DiscoverySourceNames
     /// <summary>Keys under a prefix of an etcd cluster; see <see cref="EtcdDiscoveryOptions"/>.</summary>
     public const string Etcd = "etcd";
 
+    /// <summary>The passing instances of a service in Consul's catalog; see <see cref="ConsulDiscoveryOptions"/>.</summary>
+    public const string Consul = "consul";
+
     /// <summary>Gets every known name.</summary>
-    public static IReadOnlyList<string> All { get; } = [Config, Meshd, Dns, Etcd];
+    public static IReadOnlyList<string> All { get; } = [Config, Meshd, Dns, Etcd, Consul];
 
     /// <summary>Whether <paramref name="name"/> is a known name, ignoring case.</summary>
     internal static bool IsKnown(string? name) => name is not null && All.Contains(name, StringComparer.OrdinalIgnoreCase);

@@ -17,7 +17,7 @@ public sealed class ServiceDiscoveryOptions
     /// Gets or sets the name the source knows the service by. For <c>dns</c>, the name looked up: with
     /// <see cref="Port"/>, its A and AAAA records; without, its SRV records, at <c>_http._tcp.{Name}</c> unless the
     /// name starts with <c>_</c> (then it is looked up as written, such as <c>_grpc._tcp.inventory.prod</c>). For
-    /// <c>etcd</c>, the key segment after the prefix.
+    /// <c>etcd</c>, the key segment after the prefix. For <c>consul</c>, the name of the service in Consul's catalog.
     /// </summary>
     /// <value><see langword="null"/> by default: the service's own name.</value>
     public string? Name { get; set; }
@@ -29,4 +29,8 @@ public sealed class ServiceDiscoveryOptions
     /// <summary>Gets or sets the scheme of the addresses a <c>dns</c> source makes: <c>http</c> or <c>https</c>.</summary>
     /// <value><c>http</c> by default.</value>
     public string Scheme { get; set; } = "http";
+
+    /// <summary>Gets or sets the tag a <c>consul</c> source asks for: only the instances carrying it are the service's endpoints.</summary>
+    /// <value><see langword="null"/> by default: every passing instance; at most 256 printable characters when set.</value>
+    public string? Tag { get; set; }
 }

@@ -24,8 +24,11 @@ internal static class MeshConfigView
     /// <summary>The source of keys of the application's own configuration.</summary>
     public const string AppSettings = "appsettings";
 
-    /// <summary>The source of options no key sets.</summary>
+    /// <summary>The source of options no key sets, at their default value.</summary>
     public const string Default = "default";
+
+    /// <summary>The source of options no key sets that differ from their default: set by the application's code (<c>AddMesh(o => …)</c>).</summary>
+    public const string Code = "code";
 
     private const int MaxDepth = 12;
 
@@ -56,6 +59,8 @@ internal static class MeshConfigView
         var prefix = $"{MeshOptionsValidator.Section}:Services:{service}";
         var effective = new SortedDictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         Flatten(options, typeof(MeshServiceOptions), string.Empty, effective, 0);
+        var defaults = new SortedDictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        Flatten(new MeshServiceOptions(), typeof(MeshServiceOptions), string.Empty, defaults, 0);
 
         // Keys set in configuration that no option flattens to (an endpoint written as one address) are listed as set.
         foreach (var (key, value) in root.Configuration.GetSection(prefix).AsEnumerable(makePathsRelative: true))
@@ -80,7 +85,8 @@ internal static class MeshConfigView
 
             if (setBy.Count == 0)
             {
-                keys.Add(new { key, value, source = Default });
+                var isDefault = defaults.TryGetValue(key, out var defaultValue) && string.Equals(defaultValue, value, StringComparison.Ordinal);
+                keys.Add(new { key, value, source = isDefault ? Default : Code });
                 continue;
             }
 

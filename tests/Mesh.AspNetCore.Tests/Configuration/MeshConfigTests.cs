@@ -89,6 +89,30 @@ public sealed class MeshConfigTests : IDisposable
         Assert.Equal("appsettings", Source((JsonArray)service["keys"]!, "Timeout"));
     }
 
+    [Fact]
+    public async Task Options_set_in_code_are_told_from_defaults_and_an_app_without_meshd_shows_no_control_plane_version()
+    {
+        await using var app = await TestApp.StartAsync(
+            services => services.AddMesh(o => o.Services["catalog"] = new MeshServiceOptions
+            {
+                Endpoints = { new("http://127.0.0.1:5401") },
+                Timeout = TimeSpan.FromSeconds(3),
+            }),
+            app => app.MapMeshEndpoints());
+        using var http = new HttpClient { BaseAddress = app.Address };
+
+        var config = (await http.GetFromJsonAsync<JsonObject>(new Uri("/mesh/config", UriKind.Relative)))!;
+
+        Assert.Null(config["controlPlaneVersion"]);
+        var service = Service(config, "catalog");
+        Assert.Null(service["policyVersion"]);
+        Assert.Equal("00:00:03", (string?)Key(service, "Timeout")["value"]);
+        Assert.Equal("code", (string?)Key(service, "Timeout")["source"]);
+        Assert.Equal("http://127.0.0.1:5401", (string?)Key(service, "Endpoints:0:Address")["value"]);
+        Assert.Equal("code", (string?)Key(service, "Endpoints:0:Address")["source"]);
+        Assert.Equal("default", (string?)Key(service, "Retry:MaxAttempts")["source"]);
+    }
+
     private async Task<RunningApp> StartAppAsync(TestMeshd meshd, string backOptions)
     {
         var content = Directory.CreateDirectory(Path.Combine(_root.Path, "app")).FullName;

@@ -157,6 +157,7 @@ public sealed partial class MeshdHost : IAsyncDisposable
         var v1 = app.MapGroup("/v1");
         RegistryEndpoints.Map(v1, tokens, throttle);
         PolicyEndpoints.Map(v1, tokens, throttle);
+        ServiceEndpoints.Map(v1, tokens, throttle);
         SnapshotEndpoints.Map(v1, tokens, throttle);
         CredentialEndpoints.Map(v1, tokens, throttle);
         IdentityEndpoints.Map(v1, tokens, throttle);

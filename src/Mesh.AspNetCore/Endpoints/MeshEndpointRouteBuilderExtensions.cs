@@ -1,3 +1,6 @@
+using Mesh.AspNetCore.Endpoints;
+using Mesh.Configuration;
+using Mesh.ControlPlane;
 using Mesh.Pipeline;
 using Mesh.Telemetry;
 using Microsoft.AspNetCore.Http;
@@ -14,7 +17,11 @@ public static class MeshEndpointRouteBuilderExtensions
     /// (<c>service</c>, <c>requests</c>, <c>requestsPerSecond</c>, <c>successRate</c>, <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>),
     /// with the service's state now: <c>endpoints</c> (each <c>address</c> and whether it is <c>ejected</c>), <c>breaker</c>
     /// (<c>closed</c>, <c>open</c>, <c>half_open</c> or <c>disabled</c>), and the <c>retries</c> and <c>budgetExhausted</c>
-    /// counted since the process started.
+    /// counted since the process started. Maps <c>GET /mesh/config</c>: per service, every option in force with the
+    /// configuration key that sets it (<c>key</c>, <c>value</c>) and where the value came from (<c>source</c>: <c>meshd</c>
+    /// for keys pushed by the control plane, <c>appsettings</c> for the application's own configuration, with its
+    /// <c>provider</c>, or <c>default</c>), the source it <c>overrides</c> when both set the key, the service's
+    /// <c>policyVersion</c> in meshd's snapshot, and the <c>version</c> of the mesh's snapshot and <c>controlPlaneVersion</c>.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder.</param>
     /// <returns>A builder for the endpoints, to add authorization or other conventions.</returns>
@@ -48,6 +55,10 @@ public static class MeshEndpointRouteBuilderExtensions
                 };
             }));
         });
+        group.MapGet("/config", (HttpContext context) => Results.Json(MeshConfigView.Build(
+            context.RequestServices.GetRequiredService<ServiceCatalog>(),
+            context.RequestServices.GetRequiredService<MeshConfigurationRoot>(),
+            context.RequestServices.GetRequiredService<ControlPlaneWatcher>())));
         return group;
     }
 }

@@ -160,13 +160,7 @@ internal sealed partial class MeshState : IAsyncDisposable
                 foreach (var (id, instance) in instances)
                 {
                     var lease = _leases.GetValueOrDefault(StoreKeys.Lease(service, id));
-                    var expiresAt = lease?.ExpiresAt ?? instance.FirstSeen + _leaseTtl;
-                    if (expiresAt < _graceUntil)
-                    {
-                        expiresAt = _graceUntil;
-                    }
-
-                    if (expiresAt <= now)
+                    if (ExpiryLocked(service, id, instance) <= now)
                     {
                         expired.Add(new ExpiredInstance(service, id, instance.ModRevision, lease?.ModRevision ?? 0));
                     }

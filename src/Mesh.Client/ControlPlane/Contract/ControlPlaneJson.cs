@@ -25,4 +25,6 @@ namespace Mesh.ControlPlane.Contract;
 [JsonSerializable(typeof(AuthorityRequest))]
 [JsonSerializable(typeof(AuthorityDocument))]
 [JsonSerializable(typeof(IReadOnlyList<AuthorityDocument>))]
+[JsonSerializable(typeof(ServiceListDocument))]
+[JsonSerializable(typeof(ServiceStatusDocument))]
 internal sealed partial class ControlPlaneJson : JsonSerializerContext;

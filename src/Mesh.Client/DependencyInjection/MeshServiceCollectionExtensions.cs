@@ -5,6 +5,7 @@ using Mesh.DependencyInjection;
 using Mesh.Discovery;
 using Mesh.Discovery.Dns;
 using Mesh.Discovery.Etcd;
+using Mesh.Discovery.Kubernetes;
 using Mesh.Identity;
 using Mesh.Pipeline;
 using Mesh.Telemetry;
@@ -46,6 +47,8 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, DnsEndpointSource>(static sp => sp.GetRequiredService<DnsEndpointSource>()));
         services.TryAddSingleton<EtcdEndpointSource>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, EtcdEndpointSource>(static sp => sp.GetRequiredService<EtcdEndpointSource>()));
+        services.TryAddSingleton<KubernetesEndpointSource>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, KubernetesEndpointSource>(static sp => sp.GetRequiredService<KubernetesEndpointSource>()));
         services.TryAddSingleton<PushedConfigurationProvider>();
         services.TryAddSingleton<MeshConfigurationRoot>();
         services.TryAddSingleton(static sp => new MeshdClient(

@@ -18,8 +18,11 @@ public static class DiscoverySourceNames
     /// <summary>Keys under a prefix of an etcd cluster; see <see cref="EtcdDiscoveryOptions"/>.</summary>
     public const string Etcd = "etcd";
 
+    /// <summary>Kubernetes EndpointSlices of a service; see <see cref="KubernetesDiscoveryOptions"/>.</summary>
+    public const string Kubernetes = "kubernetes";
+
     /// <summary>Gets every known name.</summary>
-    public static IReadOnlyList<string> All { get; } = [Config, Meshd, Dns, Etcd];
+    public static IReadOnlyList<string> All { get; } = [Config, Meshd, Dns, Etcd, Kubernetes];
 
     /// <summary>Whether <paramref name="name"/> is a known name, ignoring case.</summary>
     internal static bool IsKnown(string? name) => name is not null && All.Contains(name, StringComparer.OrdinalIgnoreCase);

@@ -12,4 +12,7 @@ public sealed class MeshDiscoveryOptions
 
     /// <summary>Gets the settings of the <c>etcd</c> source.</summary>
     public EtcdDiscoveryOptions Etcd { get; } = new();
+
+    /// <summary>Gets the settings of the <c>kubernetes</c> source.</summary>
+    public KubernetesDiscoveryOptions Kubernetes { get; } = new();
 }

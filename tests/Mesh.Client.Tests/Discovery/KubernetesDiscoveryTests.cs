@@ -175,6 +175,26 @@ public sealed class KubernetesDiscoveryTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task An_answer_that_is_not_the_API_servers_keeps_the_last_set()
+    {
+        await using var a = await TestBackend.StartAsync("a");
+        _api.Put(Slice("inventory-a", "inventory", a, Ready()));
+        using var host = MeshTestHost.Create(Config());
+        await Eventually.WaitAsync(() => Endpoints(host).Count == 1, "a to be read");
+        await Eventually.WaitAsync(() => !_api.WatchedFrom.IsEmpty, "a watch");
+
+        _api.Garbage = true;
+        _api.EndWatches();
+        await Eventually.WaitAsync(() => host.Logs.Entries.Any(e => e.Level == LogLevel.Debug && e.Message.Contains("still unreachable", StringComparison.Ordinal)), "two failed watches", TimeSpan.FromSeconds(30));
+        var ok = await Load.RunAsync(50, 4, _ => Load.GetOkAsync(host.Client, "http://inventory/items"));
+
+        Assert.Equal(50, ok);
+        Assert.Equal([a.Address.Port], Endpoints(host).Select(e => e.Address.Port));
+        var warning = Assert.Single(host.Logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("unreachable", StringComparison.Ordinal));
+        Assert.True(warning.Message.Contains("an answer that could not be read", StringComparison.Ordinal), warning.Message);
+    }
+
+    [Fact]
     public async Task Bad_settings_are_refused_at_start_naming_the_field()
     {
         var config = Config();

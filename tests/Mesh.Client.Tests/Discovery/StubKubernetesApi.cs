@@ -40,6 +40,9 @@ internal sealed class StubKubernetesApi : IAsyncDisposable
 
     public Uri Address => _app!.Address;
 
+    /// <summary>Gets or sets whether lists and watches answer 200 with something that is not JSON.</summary>
+    public bool Garbage { get; set; }
+
     public long Version { get { lock (_lock) { return _version; } } }
 
     public static async Task<StubKubernetesApi> StartAsync()
@@ -165,6 +168,12 @@ internal sealed class StubKubernetesApi : IAsyncDisposable
         {
             Interlocked.Increment(ref _unauthorized);
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return;
+        }
+
+        if (Garbage)
+        {
+            await context.Response.WriteAsync("<html>a proxy's error page</html>\n");
             return;
         }
 

@@ -36,7 +36,7 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<(string Namespace, string Name), Watch> _watches = new();
+    private readonly ConcurrentDictionary<(string Namespace, string Name, string? PortName, int? Port), Watch> _watches = new();
     private CancellationTokenSource _changes = new();
     private long _version;
     private long _lowestRead = long.MaxValue;
@@ -63,7 +63,8 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
             return false;
         }
 
-        var key = (service.Discovery.Namespace ?? settings.Namespace, service.Discovery.Name ?? serviceName);
+        // One watch per Kubernetes service and port: two mesh services may read one Kubernetes service on different ports.
+        var key = (service.Discovery.Namespace ?? settings.Namespace, service.Discovery.Name ?? serviceName, service.Discovery.PortName, service.Discovery.Port);
         var watch = _watches.GetOrAdd(key, k => new Watch(this, client, k.Item1, k.Item2, service.Discovery, settings.Scheme));
         watch.EnsureStarted();
         var version = Interlocked.Read(ref _version);
@@ -77,7 +78,8 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
     }
 
     /// <summary>The last resource version the watch of a service has seen, or <see langword="null"/>.</summary>
-    internal string? LastResourceVersion(string ns, string name) => _watches.TryGetValue((ns, name), out var watch) ? watch.ResourceVersion : null;
+    internal string? LastResourceVersion(string ns, string name) =>
+        _watches.FirstOrDefault(w => w.Key.Namespace == ns && w.Key.Name == name).Value?.ResourceVersion;
 
     public IChangeToken GetChangeToken()
     {
@@ -155,16 +157,30 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
         ThreadPool.UnsafeQueueUserWorkItem(static c => c.Cancel(), changes, preferLocal: false);
     }
 
-    private static string Problem(Exception ex) => ex switch
+    private static string Problem(Exception ex) => Garbage(ex) ? "an answer that could not be read" : ex switch
     {
         HttpOperationException { Response.StatusCode: var status } => $"HTTP {(int)status}",
         KubernetesException { Status.Code: { } code } => $"watch error {code}",
         HttpRequestException { StatusCode: { } status } => $"HTTP {(int)status}",
         HttpRequestException http => http.HttpRequestError.ToString(),
         OperationCanceledException => "no answer in time",
-        System.Text.Json.JsonException or InvalidOperationException or FormatException => "an answer that is not the API server's",
+        InvalidOperationException => "an answer that is not the API server's",
         _ => ex.GetType().Name,
     };
+
+    /// <summary>Whether the failure, or one it wraps, is an answer that could not be read: not JSON, or cut short.</summary>
+    private static bool Garbage(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is System.Text.Json.JsonException or FormatException or EndOfStreamException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static bool IsGone(Exception ex) => ex switch
     {
@@ -275,6 +291,11 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
                     }
 
                     SetLive(true);
+                    if (events == 0)
+                    {
+                        // A watch that ends at once, again and again, must not become a busy loop.
+                        await Task.Delay(s_minBackoff, owner._time, token).ConfigureAwait(false);
+                    }
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
@@ -288,6 +309,16 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
                     {
                         LogGone(owner._logger, SourceName, _service, resourceVersion ?? "?");
                         resourceVersion = null;
+                        try
+                        {
+                            // Listing again at once is right; a server that answers 410 to every watch must not make it a busy loop.
+                            await Task.Delay(s_minBackoff, owner._time, token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            return;
+                        }
+
                         continue;
                     }
 

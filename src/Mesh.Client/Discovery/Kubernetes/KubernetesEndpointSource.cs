@@ -305,6 +305,12 @@ internal sealed partial class KubernetesEndpointSource : IEndpointSource, IDispo
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
+                    if (token.IsCancellationRequested)
+                    {
+                        // Shutting down: the client may already be disposed; nothing to report.
+                        return;
+                    }
+
                     if (IsGone(ex))
                     {
                         LogGone(owner._logger, SourceName, _service, resourceVersion ?? "?");

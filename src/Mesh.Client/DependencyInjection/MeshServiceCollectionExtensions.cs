@@ -6,6 +6,7 @@ using Mesh.Discovery;
 using Mesh.Discovery.Consul;
 using Mesh.Discovery.Dns;
 using Mesh.Discovery.Etcd;
+using Mesh.Discovery.Kubernetes;
 using Mesh.Identity;
 using Mesh.Pipeline;
 using Mesh.Telemetry;
@@ -49,6 +50,8 @@ public static class MeshServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, EtcdEndpointSource>(static sp => sp.GetRequiredService<EtcdEndpointSource>()));
         services.TryAddSingleton<ConsulEndpointSource>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, ConsulEndpointSource>(static sp => sp.GetRequiredService<ConsulEndpointSource>()));
+        services.TryAddSingleton<KubernetesEndpointSource>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSource, KubernetesEndpointSource>(static sp => sp.GetRequiredService<KubernetesEndpointSource>()));
         services.TryAddSingleton<PushedConfigurationProvider>();
         services.TryAddSingleton<MeshConfigurationRoot>();
         services.TryAddSingleton(static sp => new MeshdClient(

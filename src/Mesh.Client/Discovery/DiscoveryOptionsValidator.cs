@@ -25,8 +25,10 @@ internal static class DiscoveryOptionsValidator
         ValidateDns(discovery.Dns, $"{path}:Dns", failures);
         ValidateEtcd(discovery.Etcd, $"{path}:Etcd", failures);
         ValidateConsul(discovery.Consul, $"{path}:Consul", failures);
+        ValidateKubernetes(discovery.Kubernetes, $"{path}:Kubernetes", failures);
 
         var usesEtcd = false;
+        var usesKubernetes = string.Equals(discovery.Source, DiscoverySourceNames.Kubernetes, StringComparison.OrdinalIgnoreCase);
         var usesMeshd = false;
         foreach (var (name, service) in options.Services)
         {
@@ -39,12 +41,18 @@ internal static class DiscoveryOptionsValidator
             var effective = EffectiveSource(discovery, service);
             usesEtcd |= string.Equals(effective, DiscoverySourceNames.Etcd, StringComparison.OrdinalIgnoreCase);
             usesMeshd |= string.Equals(effective, DiscoverySourceNames.Meshd, StringComparison.OrdinalIgnoreCase);
+            usesKubernetes |= string.Equals(effective, DiscoverySourceNames.Kubernetes, StringComparison.OrdinalIgnoreCase);
         }
 
         usesEtcd |= string.Equals(discovery.Source, DiscoverySourceNames.Etcd, StringComparison.OrdinalIgnoreCase);
         if (usesEtcd && discovery.Etcd.Endpoints.Count == 0)
         {
             failures.Add($"{path}:Etcd:Endpoints: the etcd source is in use but no etcd endpoint is set.");
+        }
+
+        if (usesKubernetes && discovery.Kubernetes.Kubeconfig is null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST")))
+        {
+            failures.Add($"{path}:Kubernetes:Kubeconfig: the kubernetes source is in use outside a cluster (KUBERNETES_SERVICE_HOST is not set) and no kubeconfig file is set.");
         }
 
         if ((usesMeshd || string.Equals(discovery.Source, DiscoverySourceNames.Meshd, StringComparison.OrdinalIgnoreCase)) && !options.ControlPlane.IsEnabled)
@@ -74,6 +82,16 @@ internal static class DiscoveryOptionsValidator
             failures.Add($"{path}:Name: {shown} is not a valid name for service '{serviceName}' (dot-separated labels of letters, digits, '-' and '_', each 1 to 63 characters, 253 in all).");
         }
 
+        if (discovery.PortName is { } portName && !IsPortName(portName))
+        {
+            failures.Add($"{path}:PortName: {ShownLabel(portName)} is not a port name for service '{serviceName}' (1 to 15 lower-case letters, digits and '-', with a letter).");
+        }
+
+        if (discovery.Namespace is { } ns && !IsDnsLabel(ns))
+        {
+            failures.Add($"{path}:Namespace: {ShownLabel(ns)} is not a namespace for service '{serviceName}' (a DNS label: 1 to 63 lower-case letters, digits and '-').");
+        }
+
         if (discovery.Port is { } port && port is < 1 or > 65535)
         {
             failures.Add($"{path}:Port: {port} is out of range for service '{serviceName}' (1 to 65535).");
@@ -89,6 +107,36 @@ internal static class DiscoveryOptionsValidator
             failures.Add($"{path}:Scheme: '{discovery.Scheme}' is not http or https (service '{serviceName}').");
         }
     }
+
+    private static void ValidateKubernetes(KubernetesDiscoveryOptions kubernetes, string path, List<string> failures)
+    {
+        if (kubernetes.Kubeconfig is { } kubeconfig && (kubeconfig.Length is 0 or > 4096 || kubeconfig.Any(char.IsControl) || !File.Exists(kubeconfig)))
+        {
+            var shown = kubeconfig.Length <= 4096 && !kubeconfig.Any(char.IsControl) ? $"'{kubeconfig}'" : "the path";
+            failures.Add($"{path}:Kubeconfig: {shown} is not a readable file.");
+        }
+
+        if (!IsDnsLabel(kubernetes.Namespace))
+        {
+            failures.Add($"{path}:Namespace: {ShownLabel(kubernetes.Namespace)} is not a namespace (a DNS label: 1 to 63 lower-case letters, digits and '-').");
+        }
+
+        if (!string.Equals(kubernetes.Scheme, Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase) && !string.Equals(kubernetes.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"{path}:Scheme: {ShownLabel(kubernetes.Scheme)} is not http or https.");
+        }
+    }
+
+    /// <summary>Whether <paramref name="value"/> is a DNS label as Kubernetes names namespaces: lower-case letters, digits and '-', 1 to 63.</summary>
+    internal static bool IsDnsLabel(string? value) =>
+        value is { Length: >= 1 and <= 63 } && value[0] != '-' && value[^1] != '-' && value.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-');
+
+    /// <summary>Whether <paramref name="value"/> is a port name as Kubernetes takes it: 1 to 15 lower-case letters, digits and '-', with a letter.</summary>
+    internal static bool IsPortName(string? value) =>
+        value is { Length: >= 1 and <= 15 } && value[0] != '-' && value[^1] != '-' && !value.Contains("--", StringComparison.Ordinal)
+            && value.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') && value.Any(char.IsAsciiLetterLower);
+
+    private static string ShownLabel(string? value) => value is null ? "nothing" : value.Length <= 253 && !value.Any(char.IsControl) ? $"'{value}'" : "the value";
 
     private static void ValidateDns(DnsDiscoveryOptions dns, string path, List<string> failures)
     {

@@ -21,8 +21,11 @@ public static class DiscoverySourceNames
     /// <summary>The passing instances of a service in Consul's catalog; see <see cref="ConsulDiscoveryOptions"/>.</summary>
     public const string Consul = "consul";
 
+    /// <summary>Kubernetes EndpointSlices of a service; see <see cref="KubernetesDiscoveryOptions"/>.</summary>
+    public const string Kubernetes = "kubernetes";
+
     /// <summary>Gets every known name.</summary>
-    public static IReadOnlyList<string> All { get; } = [Config, Meshd, Dns, Etcd, Consul];
+    public static IReadOnlyList<string> All { get; } = [Config, Meshd, Dns, Etcd, Consul, Kubernetes];
 
     /// <summary>Whether <paramref name="name"/> is a known name, ignoring case.</summary>
     internal static bool IsKnown(string? name) => name is not null && All.Contains(name, StringComparer.OrdinalIgnoreCase);

@@ -21,10 +21,17 @@ internal static class DiscoverySources
         [DiscoverySourceNames.Dns] = DiscoverySourceNames.Dns,
         [DiscoverySourceNames.Etcd] = DiscoverySourceNames.Etcd,
         [DiscoverySourceNames.Consul] = DiscoverySourceNames.Consul,
+        [DiscoverySourceNames.Kubernetes] = DiscoverySourceNames.Kubernetes,
     };
 
     // Sources asked only for the services that select them, never in the default order.
-    private static readonly HashSet<string> s_selectedOnly = new(StringComparer.OrdinalIgnoreCase) { DiscoverySourceNames.Dns, DiscoverySourceNames.Etcd, DiscoverySourceNames.Consul };
+    private static readonly HashSet<string> s_selectedOnly = new(StringComparer.OrdinalIgnoreCase)
+    {
+        DiscoverySourceNames.Dns,
+        DiscoverySourceNames.Etcd,
+        DiscoverySourceNames.Consul,
+        DiscoverySourceNames.Kubernetes,
+    };
 
     /// <summary>Whether the source named <paramref name="sourceName"/> answers only for services that select it.</summary>
     public static bool IsSelectedOnly(string sourceName) => s_selectedOnly.Contains(sourceName);

@@ -15,4 +15,7 @@ public sealed class MeshDiscoveryOptions
 
     /// <summary>Gets the settings of the <c>consul</c> source.</summary>
     public ConsulDiscoveryOptions Consul { get; } = new();
+
+    /// <summary>Gets the settings of the <c>kubernetes</c> source.</summary>
+    public KubernetesDiscoveryOptions Kubernetes { get; } = new();
 }

@@ -26,6 +26,17 @@ public sealed class ServiceDiscoveryOptions
     /// <value><see langword="null"/> by default; 1 to 65535 when set.</value>
     public int? Port { get; set; }
 
+    /// <summary>
+    /// Gets or sets the name of the port of the service's endpoints, for <c>kubernetes</c>: the EndpointSlice port of that
+    /// name (such as <c>http</c> or <c>grpc</c>). Without it, the port numbered <see cref="Port"/>, or a slice's only port.
+    /// </summary>
+    /// <value><see langword="null"/> by default; a port name (1 to 15 lower-case letters, digits and '-') when set.</value>
+    public string? PortName { get; set; }
+
+    /// <summary>Gets or sets the namespace of the service, for <c>kubernetes</c>.</summary>
+    /// <value><see langword="null"/> by default: <c>Mesh:Discovery:Kubernetes:Namespace</c>.</value>
+    public string? Namespace { get; set; }
+
     /// <summary>Gets or sets the scheme of the addresses a <c>dns</c> source makes: <c>http</c> or <c>https</c>.</summary>
     /// <value><c>http</c> by default.</value>
     public string Scheme { get; set; } = "http";

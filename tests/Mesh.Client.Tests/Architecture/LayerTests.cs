@@ -32,6 +32,7 @@ public sealed partial class LayerTests
         ["Discovery.Dns"] = [Schema, "Discovery", "Telemetry", "Utilities"],
         ["Discovery.Etcd"] = [Schema, "Discovery", "Telemetry", "Utilities"],
         ["Discovery.Consul"] = [Schema, "Discovery", "Telemetry", "Utilities"],
+        ["Discovery.Kubernetes"] = [Schema, "Discovery", "Telemetry", "Utilities"],
         ["Balancing"] = [Schema, "Discovery", "Utilities"],
         ["Outliers"] = [Schema, "Telemetry", "Utilities"],
         ["Resilience"] = [Schema, "Protocol", "Discovery", "Balancing"],
@@ -56,7 +57,7 @@ public sealed partial class LayerTests
 
         // The composition: the catalog builds each service's layers; the handler puts them in a client.
         ["Pipeline"] = [Schema, "Logical", "Routing", "Concrete", "Endpoint", "Outliers", "Balancing", "Discovery", "ControlPlane", "Identity", "Resilience", "Protocol", "Telemetry", "Utilities"],
-        ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Discovery.Dns", "Discovery.Etcd", "Discovery.Consul", "Identity", "Telemetry", "Utilities"],
+        ["DependencyInjection"] = [Schema, "Pipeline", "ControlPlane", "Discovery", "Discovery.Dns", "Discovery.Etcd", "Discovery.Consul", "Discovery.Kubernetes", "Identity", "Telemetry", "Utilities"],
     };
 
     private static readonly Lazy<ArchUnitNET.Domain.Architecture> s_architecture = new(() => new ArchLoader().LoadAssemblies(typeof(MeshOptions).Assembly).Build());

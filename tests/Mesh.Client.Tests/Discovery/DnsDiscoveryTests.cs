@@ -60,6 +60,9 @@ public sealed class DnsDiscoveryTests
         using var dns = await TestDnsServer.StartAsync(
             [TestDnsServer.Srv(SrvName, "a.mesh.test", a.Address.Port, priority: 1), TestDnsServer.Srv(SrvName, "b.mesh.test", b.Address.Port, priority: 1), backupRecord, .. hosts]);
         using var host = MeshTestHost.Create(Config(dns, LoadBalancerNames.RoundRobin));
+
+        // The first answer may come after the first build's bounded wait on a busy machine: the split is counted once both are known.
+        await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual(new[] { a.Address.Port, b.Address.Port }.Order()), "both priority-1 records to be known");
         await SendAsync(host, 20);
         Assert.Equal(10, a.Requests);
         Assert.Equal(10, b.Requests);

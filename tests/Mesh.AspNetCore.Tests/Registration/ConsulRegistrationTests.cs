@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Mesh.AspNetCore.Registration;
 using Microsoft.AspNetCore.Builder;
@@ -67,6 +68,25 @@ public sealed class ConsulRegistrationTests
     }
 
     [Fact]
+    public async Task Without_meshd_a_graceful_stop_deregisters_from_consul_then_keeps_serving_for_the_drain()
+    {
+        var drain = TimeSpan.FromSeconds(3);
+        await using var consul = await StubConsul.StartAsync();
+        var app = await StartServerAsync(consul, register: true, drain: drain);
+        await Eventually.WaitAsync(() => consul.AgentCalls.Any(c => c.Kind == "pass"), "a pass of the TTL check", TimeSpan.FromSeconds(15));
+
+        var stopping = Stopwatch.StartNew();
+        var stopped = app.DisposeAsync().AsTask();
+        await Eventually.WaitAsync(() => consul.AgentCalls.Any(c => c.Kind == "deregister"), "the deregistration", TimeSpan.FromSeconds(10));
+
+        // Deregistered, and still serving: the drain follows the deregistration.
+        using var http = new HttpClient();
+        Assert.Equal("inventory", await http.GetStringAsync(app.Address));
+        await stopped;
+        Assert.True(stopping.Elapsed >= drain, $"the server stopped after {stopping.Elapsed}, before the drain of {drain}");
+    }
+
+    [Fact]
     public async Task Registers_again_when_the_agent_forgets_the_service()
     {
         await using var consul = await StubConsul.StartAsync();
@@ -104,7 +124,7 @@ public sealed class ConsulRegistrationTests
         Assert.Empty(consul.AgentCalls);
     }
 
-    private static Task<TestApp> StartServerAsync(StubConsul consul, bool register, LogCollector? logs = null, TimeSpan? ttl = null) =>
+    private static Task<TestApp> StartServerAsync(StubConsul consul, bool register, LogCollector? logs = null, TimeSpan? ttl = null, TimeSpan? drain = null) =>
         TestApp.StartAsync(
             services =>
             {
@@ -126,7 +146,7 @@ public sealed class ConsulRegistrationTests
                     o.Zone = "eu-1a";
                     o.Labels["version"] = "v2";
                     o.Weight = 3;
-                    o.DrainTime = TimeSpan.Zero;
+                    o.DrainTime = drain ?? TimeSpan.Zero;
                     o.Consul.Register = register;
                     o.Consul.CheckTtl = ttl ?? TimeSpan.FromSeconds(1);
                 });

@@ -31,12 +31,17 @@ public sealed record StubConsulInstance(string Id, string Address, int Port)
 /// <c>passing</c> and <c>tag</c>, with the catalog's index in <c>X-Consul-Index</c>; a query whose <c>index</c> is
 /// greater than 0 and not below the catalog's blocks until the index moves past it or its <c>wait</c> passes. Every
 /// query is recorded. The index can be set (backwards too), blocking turned off, and the answer replaced with garbage.
+/// The agent's registration calls are accepted and recorded too: <c>PUT /v1/agent/service/register</c> adds the service
+/// to the health answers (critical until its TTL check is passed), <c>PUT /v1/agent/check/pass/service:{id}</c> marks it
+/// passing (404 for a check the agent does not know), <c>PUT /v1/agent/service/deregister/{id}</c> removes it.
 /// </summary>
 public sealed class StubConsul : IAsyncDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, IReadOnlyList<StubConsulInstance>> _services = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<Query> _queries = new();
+    private readonly ConcurrentQueue<AgentCall> _agentCalls = new();
+    private readonly Dictionary<string, (string Service, StubConsulInstance Instance)> _registered = new(StringComparer.Ordinal);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TestApp _app = null!;
     private long _index = 1;
@@ -53,6 +58,9 @@ public sealed class StubConsul : IAsyncDisposable
 
     /// <summary>Gets the queries received, in arrival order.</summary>
     public IReadOnlyCollection<Query> Queries => _queries;
+
+    /// <summary>Gets the agent calls received (register, check pass, deregister), in arrival order.</summary>
+    public IReadOnlyCollection<AgentCall> AgentCalls => _agentCalls;
 
     /// <summary>Gets the catalog's index.</summary>
     public long Index
@@ -84,7 +92,13 @@ public sealed class StubConsul : IAsyncDisposable
     public static async Task<StubConsul> StartAsync()
     {
         var stub = new StubConsul();
-        stub._app = await TestApp.StartAsync(_ => { }, app => app.MapGet("/v1/health/service/{name}", stub.HealthAsync)).ConfigureAwait(false);
+        stub._app = await TestApp.StartAsync(_ => { }, app =>
+        {
+            app.MapGet("/v1/health/service/{name}", stub.HealthAsync);
+            app.MapPut("/v1/agent/service/register", (Delegate)stub.RegisterAsync);
+            app.MapPut("/v1/agent/check/pass/{id}", stub.Pass);
+            app.MapPut("/v1/agent/service/deregister/{id}", stub.Deregister);
+        }).ConfigureAwait(false);
         return stub;
     }
 
@@ -183,6 +197,7 @@ public sealed class StubConsul : IAsyncDisposable
         {
             answered = _index;
             instances = _services.TryGetValue(name, out var found) ? found : [];
+            instances = [.. instances, .. _registered.Values.Where(r => r.Service == name).Select(r => r.Instance)];
         }
 
         context.Response.Headers["X-Consul-Index"] = answered.ToString(CultureInfo.InvariantCulture);
@@ -196,6 +211,75 @@ public sealed class StubConsul : IAsyncDisposable
         var passingOnly = query.Passing is "" or "true" or "1";
         var selected = instances.Where(s => (!passingOnly || s.Passing) && (query.Tag is null || s.Tags.Contains(query.Tag)));
         await context.Response.WriteAsync(JsonSerializer.Serialize(selected.Select(s => Entry(name, s)))).ConfigureAwait(false);
+    }
+
+    private async Task<IResult> RegisterAsync(HttpContext context)
+    {
+        var body = await new StreamReader(context.Request.Body).ReadToEndAsync(context.RequestAborted).ConfigureAwait(false);
+        _agentCalls.Enqueue(new AgentCall("register", context.Request.Path, context.Request.Headers["X-Consul-Token"], body));
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            var id = root.GetProperty("ID").GetString()!;
+            var meta = root.TryGetProperty("Meta", out var m) && m.ValueKind == JsonValueKind.Object
+                ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal)
+                : new Dictionary<string, string>(StringComparer.Ordinal);
+            var instance = new StubConsulInstance(id, root.GetProperty(nameof(StubConsulInstance.Address)).GetString() ?? "", root.GetProperty("Port").GetInt32())
+            {
+                Meta = meta,
+                Weight = root.TryGetProperty("Weights", out var w) ? w.GetProperty("Passing").GetInt32() : 1,
+                Passing = false,
+            };
+            lock (_lock)
+            {
+                _registered[id] = (root.GetProperty("Name").GetString()!, instance);
+                SetIndexLocked(_index + 1);
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            return Results.BadRequest(ex.Message);
+        }
+
+        return Results.Ok();
+    }
+
+    private IResult Pass(HttpContext context, string id)
+    {
+        _agentCalls.Enqueue(new AgentCall("pass", context.Request.Path, context.Request.Headers["X-Consul-Token"], ""));
+        const string prefix = "service:";
+        lock (_lock)
+        {
+            if (!id.StartsWith(prefix, StringComparison.Ordinal) || !_registered.TryGetValue(id[prefix.Length..], out var registered))
+            {
+                return Results.NotFound("Unknown check ID");
+            }
+
+            if (!registered.Instance.Passing)
+            {
+                _registered[registered.Instance.Id] = (registered.Service, registered.Instance with { Passing = true });
+                SetIndexLocked(_index + 1);
+            }
+        }
+
+        return Results.Ok();
+    }
+
+    private IResult Deregister(HttpContext context, string id)
+    {
+        _agentCalls.Enqueue(new AgentCall("deregister", context.Request.Path, context.Request.Headers["X-Consul-Token"], ""));
+        lock (_lock)
+        {
+            if (!_registered.Remove(id))
+            {
+                return Results.NotFound("Unknown service ID");
+            }
+
+            SetIndexLocked(_index + 1);
+        }
+
+        return Results.Ok();
     }
 
     private static object Entry(string name, StubConsulInstance s) => new
@@ -229,6 +313,9 @@ public sealed class StubConsul : IAsyncDisposable
         var (digits, unit) = wait.EndsWith("ms", StringComparison.Ordinal) ? (wait[..^2], 0.001) : wait.EndsWith('m') ? (wait[..^1], 60.0) : wait.EndsWith('s') ? (wait[..^1], 1.0) : (wait, 1.0);
         return double.TryParse(digits, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? TimeSpan.FromSeconds(Math.Min(value * unit, 600)) : TimeSpan.FromMinutes(5);
     }
+
+    /// <summary>One agent call received: its kind (<c>register</c>, <c>pass</c> or <c>deregister</c>), path, token header and body.</summary>
+    public sealed record AgentCall(string Kind, string Path, string? Token, string Body);
 
     /// <summary>One query received: the service, its parameters and the token header.</summary>
     public sealed record Query(string Service, long? Index, string? Wait, string? Passing, string? Tag, string? Datacenter, string? Token, string PathAndQuery);

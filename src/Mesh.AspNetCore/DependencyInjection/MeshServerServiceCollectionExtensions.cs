@@ -23,7 +23,9 @@ public static class MeshServerServiceCollectionExtensions
     /// <para>
     /// With <c>Mesh:ControlPlane:Address</c> and <c>Mesh:ServiceName</c> set, the service registers with the control plane once
     /// Kestrel listens (settings under <c>Mesh:Server</c>, see <see cref="MeshServerOptions"/>), renews its lease, and on a
-    /// graceful shutdown deregisters, keeps serving for <see cref="MeshServerOptions.DrainTime"/>, then stops.
+    /// graceful shutdown deregisters, keeps serving for <see cref="MeshServerOptions.DrainTime"/>, then stops. With
+    /// <c>Mesh:Server:Consul:Register</c> (see <see cref="ConsulRegistrationOptions"/>), it also registers with the Consul
+    /// agent of <c>Mesh:Discovery:Consul:Address</c>, keeps a TTL check passing, and deregisters before the drain.
     /// </para>
     /// <para>
     /// With a workload identity (<c>Mesh:Identity:Source</c>), every Kestrel endpoint the application serves in plaintext
@@ -68,8 +70,13 @@ public static class MeshServerServiceCollectionExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<HostOptions>, DrainShutdownTimeout>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Mesh.MeshOptions>, ZoneFromRegistration>());
             services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
+            services.TryAddSingleton<ServerInstance>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
+
+            // After meshd's registration, so it stops (and deregisters from Consul) first.
+            services.AddSingleton<ConsulRegistration>();
+            services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<ConsulRegistration>());
         }
 
         // Incoming traceparent headers of a future version are continued, as W3C Trace Context asks.

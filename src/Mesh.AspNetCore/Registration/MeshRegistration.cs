@@ -2,8 +2,6 @@ using System.Net;
 using Mesh.AspNetCore.Identity;
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Contract;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,7 +16,7 @@ namespace Mesh.AspNetCore.Registration;
 /// a change of mode that changes this registers again at the next renewal.
 /// </summary>
 internal sealed partial class MeshRegistration(
-    IServer server,
+    ServerInstance instance,
     IOptionsMonitor<MeshOptions> mesh,
     IOptions<MeshServerOptions> options,
     MeshdClient meshd,
@@ -53,6 +51,9 @@ internal sealed partial class MeshRegistration(
     /// <summary>Gets the identity last sent with the registration; <see langword="null"/> when none was.</summary>
     public string? Identity { get; private set; }
 
+    /// <summary>Gets whether the instance registered with the control plane, so its shutdown drains after deregistering.</summary>
+    public bool Drains => _running && _everRegistered;
+
     /// <summary>Completes when the first registration succeeded.</summary>
     public Task Registered => _registered.Task;
 
@@ -76,8 +77,8 @@ internal sealed partial class MeshRegistration(
         }
 
         Service = meshOptions.ServiceName;
-        InstanceId = settings.InstanceId ?? $"{Service}-{Guid.NewGuid().ToString("N")[..8]}";
-        _address = settings.AdvertisedAddress is { } advertised ? new Uri(advertised) : BoundAddress();
+        InstanceId = instance.InstanceId(Service);
+        _address = instance.Address();
         if (_address is null)
         {
             LogNoAddress(_logger, Service);
@@ -134,39 +135,6 @@ internal sealed partial class MeshRegistration(
 
         _stop.Cancel();
         _stop.Dispose();
-    }
-
-    /// <summary>Kestrel's first bound address, a wildcard or <c>localhost</c> host made <c>127.0.0.1</c>.</summary>
-    internal Uri? BoundAddress()
-    {
-        var bound = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        return bound is null ? null : Advertise(bound);
-    }
-
-    internal static Uri? Advertise(string bound)
-    {
-        // Kestrel reports wildcards as given ("http://+:80", "http://*:80"), which Uri cannot parse: swap the host first.
-        var schemeEnd = bound.IndexOf("://", StringComparison.Ordinal);
-        if (schemeEnd < 0)
-        {
-            return null;
-        }
-
-        var rest = bound[(schemeEnd + 3)..];
-        var portStart = rest.LastIndexOf(':');
-        if (portStart < 0 || rest.EndsWith(']'))
-        {
-            return null;
-        }
-
-        var host = rest[..portStart];
-        var port = rest[(portStart + 1)..].TrimEnd('/');
-        if (host is "+" or "*" or "0.0.0.0" or "[::]" or "localhost" or "[::1]")
-        {
-            host = "127.0.0.1";
-        }
-
-        return Uri.TryCreate($"{bound[..schemeEnd]}://{host}:{port}", UriKind.Absolute, out var uri) ? uri : null;
     }
 
     private async Task RunAsync(MeshServerOptions settings, CancellationToken stop)

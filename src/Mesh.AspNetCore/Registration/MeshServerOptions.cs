@@ -11,6 +11,9 @@ public sealed class MeshServerOptions
     /// <value><see langword="true"/> by default.</value>
     public bool Register { get; set; } = true;
 
+    /// <summary>Gets the settings of registration with a Consul agent (<c>Mesh:Server:Consul</c>), off by default.</summary>
+    public ConsulRegistrationOptions Consul { get; } = new();
+
     /// <summary>Gets or sets the address other services reach this one at, such as <c>http://10.0.0.5:8080</c>.</summary>
     /// <value>
     /// <see langword="null"/> by default: Kestrel's first bound address, with a wildcard or <c>localhost</c> host

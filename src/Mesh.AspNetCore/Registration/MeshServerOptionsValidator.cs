@@ -46,6 +46,16 @@ internal sealed class MeshServerOptionsValidator(ServerIdentity identity) : IVal
             failures.Add($"{Section}:DrainTime: {options.DrainTime.ToString("c", CultureInfo.InvariantCulture)} is out of range (0 to 10 minutes).");
         }
 
+        if (options.Consul.CheckTtl < TimeSpan.FromSeconds(1) || options.Consul.CheckTtl > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"{Section}:Consul:CheckTtl: {options.Consul.CheckTtl.ToString("c", CultureInfo.InvariantCulture)} is out of range (1 second to 10 minutes).");
+        }
+
+        if (options.Consul.Register && string.IsNullOrEmpty(identity.ServiceName))
+        {
+            failures.Add($"{Section}:Consul:Register: needs Mesh:ServiceName, the name the service registers under.");
+        }
+
         CheckTimeout(options.ProtocolDetectionTimeout, nameof(MeshServerOptions.ProtocolDetectionTimeout), failures);
         CheckTimeout(options.TlsHandshakeTimeout, nameof(MeshServerOptions.TlsHandshakeTimeout), failures);
 

@@ -86,7 +86,7 @@ public sealed class RegistrationTests(ITestOutputHelper output) : IAsyncLifetime
     [InlineData("http://localhost:5000", "http://127.0.0.1:5000/")]
     [InlineData("http://10.1.2.3:8080", "http://10.1.2.3:8080/")]
     public void Bound_wildcard_and_localhost_addresses_are_advertised_as_loopback(string bound, string advertised) =>
-        Assert.Equal(advertised, MeshRegistration.Advertise(bound)?.ToString());
+        Assert.Equal(advertised, ServerInstance.Advertise(bound)?.ToString());
 
     [Fact]
     public async Task Invalid_server_settings_stop_start_up_naming_the_field()

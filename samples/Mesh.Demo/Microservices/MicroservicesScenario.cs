@@ -169,6 +169,9 @@ internal sealed class MicroservicesScenario
         _view.WriteLine("    -> " + _retryLine);
 
         await StepAsync(4, "Payments fails every charge: its breaker (tightened through meshd) opens, orders accepts orders with payment pending; payments recovers, the breaker closes", cancellationToken);
+        // Payments stops failing while the tightened breaker takes over, so it starts closed: a streak of the 20% failures
+        // in its first small window could open it before the step begins.
+        await _mesh.SetPaymentsFailureRateAsync(0, cancellationToken);
         await _mesh.PatchPolicyAsync("payments", """{ "CircuitBreaker": { "MinimumThroughput": 10, "SamplingDuration": "00:00:05", "BreakDuration": "00:00:02" } }""", cancellationToken);
         _view.WriteLine("    PATCH /v1/policies/payments {CircuitBreaker: MinimumThroughput 10, SamplingDuration 5 s, BreakDuration 2 s}");
         await Task.Delay(Seconds(1), cancellationToken);

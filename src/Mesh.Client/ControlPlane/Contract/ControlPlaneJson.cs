@@ -27,4 +27,6 @@ namespace Mesh.ControlPlane.Contract;
 [JsonSerializable(typeof(IReadOnlyList<AuthorityDocument>))]
 [JsonSerializable(typeof(ServiceListDocument))]
 [JsonSerializable(typeof(ServiceStatusDocument))]
+[JsonSerializable(typeof(InstanceReportDocument))]
+[JsonSerializable(typeof(FleetStatsDocument))]
 internal sealed partial class ControlPlaneJson : JsonSerializerContext;

@@ -15,13 +15,20 @@ namespace Mesh.ControlPlane.Contract;
 /// <param name="CertificateExpiresAt">When the instance's X.509-SVID expires, when it has one.</param>
 /// <param name="Outbound">The calls the instance made over the last minute, per destination service.</param>
 /// <param name="Inbound">The requests the instance served over the last minute, per caller.</param>
+/// <param name="Ejected">The endpoints the instance's outlier detection keeps ejected now, per destination service.</param>
 internal sealed record InstanceReportDocument(
     long SnapshotVersion,
     IReadOnlyList<AppliedPolicyDocument>? Policies = null,
     IReadOnlyList<string>? OverriddenKeys = null,
     DateTimeOffset? CertificateExpiresAt = null,
     IReadOnlyList<TrafficDocument>? Outbound = null,
-    IReadOnlyList<TrafficDocument>? Inbound = null);
+    IReadOnlyList<TrafficDocument>? Inbound = null,
+    IReadOnlyList<EjectedEndpointDocument>? Ejected = null);
+
+/// <summary>An endpoint an instance keeps ejected.</summary>
+/// <param name="Service">The destination service.</param>
+/// <param name="Address">The endpoint's address as the instance dials it: scheme, host and port, as in the snapshot.</param>
+internal sealed record EjectedEndpointDocument(string Service, string Address);
 
 /// <summary>The version of one service's policy an instance runs.</summary>
 /// <param name="Service">The service, as named in the snapshot.</param>
@@ -51,6 +58,9 @@ internal static class InstanceReportLimits
 
     /// <summary>The most entries in each of <see cref="InstanceReportDocument.Outbound"/> and <see cref="InstanceReportDocument.Inbound"/>.</summary>
     public const int Peers = 256;
+
+    /// <summary>The most entries in <see cref="InstanceReportDocument.Ejected"/>.</summary>
+    public const int Ejected = 256;
 
     /// <summary>The most latency buckets of one <see cref="TrafficDocument"/>.</summary>
     public const int LatencyBuckets = 64;

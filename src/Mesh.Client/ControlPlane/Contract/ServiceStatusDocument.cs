@@ -33,6 +33,10 @@ internal sealed record ServiceStatusDocument(
 /// <param name="Weight">The instance's share of traffic relative to the others of its service; 0 drains it.</param>
 /// <param name="Identity">The SPIFFE ID the instance presents over mutual TLS; <see langword="null"/> without mesh identity.</param>
 /// <param name="Report">What the instance said it runs with its last renewal; <see langword="null"/> before it sent a report.</param>
+/// <param name="EjectedBy">
+/// The reporting instances (<c>{service}/{instanceId}</c>) whose outlier detection keeps this instance ejected now; empty
+/// when none does.
+/// </param>
 internal sealed record InstanceStatusDocument(
     string InstanceId,
     string Address,
@@ -41,7 +45,8 @@ internal sealed record InstanceStatusDocument(
     IReadOnlyDictionary<string, string>? Labels = null,
     int Weight = 1,
     string? Identity = null,
-    InstanceReportStatusDocument? Report = null);
+    InstanceReportStatusDocument? Report = null,
+    IReadOnlyList<string>? EjectedBy = null);
 
 /// <summary>An instance's last report, as meshd serves it, compared with meshd's current policies.</summary>
 /// <param name="ReportedAt">When meshd received the report.</param>

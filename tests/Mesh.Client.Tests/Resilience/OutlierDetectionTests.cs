@@ -1,5 +1,6 @@
 using System.Net;
 using Mesh.Balancing;
+using Mesh.Discovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -135,6 +136,25 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
         _backends[0].Status = HttpStatusCode.InternalServerError;
         await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
         Assert.Equal(3, service.Destination.Available.Length);
+    }
+
+    [Fact]
+    public async Task A_call_that_found_no_endpoint_to_reach_names_those_it_skipped_because_they_were_ejected()
+    {
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        using var host = Host(maxEjectionPercent: 50);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+        await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
+        foreach (var backend in _backends.Skip(1))
+        {
+            await backend.DisposeAsync();
+        }
+
+        var failure = await Assert.ThrowsAsync<MeshEndpointUnavailableException>(() => client.GetAsync("http://inventory/items"));
+        Assert.Equal(3, failure.EndpointsTried.Count);
+        Assert.DoesNotContain(_backends[0].Address, failure.EndpointsTried);
+        Assert.Contains($"Skipped 1 ejected by outlier detection: {_backends[0].Address.GetLeftPart(UriPartial.Authority)}.", failure.Message, StringComparison.Ordinal);
     }
 
     private static async Task SendAsync(HttpClient client, int count)

@@ -162,6 +162,7 @@ public sealed partial class MeshdHost : IAsyncDisposable
         CredentialEndpoints.Map(v1, tokens, throttle);
         IdentityEndpoints.Map(v1, tokens, throttle);
         AuthorizationEndpoints.Map(v1, tokens, throttle);
+        Dashboard.DashboardEndpoints.Map(app);
 
         // The certificate is read, the state loaded and the store probed before the first request is served.
         _ = meshd.TlsCertificateFile is null ? null : app.Services.GetRequiredService<ServerCertificate>();

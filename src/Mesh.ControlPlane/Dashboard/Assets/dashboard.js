@@ -267,8 +267,7 @@
         el('td', { class: 'name' }, service.name),
         el('td', { 'data-field': 'instances' }, String(instances.length), ejected ? el('span', { class: 'badge bad' }, `${ejected} ejected`) : null),
         el('td', { 'data-field': 'policy' }, service.policyVersion == null ? 'none' : `v${service.policyVersion}`),
-        el('td', { 'data-field': 'converged', class: service.converged === false ? 'warn' : 'good' },
-          service.converged === false ? `no: ${lagging} lagging` : instances.length && silent === instances.length ? 'no report yet' : 'yes'),
+        converged(service, instances.length, lagging, silent),
         el('td', null, (service.callers || []).join(', ') || '–'),
         el('td', { class: 'num' }, rate(metrics?.requestsPerSecond)),
         el('td', { class: `num ${successClass(metrics?.successRate, metrics?.requests)}`, 'data-field': 'success' }, metrics?.requests ? percent(metrics.successRate) : '–'),
@@ -280,6 +279,14 @@
     const note = $('fleet-note');
     note.hidden = state.fleet !== null;
     note.textContent = 'This meshd serves no fleet metrics (GET /v1/fleet/stats): golden metrics and edges are not shown.';
+  }
+
+  function converged(service, count, lagging, silent) {
+    const [kind, text] = lagging > 0 ? ['warn', `no: ${lagging} lagging`]
+      : silent > 0 ? ['muted', silent === count ? 'no report yet' : `${silent} not reported`]
+      : service.converged === false ? ['warn', 'no']
+      : ['good', 'yes'];
+    return el('td', { 'data-field': 'converged', class: kind }, text);
   }
 
   function renderEdges() {
@@ -524,12 +531,12 @@
         out.push(el('div', { class: 'same' }, `  ${left[i]}`));
         i++;
         j++;
-      } else if (j < m && (i === n || table[i][j + 1] >= table[i + 1][j])) {
-        out.push(el('div', { class: 'added' }, `+ ${right[j]}`));
-        j++;
-      } else {
+      } else if (i < n && (j === m || table[i + 1][j] >= table[i][j + 1])) {
         out.push(el('div', { class: 'removed' }, `- ${left[i]}`));
         i++;
+      } else {
+        out.push(el('div', { class: 'added' }, `+ ${right[j]}`));
+        j++;
       }
     }
     const changed = out.some((line) => line.className !== 'same');

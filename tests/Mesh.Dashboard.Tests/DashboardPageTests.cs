@@ -93,6 +93,66 @@ public sealed partial class DashboardPageTests(Chromium chromium) : IClassFixtur
     }
 
     [Fact]
+    public async Task An_endpoint_a_caller_reports_ejected_is_marked_and_the_mark_goes_when_it_returns()
+    {
+        await using var fleet = await DemoFleet.StartAsync();
+        var page = await chromium.NewPageAsync();
+        await page.GotoAsync(fleet.DashboardWith(DemoFleet.ReaderToken));
+        await page.ClickAsync("#tabs button[data-view='instances']");
+        var v1b = page.Locator("#view-instances .service-block[data-service='inventory'] tr[data-instance='v1b']");
+        await Expect(v1b).ToHaveAttributeAsync("data-ejected", "false");
+
+        // orders' outlier detection keeps v1b ejected: its renewal's report says so.
+        Assert.Empty(await fleet.ReportDemoTrafficAsync(v1bEjected: true));
+
+        await Expect(v1b).ToHaveAttributeAsync("data-ejected", "true");
+        await Expect(v1b).ToHaveClassAsync("ejected");
+        await Expect(v1b.Locator("td[data-field='ejected-by']")).ToHaveTextAsync("ejected by orders/orders-1");
+        await Expect(page.Locator("#view-instances tr[data-instance='v1a']")).ToHaveAttributeAsync("data-ejected", "false");
+        await page.ClickAsync("#tabs button[data-view='overview']");
+        await Expect(page.Locator("#services tbody tr[data-service='inventory'] td[data-field='instances'] .badge")).ToHaveTextAsync("1 ejected");
+        await Expect(page.Locator("#graph g.node.ejected[data-node='inventory']")).ToBeVisibleAsync();
+
+        // orders lets it back in: the next report names no ejection, and the mark goes without a reload.
+        Assert.Empty(await fleet.ReportDemoTrafficAsync(v1bEjected: false));
+        await page.ClickAsync("#tabs button[data-view='instances']");
+        await Expect(v1b).ToHaveAttributeAsync("data-ejected", "false");
+        await Expect(v1b.Locator("td[data-field='ejected-by']")).ToHaveTextAsync("–");
+    }
+
+    [Fact]
+    public async Task Reported_versions_certificates_and_golden_metrics_are_shown_per_instance_service_and_edge()
+    {
+        await using var fleet = await DemoFleet.StartAsync();
+        using (var patched = await fleet.Meshd.PatchPolicyAsync("inventory", """{ "OutlierDetection": { "ConsecutiveFailures": 5 } }"""))
+        {
+            patched.EnsureSuccessStatusCode();
+        }
+
+        Assert.Empty(await fleet.ReportDemoTrafficAsync(v1bEjected: false));
+        var page = await chromium.NewPageAsync();
+        await page.GotoAsync(fleet.DashboardWith(DemoFleet.ReaderToken));
+
+        // Golden metrics per service (the instances' inbound reports) and per edge (the callers' outbound ones).
+        await Expect(page.Locator("#services tbody tr[data-service='payments'] td[data-field='success']")).ToHaveTextAsync("96.8 %");
+        await Expect(page.Locator("#services tbody tr[data-service='inventory'] td[data-field='converged']")).ToHaveTextAsync("no: 1 lagging");
+        await Expect(page.Locator("#services tbody tr[data-service='orders'] td[data-field='converged']")).ToHaveTextAsync("yes");
+        await Expect(page.Locator("#edges tbody tr[data-edge='orders->payments'] td[data-field='success']")).ToHaveTextAsync("98.0 %");
+        await Expect(page.Locator("#edges tbody tr[data-edge='orders->payments']")).ToContainTextAsync("client");
+        await Expect(page.Locator("#graph g.edge[data-edge='gateway->orders'] text")).ToHaveTextAsync(new Regex(@"^99\.7 % · p99 \d+ ms$"));
+        await Expect(page.Locator("#graph g.edge[data-edge='orders->inventory']")).ToHaveClassAsync("edge good");
+        await Expect(page.Locator("#graph g.edge[data-edge='orders->payments']")).ToHaveClassAsync("edge warn");
+
+        // Per instance: the versions it runs (v2 lags on inventory's policy) and when its certificate expires.
+        await page.ClickAsync("#tabs button[data-view='instances']");
+        var v2 = page.Locator("#view-instances tr[data-instance='v2']");
+        await Expect(v2.Locator("[data-policy='inventory']")).ToHaveTextAsync("inventory v1 (v2 current)");
+        await Expect(v2.Locator("[data-policy='inventory']")).ToHaveClassAsync("policy lagging");
+        await Expect(page.Locator("#view-instances tr[data-instance='v1a'] [data-policy='inventory']")).ToHaveTextAsync("inventory v2");
+        await Expect(v2.Locator("td[data-field='certificate']")).ToHaveTextAsync(new Regex("^in 2[23] h$"));
+    }
+
+    [Fact]
     public async Task A_wrong_token_shows_the_error_and_asks_for_another()
     {
         await using var fleet = await DemoFleet.StartAsync();

@@ -11,8 +11,8 @@ namespace Mesh.Dashboard.Tests;
 /// </summary>
 internal sealed class DemoFleet : IAsyncDisposable
 {
-    /// <summary>The read-only token the dashboard is opened with.</summary>
-    public const string ReaderToken = TestMeshd.AdminToken;
+    /// <summary>The read-only token (<c>Meshd:ReaderToken</c>) the dashboard is opened with.</summary>
+    public const string ReaderToken = "test-reader-token";
 
     private DemoFleet(TestMeshd meshd) => Meshd = meshd;
 
@@ -36,7 +36,7 @@ internal sealed class DemoFleet : IAsyncDisposable
     /// <summary>Starts meshd (leases of 10 minutes: the test renews when it reports), registers the demo's instances and puts its policies.</summary>
     public static async Task<DemoFleet> StartAsync(params (string Key, string Value)[] extra)
     {
-        var meshd = await TestMeshd.StartAsync([("Meshd:LeaseTtl", "00:10:00"), .. extra]);
+        var meshd = await TestMeshd.StartAsync([("Meshd:LeaseTtl", "00:10:00"), ("Meshd:ReaderToken", ReaderToken), .. extra]);
         try
         {
             foreach (var (service, instance, address, version) in Instances)

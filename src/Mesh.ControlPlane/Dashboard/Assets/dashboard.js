@@ -265,7 +265,7 @@
       const metrics = metricsOf(service.name);
       return el('tr', { 'data-service': service.name },
         el('td', { class: 'name' }, service.name),
-        el('td', { 'data-field': 'instances' }, String(instances.length), ejected ? el('span', { class: 'badge bad' }, `${ejected} ejected`) : null),
+        el('td', { 'data-field': 'instances' }, String(instances.length), ejected ? ' ' : null, ejected ? el('span', { class: 'badge bad' }, `${ejected} ejected`) : null),
         el('td', { 'data-field': 'policy' }, service.policyVersion == null ? 'none' : `v${service.policyVersion}`),
         converged(service, instances.length, lagging, silent),
         el('td', null, (service.callers || []).join(', ') || '–'),
@@ -409,7 +409,7 @@
       el('td', null, instance.zone || '–'),
       el('td', null, labels.length ? labels : '–'),
       el('td', { class: 'num' }, String(instance.weight ?? 1)),
-      el('td', { 'data-field': 'runs', class: report && !report.converged ? 'warn' : null }, runs),
+      el('td', { 'data-field': 'runs' }, runs),
       el('td', { 'data-field': 'certificate', class: expires ? (expiresIn < 0 ? 'bad' : expiresIn < 3600 * 1000 ? 'warn' : null) : null, title: expires || null },
         expires ? relative(expires) : instance.identity ? 'unknown' : '–'),
       el('td', { title: report?.reportedAt || null }, report ? relative(report.reportedAt) : '–'),

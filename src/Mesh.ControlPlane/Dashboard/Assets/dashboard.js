@@ -13,6 +13,7 @@
     view: 'overview',
     timer: 0,
     running: false,
+    generation: 0,
     services: [],
     fleet: null,
     policies: {},
@@ -177,20 +178,24 @@
     return response.json();
   }
 
+  // Each start is a new generation: a poll still in flight from before a sign-out ends without drawing or polling again.
   function start() {
     if (!state.running) {
       state.running = true;
-      poll();
+      poll(++state.generation);
     }
   }
 
   function stop() {
     state.running = false;
+    state.generation++;
     clearTimeout(state.timer);
   }
 
-  async function poll() {
-    if (!state.running) {
+  const current = (generation) => state.running && generation === state.generation;
+
+  async function poll(generation) {
+    if (!current(generation)) {
       return;
     }
     try {
@@ -199,7 +204,7 @@
         get('/v1/fleet/stats', { optional: true }),
         get('/v1/policies'),
       ]);
-      if (!state.running) {
+      if (!current(generation)) {
         return;
       }
       state.services = Array.isArray(services?.services) ? services.services : [];
@@ -209,20 +214,24 @@
       render();
       setStatus('live', `Live · ${state.services.length} services · updated ${clock(new Date())}`);
     } catch (error) {
-      if (!(error instanceof ApiError)) {
-        throw error;
+      if (!current(generation)) {
+        return;
       }
-      if (error.status === 401) {
+      if (!(error instanceof ApiError)) {
+        // An answer that is not what the page expects: said, and polled again like any other failure.
+        setStatus('error', `The page could not show meshd's answer: ${error.message}`);
+      } else if (error.status === 401) {
         sessionStorage.removeItem(TOKEN_KEY);
         showLogin(`meshd refused the token (401 Unauthorized). ${error.message}`);
         return;
-      }
-      setStatus('error', error.status === 0 ? error.message
+      } else {
+        setStatus('error', error.status === 0 ? error.message
         : error.status === 403 ? `This token may not read the dashboard's routes (403 Forbidden). ${error.message}`
         : error.message);
+      }
     }
-    if (state.running) {
-      state.timer = setTimeout(poll, POLL_MS);
+    if (current(generation)) {
+      state.timer = setTimeout(() => poll(generation), POLL_MS);
     }
   }
 

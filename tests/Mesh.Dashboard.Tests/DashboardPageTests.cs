@@ -153,6 +153,19 @@ public sealed partial class DashboardPageTests(Chromium chromium) : IClassFixtur
     }
 
     [Fact]
+    public async Task The_admin_token_shows_the_same_page()
+    {
+        await using var fleet = await DemoFleet.StartAsync();
+        var page = await chromium.NewPageAsync();
+
+        await page.GotoAsync(fleet.DashboardWith(TestMeshd.AdminToken));
+
+        await Expect(page).ToHaveURLAsync(OriginOnly(fleet));
+        await Expect(page.Locator("#services tbody tr[data-service]")).ToHaveCountAsync(s_services.Length);
+        await Expect(page.Locator("#status")).ToHaveTextAsync(new Regex("^Live · 4 services"));
+    }
+
+    [Fact]
     public async Task A_wrong_token_shows_the_error_and_asks_for_another()
     {
         await using var fleet = await DemoFleet.StartAsync();

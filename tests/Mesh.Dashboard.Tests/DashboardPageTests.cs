@@ -150,6 +150,10 @@ public sealed partial class DashboardPageTests(Chromium chromium) : IClassFixtur
         await Expect(v2.Locator("[data-policy='inventory']")).ToHaveClassAsync("policy lagging");
         await Expect(page.Locator("#view-instances tr[data-instance='v1a'] [data-policy='inventory']")).ToHaveTextAsync("inventory v2");
         await Expect(v2.Locator("td[data-field='certificate']")).ToHaveTextAsync(new Regex("^in 2[23] h$"));
+
+        // orders sets a key of payments' policy itself: the key's name is shown, as the report carries it.
+        await Expect(page.Locator("#view-instances tr[data-instance='orders-1'] [data-field='overrides']")).ToHaveTextAsync("local: Mesh:Services:payments:Timeout");
+        await Expect(v2.Locator("[data-field='overrides']")).ToHaveCountAsync(0);
     }
 
     [Fact]

@@ -418,7 +418,9 @@
       el('td', null, instance.zone || '–'),
       el('td', null, labels.length ? labels : '–'),
       el('td', { class: 'num' }, String(instance.weight ?? 1)),
-      el('td', { 'data-field': 'runs' }, runs),
+      el('td', { 'data-field': 'runs' }, runs, (report?.overriddenKeys || []).length
+        ? el('span', { class: 'overrides', 'data-field': 'overrides', title: "keys this instance sets itself over meshd's values" }, `local: ${report.overriddenKeys.join(', ')}`)
+        : null),
       el('td', { 'data-field': 'certificate', class: expires ? (expiresIn < 0 ? 'bad' : expiresIn < 3600 * 1000 ? 'warn' : null) : null, title: expires || null },
         expires ? relative(expires) : instance.identity ? 'unknown' : '–'),
       el('td', { title: report?.reportedAt || null }, report ? relative(report.reportedAt) : '–'),

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Mesh.AspNetCore.Endpoints;
 using Mesh.AspNetCore.Telemetry;
 using Mesh.Configuration;
@@ -24,7 +25,40 @@ internal sealed class InstanceReporter(
     InboundStats inbound,
     TimeProvider time)
 {
+    /// <summary>
+    /// The most bytes a report takes as JSON: under meshd's default body limit (<c>Meshd:Limits:MaxBodyBytes</c>, 64 KiB),
+    /// which a report full to every count of <see cref="InstanceReportLimits"/> would pass.
+    /// </summary>
+    public const int MaxBytes = 60 * 1024;
+
+    /// <summary>
+    /// The report as of now, within <see cref="InstanceReportLimits"/> and <see cref="MaxBytes"/>: past the bytes, the
+    /// least needed goes first (the quietest peers both ways, halved together, then ejections, overridden keys, and last
+    /// the policy versions meshd judges convergence by).
+    /// </summary>
     public InstanceReportDocument Build()
+    {
+        var report = BuildWithinCounts();
+        while (JsonSerializer.SerializeToUtf8Bytes(report, ControlPlaneJson.Default.InstanceReportDocument).Length > MaxBytes && Smaller(report) is { } smaller)
+        {
+            report = smaller;
+        }
+
+        return report;
+    }
+
+    private static InstanceReportDocument? Smaller(InstanceReportDocument report) => report switch
+    {
+        { Outbound.Count: > 0 } or { Inbound.Count: > 0 } => report with { Outbound = Half(report.Outbound), Inbound = Half(report.Inbound) },
+        { Ejected.Count: > 0 } => report with { Ejected = Half(report.Ejected) },
+        { OverriddenKeys.Count: > 0 } => report with { OverriddenKeys = Half(report.OverriddenKeys) },
+        { Policies.Count: > 0 } => report with { Policies = Half(report.Policies) },
+        _ => null,
+    };
+
+    private static List<T> Half<T>(IReadOnlyList<T>? list) => list is null ? [] : [.. list.Take(list.Count / 2)];
+
+    private InstanceReportDocument BuildWithinCounts()
     {
         var snapshot = watcher.Current;
         var services = catalog.ServiceNames.Where(Fits).Order(StringComparer.Ordinal).ToList();
@@ -47,7 +81,7 @@ internal sealed class InstanceReporter(
             Ejected(services, snapshot));
     }
 
-    private static bool Fits(string name) => name.Length is > 0 and <= InstanceReportLimits.NameLength;
+    private static bool Fits(string name) => InboundStats.IsReportable(name);
 
     /// <summary>The busiest peers first (the window sorts them so), as counts meshd can add up.</summary>
     private static List<TrafficDocument> Traffic(IReadOnlyList<TrafficCounts> counts)

@@ -161,9 +161,9 @@ internal sealed partial class MeshRegistration(
                 if (registered)
                 {
                     answer = await meshd.RenewAsync(Service!, InstanceId!, reporter.Build(), stop).ConfigureAwait(false);
-                    if (answer.Status == HttpStatusCode.BadRequest)
+                    if (answer.Status is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.UnsupportedMediaType)
                     {
-                        // meshd refused the report (past a bound it holds): keep the lease without it.
+                        // meshd refused the report (past a bound it holds, or a meshd that takes none): keep the lease without it.
                         LogReportRefused(_logger, Service!, InstanceId!);
                         answer = await meshd.RenewAsync(Service!, InstanceId!, stop).ConfigureAwait(false);
                     }

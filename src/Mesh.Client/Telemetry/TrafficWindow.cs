@@ -38,8 +38,11 @@ internal sealed class TrafficWindow
         _overflow = overflow;
     }
 
-    /// <summary>The upper bound of latency bucket <paramref name="index"/>, in milliseconds.</summary>
-    public static double UpperBoundMs(int index) => FirstBoundMs * Math.Pow(Growth, index);
+    /// <summary>
+    /// The upper bound of latency bucket <paramref name="index"/>, in milliseconds, as a <see cref="TimeSpan"/> holds it
+    /// (whole ticks), so <c>/mesh/stats</c>, <see cref="MeshStats"/> and meshd's fleet view print the same figure.
+    /// </summary>
+    public static double UpperBoundMs(int index) => TimeSpan.FromMilliseconds(FirstBoundMs * Math.Pow(Growth, index)).TotalMilliseconds;
 
     /// <summary>The bucket a duration falls in.</summary>
     public static int BucketOf(double milliseconds) =>

@@ -1,10 +1,10 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Mesh.AspNetCore.Registration;
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Contract;
 using Mesh.Pipeline;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Mesh.AspNetCore.Tests.Fleet;
@@ -89,31 +89,6 @@ public sealed class InstanceReportTests
     }
 
     [Fact]
-    public async Task An_endpoint_the_instance_ejects_is_reported_at_the_address_meshd_registered()
-    {
-        await using var fleet = await FleetKit.StartAsync();
-        await fleet.StartServiceAsync("back", "back-1", app => app.MapGet("/items", () => "ok"));
-        var failing = await fleet.StartServiceAsync("back", "back-2", app => app.MapGet("/items", () => Results.StatusCode(500)));
-        var front = await fleet.StartServiceAsync("front", "front-1", _ => { });
-        var catalog = front.Services.GetRequiredService<ServiceCatalog>();
-        await Eventually.WaitAsync(() => catalog.TryGetService("back", out var back) && back.Destination.Endpoints.Length == 2, "front to learn both instances of back");
-
-        // Retries go to the healthy instance; the failing one meets five failures in a row and is ejected.
-        var http = front.Mesh;
-        await Eventually.WaitAsync(
-            async () =>
-            {
-                using var response = await http.GetAsync(new Uri("http://back/items"));
-                return catalog.TryGetService("back", out var back) && back.Destination.EjectedCount() == 1;
-            },
-            "front to eject back-2");
-
-        await Eventually.WaitAsync(() => fleet.Reports.Last("front", "front-1")?.Ejected?.Count == 1, "front to report the ejection", TimeSpan.FromSeconds(15));
-        var ejected = Assert.Single(fleet.Reports.Last("front", "front-1")!.Ejected!);
-        Assert.Equal(new EjectedEndpointDocument("back", failing.Address.GetLeftPart(UriPartial.Authority)), ejected);
-    }
-
-    [Fact]
     public async Task A_catalog_and_traffic_past_every_bound_still_make_a_report_within_the_bounds_busiest_first()
     {
         await using var fleet = await FleetKit.StartAsync();
@@ -154,21 +129,28 @@ public sealed class InstanceReportTests
             }
         }
 
-        var sent = fleet.Reports.Received;
         await Eventually.WaitAsync(
-            () => fleet.Reports.Received > sent + 1 && fleet.Reports.Last("front", "front-1") is { Inbound.Count: InstanceReportLimits.Peers },
+            () => fleet.Reports.Last("front", "front-1") is { Outbound: [{ Peer: "svc-0003", Requests: 3 }, ..], Inbound: [{ Peer: "caller-0007", Requests: 3 }, ..] },
             "a report after the traffic",
             TimeSpan.FromSeconds(15));
         var report = fleet.Reports.Last("front", "front-1")!;
-        Assert.Equal(InstanceReportLimits.Policies, report.Policies!.Count);
-        Assert.Equal(InstanceReportLimits.Peers, report.Outbound!.Count);
-        Assert.Equal(InstanceReportLimits.Peers, report.Inbound!.Count);
-        Assert.Equal(("svc-0003", 3L), (report.Outbound[0].Peer, report.Outbound[0].Requests));
-        Assert.Equal(("caller-0007", 3L), (report.Inbound[0].Peer, report.Inbound[0].Requests));
-        Assert.All(report.Outbound.Concat(report.Inbound), p => Assert.InRange(p.Latency!.Count, 1, InstanceReportLimits.LatencyBuckets));
-        Assert.Equal(200, fleet.Reports.LastRaw("front", "front-1").Status);
+        var (raw, status) = fleet.Reports.LastRaw("front", "front-1");
 
-        // Busiest first, then by name: a cut report still says the same thing at every renewal.
+        // Every count within its bound, the whole within the bytes meshd takes: the policy versions are kept whole,
+        // the quietest peers give way.
+        Assert.Equal(200, status);
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(raw), 1, InstanceReporter.MaxBytes);
+        Assert.Equal(InstanceReportLimits.Policies, report.Policies!.Count);
+        Assert.InRange(report.Outbound!.Count, 1, InstanceReportLimits.Peers);
+        Assert.InRange(report.Inbound!.Count, 1, InstanceReportLimits.Peers);
+        Assert.All(report.Outbound.Concat(report.Inbound), p => Assert.InRange(p.Latency!.Count, 1, InstanceReportLimits.LatencyBuckets));
+
+        // Busiest first, then by name: a cut report keeps the same peers at every renewal.
         Assert.Equal(report.Outbound.Skip(1).Select(p => p.Peer).Order(StringComparer.Ordinal), report.Outbound.Skip(1).Select(p => p.Peer));
+        Assert.Equal(report.Inbound.Skip(1).Select(p => p.Peer).Order(StringComparer.Ordinal), report.Inbound.Skip(1).Select(p => p.Peer));
+
+        // meshd took it: the instance's status carries it.
+        var inMeshd = await fleet.Meshd.Admin.GetFromJsonAsync(new Uri("/v1/services/front", UriKind.Relative), ControlPlaneJson.Default.ServiceStatusDocument);
+        Assert.NotNull(Assert.Single(inMeshd!.Instances).Report);
     }
 }

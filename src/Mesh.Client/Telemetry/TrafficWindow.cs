@@ -80,6 +80,7 @@ internal sealed class TrafficWindow
             }
             else if (now - window.LastSecond >= WindowSeconds)
             {
+                // A call recorded in the instant between its lookup and this removal is lost: one call, after a minute of none.
                 _peers.TryRemove(new KeyValuePair<string, PeerWindow>(name, window));
             }
         }

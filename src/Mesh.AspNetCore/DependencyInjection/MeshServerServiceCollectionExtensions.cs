@@ -64,6 +64,7 @@ public static class MeshServerServiceCollectionExtensions
         services.TryAddSingleton<MeshTlsEndpoints>();
         services.TryAddSingleton<MeshInbound>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, MeshKestrelSetup>());
+        services.TryAddSingleton<InboundStats>();
         services.TryAddSingleton<MeshServerMetrics>();
         services.TryAddSingleton<AuthorizationPolicies>();
         services.TryAddSingleton<AuthorizationMetrics>();
@@ -78,6 +79,7 @@ public static class MeshServerServiceCollectionExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Mesh.MeshOptions>, ZoneFromRegistration>());
             services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
             services.TryAddSingleton<ServerInstance>();
+            services.TryAddSingleton<InstanceReporter>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
 

@@ -1,0 +1,70 @@
+using System.Text.RegularExpressions;
+
+namespace Mesh.Cli.Tests;
+
+/// <summary>meshctl run in the test's process, with an environment of its own and its output captured.</summary>
+internal sealed partial class Cli : IDisposable
+{
+    private readonly TempDirectory _home = new("meshctl-home-");
+
+    public Cli(TestMeshd? meshd, string? token = TestMeshd.AdminToken)
+    {
+        Environment = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["HOME"] = _home.Path,
+            ["XDG_CONFIG_HOME"] = Path.Combine(_home.Path, "config"),
+        };
+        if (meshd is not null)
+        {
+            Environment[CliContext.AddressVariable] = meshd.Address.ToString();
+        }
+
+        if (token is not null)
+        {
+            Environment[CliContext.TokenVariable] = token;
+        }
+    }
+
+    public Dictionary<string, string?> Environment { get; }
+
+    public string ConfigDirectory => Path.Combine(_home.Path, "config", "mesh");
+
+    public string Home => _home.Path;
+
+    public async Task<Result> RunAsync(params string[] args) => await RunAsync(args, CancellationToken.None);
+
+    public async Task<Result> RunAsync(string[] args, CancellationToken cancellationToken, TimeProvider? time = null)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await Meshctl.RunAsync(args, output, error, Environment, interactive: false, time, cancellationToken);
+        return new Result(code, output.ToString(), error.ToString());
+    }
+
+    public void Dispose() => _home.Dispose();
+
+    /// <summary>What a run printed and returned; <see cref="Normalized"/> replaces ports, times and ages by fixed words for snapshots.</summary>
+    public sealed record Result(int Code, string Out, string Err)
+    {
+        public string Normalized => Normalize(Out);
+
+        public override string ToString() => $"exit {Code}\n--- stdout\n{Out}--- stderr\n{Err}";
+    }
+
+    public static string Normalize(string text)
+    {
+        text = Port().Replace(text, "127.0.0.1:PORT");
+        text = Timestamp().Replace(text, "TIME");
+        text = Age().Replace(text, m => m.Groups[1].Value + " N" + m.Groups[2].Value[^1]);
+        return text.Replace("\r\n", "\n", StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"127\.0\.0\.1:\d+")]
+    private static partial Regex Port();
+
+    [GeneratedRegex(@"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")]
+    private static partial Regex Timestamp();
+
+    [GeneratedRegex(@"\b(in) (\d+[smhd])")]
+    private static partial Regex Age();
+}

@@ -55,6 +55,7 @@ internal static class MeshdCommandLine
           --Meshd:Etcd:Endpoint=URL        the etcd client URL (default http://127.0.0.1:2379)
           --Meshd:AdminToken=TOKEN         the token for every route (default: generated into the data directory)
           --Meshd:WorkloadToken=TOKEN      the shared workload token (default: generated; see RequireServiceCredentials)
+          --Meshd:ReaderToken=TOKEN        a read-only token for the dashboard, meshctl's reads and /metrics (default: none)
           --Meshd:RequireServiceCredentials=true   workloads must use per-service credentials
           --Meshd:Identity:Enabled=true    run the certificate authority that signs SPIFFE X.509-SVIDs
           --Meshd:Tls:CertificateFile=PEM --Meshd:Tls:KeyFile=PEM   serve https://

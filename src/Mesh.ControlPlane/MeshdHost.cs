@@ -1,5 +1,6 @@
 using Meshd.Api;
 using Meshd.Connections;
+using Meshd.Fleet;
 using Meshd.Health;
 using Meshd.Identity;
 using Meshd.Policies;
@@ -11,6 +12,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OpenTelemetry.Metrics;
 
 namespace Meshd;
 
@@ -136,6 +138,12 @@ public sealed partial class MeshdHost : IAsyncDisposable
         builder.Services.AddSingleton<IdentityService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IdentityService>());
         builder.Services.AddSingleton<RegistryService>();
+        builder.Services.AddSingleton<FleetReports>();
+        builder.Services.AddSingleton<FleetView>();
+        builder.Services.AddSingleton<FleetMetrics>();
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(MeshdMetrics.MeterName, FleetMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddPrometheusExporter());
         builder.Services.AddSingleton<PolicyService>();
         builder.Services.AddSingleton<LeaseSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LeaseSweeper>());
@@ -158,10 +166,15 @@ public sealed partial class MeshdHost : IAsyncDisposable
         RegistryEndpoints.Map(v1, tokens, throttle);
         PolicyEndpoints.Map(v1, tokens, throttle);
         ServiceEndpoints.Map(v1, tokens, throttle);
+        FleetEndpoints.Map(v1, tokens, throttle);
         SnapshotEndpoints.Map(v1, tokens, throttle);
         CredentialEndpoints.Map(v1, tokens, throttle);
         IdentityEndpoints.Map(v1, tokens, throttle);
         AuthorizationEndpoints.Map(v1, tokens, throttle);
+
+        // Prometheus exposition of meshd's meters and the fleet's (admin or read-only token).
+        _ = app.Services.GetRequiredService<FleetMetrics>();
+        app.MapPrometheusScrapingEndpoint("/metrics", meterProvider: null, configureBranchedPipeline: metrics => metrics.Use(new TokenFilter(tokens, TokenRole.Admin, throttle, reads: true).Middleware), optionsName: null);
 
         // The certificate is read, the state loaded and the store probed before the first request is served.
         _ = meshd.TlsCertificateFile is null ? null : app.Services.GetRequiredService<ServerCertificate>();

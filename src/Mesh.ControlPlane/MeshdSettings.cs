@@ -40,6 +40,12 @@ internal sealed class MeshdSettings
     public string? WorkloadToken { get; init; }
 
     /// <summary>
+    /// Gets the read-only token (<c>Meshd:ReaderToken</c>): it reads services, policies, the fleet view, status and
+    /// <c>/metrics</c>, and the dashboard with them, and is refused on every write. None unless configured.
+    /// </summary>
+    public string? ReaderToken { get; init; }
+
+    /// <summary>
     /// Gets whether only the admin token and per-service credentials are taken: the shared workload token, which lets any
     /// workload act for any service, is then refused. False by default, so deployments can move to credentials first.
     /// </summary>
@@ -101,6 +107,7 @@ internal sealed class MeshdSettings
             HealthInterval = reader.Duration("HealthInterval", defaults.HealthInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(5)),
             AdminToken = reader.Text("AdminToken"),
             WorkloadToken = reader.Text("WorkloadToken"),
+            ReaderToken = reader.Text("ReaderToken"),
             RequireServiceCredentials = reader.Boolean("RequireServiceCredentials", defaults.RequireServiceCredentials),
             Identity = MeshdIdentitySettings.Read(reader, dataDirectory),
             TlsCertificateFile = reader.ExistingFile("Tls:CertificateFile"),
@@ -181,7 +188,7 @@ internal sealed class MeshdSettings
         [
             "Urls", "DataDirectory", "Store", "Etcd:Endpoint", "Etcd:Prefix", "Etcd:CaFile", "Etcd:ClientCertificateFile", "Etcd:ClientKeyFile",
             "Etcd:Username", "Etcd:Password", "LeaseTtl", "SweepInterval", "WatchWait", "MaxWatchWait", "HealthInterval", "AdminToken",
-            "WorkloadToken", "Tls:CertificateFile", "Tls:KeyFile", "AllowInsecureHttp", "Limits:MaxConnections", "Limits:MaxConnectionsPerAddress",
+            "WorkloadToken", "ReaderToken", "Tls:CertificateFile", "Tls:KeyFile", "AllowInsecureHttp", "Limits:MaxConnections", "Limits:MaxConnectionsPerAddress",
             "Limits:DescriptorReserve", "Limits:MaxWatchers", "Limits:WatcherWriteTimeout", "Limits:IdleTimeout", "Limits:MaxBodyBytes",
             "Limits:MaxValueBytes", "Limits:MaxInstancesPerService", "Limits:MaxSnapshotBytes", "Limits:AuthFailuresPerMinute",
             "Limits:MaxPolicyVersions", "Limits:MaxCredentials", "Registry:AllowedNetworks", "Registry:AllowedHostNames", "Registry:AddressMustMatchCaller",

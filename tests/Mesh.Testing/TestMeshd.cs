@@ -202,6 +202,10 @@ public sealed class TestMeshd : IAsyncDisposable
         return true;
     }
 
+    /// <summary>Renews an instance's lease with <paramref name="reportJson"/> (an <c>InstanceReportDocument</c>) as its report; the answer as it came.</summary>
+    public Task<HttpResponseMessage> ReportAsync(string service, string instanceId, string reportJson) =>
+        Workload.PostAsync(new Uri($"/v1/services/{service}/instances/{instanceId}/renew", UriKind.Relative), Json(reportJson));
+
     /// <summary>Deregisters an instance; the answer as it came.</summary>
     public Task<HttpResponseMessage> DeregisterAsync(string service, string instanceId) =>
         Workload.DeleteAsync(new Uri($"/v1/services/{service}/instances/{instanceId}", UriKind.Relative));

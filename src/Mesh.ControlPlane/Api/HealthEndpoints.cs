@@ -24,7 +24,7 @@ internal static class HealthEndpoints
             };
             return Answer(checks);
         });
-        app.MapGet("/v1/status", Status).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle));
+        app.MapGet("/v1/status", Status).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle, reads: true));
     }
 
     private static IResult Answer(IReadOnlyDictionary<string, string?> checks)

@@ -22,7 +22,7 @@ internal static class IdentityEndpoints
     {
         v1.MapPost("/services/{service}/svid", IssueAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle, forService: true));
         v1.MapGet("/identity/bundle", Bundle).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
-        var authorities = v1.MapGroup("/identity/authorities").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle));
+        var authorities = v1.MapGroup("/identity/authorities").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle, reads: true));
         authorities.MapGet(string.Empty, List);
         authorities.MapPost(string.Empty, AddAsync);
         authorities.MapPost("/{id}/activate", ActivateAsync);

@@ -6,12 +6,16 @@ using Meshd.Watch;
 
 namespace Meshd.Api;
 
-/// <summary>Policy documents: read, replace, merge-patch, delete, history and restore (admin token).</summary>
+/// <summary>
+/// Policy documents: read, replace, merge-patch, delete, history and restore (admin token; reads also with the read-only
+/// token). <c>?dryRun=true</c> on PUT and PATCH validates the result and answers with the version it would make
+/// (<c>dryRun: true</c>), storing nothing.
+/// </summary>
 internal static class PolicyEndpoints
 {
     public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
     {
-        var group = v1.MapGroup("/policies").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle));
+        var group = v1.MapGroup("/policies").AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle, reads: true));
         group.MapGet(string.Empty, (MeshState state) => Results.Ok(state.GetPolicies().ToDictionary(
             p => p.Key,
             p => new { version = p.Value.Version, policy = p.Value.Policy },
@@ -60,9 +64,14 @@ internal static class PolicyEndpoints
             return Problems.Invalid("$", "A policy is a JSON object, such as { \"LoadBalancer\": \"RoundRobin\" }.");
         }
 
+        if (!TryDryRun(request, out var dryRun, out var badDryRun))
+        {
+            return badDryRun!;
+        }
+
         var document = PolicyValidator.Canonicalize(body);
-        var write = await policies.WriteAsync(service, ifMatch, _ => new PolicyDocument(document), request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Answer(request.HttpContext, service, write);
+        var write = await policies.WriteAsync(service, ifMatch, _ => new PolicyDocument(document), request.HttpContext.RequestAborted, dryRun).ConfigureAwait(false);
+        return Answer(request.HttpContext, service, write, dryRun);
     }
 
     private static async Task<IResult> PatchAsync(string service, HttpRequest request, PolicyService policies, MeshdSettings settings)
@@ -88,6 +97,11 @@ internal static class PolicyEndpoints
             return Problems.Invalid("$", "A merge patch of a policy is a JSON object, such as { \"Hedging\": null }.");
         }
 
+        if (!TryDryRun(request, out var dryRun, out var badDryRun))
+        {
+            return badDryRun!;
+        }
+
         var canonicalPatch = PolicyValidator.Canonicalize(patch);
         var missing = PolicyWrite.NotFound($"Service '{service}' has no policy to patch: write one with PUT /v1/policies/{service} first.");
         var write = await policies.WriteAsync(
@@ -96,8 +110,9 @@ internal static class PolicyEndpoints
             current => current?.Policy is { } element
                 ? new PolicyDocument(JsonMergePatch.Apply(JsonNode.Parse(element.GetRawText()), canonicalPatch), SkipIfUnchanged: true)
                 : new PolicyDocument(null, missing),
-            request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Answer(request.HttpContext, service, write);
+            request.HttpContext.RequestAborted,
+            dryRun).ConfigureAwait(false);
+        return Answer(request.HttpContext, service, write, dryRun);
     }
 
     private static async Task<IResult> DeleteAsync(string service, HttpRequest request, PolicyService policies)
@@ -155,9 +170,10 @@ internal static class PolicyEndpoints
         return Answer(context, service, await policies.RestoreAsync(service, number, ifMatch, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static IResult Answer(HttpContext context, string service, PolicyWrite write) => write switch
+    private static IResult Answer(HttpContext context, string service, PolicyWrite write, bool dryRun = false) => write switch
     {
         { Refusal: { } refusal } => Problems.Refused(context, refusal),
+        { Record: { } record } when dryRun => Results.Ok(new { service, version = record.Version, policy = record.Policy, updatedAt = record.UpdatedAt, dryRun = true }),
         { Record: { } record } => Results.Ok(new { service, version = record.Version, policy = record.Policy, updatedAt = record.UpdatedAt }),
         { Errors: { } errors } => Problems.Invalid(errors, $"The policy of service '{service}' is invalid; nothing was stored."),
         { CurrentVersion: { } current } => Problems.Status(
@@ -174,6 +190,24 @@ internal static class PolicyEndpoints
 
     private static IResult? CheckRead(string service) =>
         Names.CheckService(service) is { } bad ? Problems.Invalid("service", bad) : null;
+
+    private static bool TryDryRun(HttpRequest request, out bool dryRun, out IResult? problem)
+    {
+        dryRun = false;
+        problem = null;
+        if (!request.Query.TryGetValue("dryRun", out var values))
+        {
+            return true;
+        }
+
+        if (values.Count == 1 && bool.TryParse(values[0], out dryRun))
+        {
+            return true;
+        }
+
+        problem = Problems.Invalid("dryRun", "dryRun is true or false, given once.");
+        return false;
+    }
 
     private static bool TryIfMatch(HttpRequest request, out long? version, out IResult? problem)
     {

@@ -1,11 +1,18 @@
 using Mesh.ControlPlane.Contract;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Meshd.Fleet;
 using Meshd.Identity;
 using Meshd.Registry;
 using Meshd.Security;
 
 namespace Meshd.Api;
 
-/// <summary>PUT, renew and DELETE of instances: the admin token, the shared workload token, or a credential of that service.</summary>
+/// <summary>
+/// PUT, renew and DELETE of instances: the admin token, the shared workload token, or a credential of that service. A
+/// renewal may carry the instance's report (<see cref="InstanceReportDocument"/>), kept in memory when the lease is
+/// renewed; a report past its bounds is refused with 400 naming the field, and the lease is then not renewed.
+/// </summary>
 internal static class RegistryEndpoints
 {
     public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle)
@@ -41,17 +48,62 @@ internal static class RegistryEndpoints
         return refusal is not null ? Problems.Refused(request.HttpContext, refusal) : Lease(instanceId, registry.LeaseTtl, lease!);
     }
 
-    private static async Task<IResult> RenewAsync(string service, string instanceId, HttpContext context, RegistryService registry)
+    private static async Task<IResult> RenewAsync(string service, string instanceId, HttpRequest request, RegistryService registry, FleetReports fleet, MeshdSettings settings)
     {
         if (CheckNames(service, instanceId) is { } bad)
         {
             return bad;
         }
 
-        var lease = await registry.RenewAsync(Canonical(service), instanceId, context.RequestAborted).ConfigureAwait(false);
-        return lease is null
-            ? Problems.NotFound($"Instance '{instanceId}' of service '{service}' is not registered (its lease lapsed?): register it again.")
-            : Lease(instanceId, registry.LeaseTtl, lease);
+        InstanceReportDocument? report = null;
+        if (request.ContentLength > 0 || (request.ContentLength is null && request.ContentType is not null))
+        {
+            var (body, problem) = await RequestBody.ReadJsonAsync(request, settings.MaxBodyBytes, "application/json").ConfigureAwait(false);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            var (read, errors) = ReadReport(body);
+            errors ??= ReportValidator.Check(read!);
+            if (errors.Count > 0)
+            {
+                return Problems.Invalid(errors, "The instance's report was refused and its lease not renewed; renew without a body to keep the lease.");
+            }
+
+            report = read;
+        }
+
+        var lease = await registry.RenewAsync(Canonical(service), instanceId, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (lease is null)
+        {
+            return Problems.NotFound($"Instance '{instanceId}' of service '{service}' is not registered (its lease lapsed?): register it again.");
+        }
+
+        if (report is not null)
+        {
+            fleet.Keep(Canonical(service), instanceId, report);
+        }
+
+        return Lease(instanceId, registry.LeaseTtl, lease);
+    }
+
+    private static (InstanceReportDocument? Report, Dictionary<string, string[]>? Errors) ReadReport(JsonNode? body)
+    {
+        if (body is not JsonObject obj)
+        {
+            return (null, new() { ["$"] = ["A report is a JSON object, such as { \"snapshotVersion\": 12 }."] });
+        }
+
+        try
+        {
+            return (obj.Deserialize(ControlPlaneJson.Default.InstanceReportDocument) ?? throw new JsonException("null"), null);
+        }
+        catch (JsonException ex)
+        {
+            var field = ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "$";
+            return (null, new() { [field] = [$"Cannot be read: {ex.Message.Split(" Path:")[0]}"] });
+        }
     }
 
     private static async Task<IResult> DeregisterAsync(string service, string instanceId, HttpContext context, RegistryService registry)
@@ -62,6 +114,7 @@ internal static class RegistryEndpoints
         }
 
         await registry.DeregisterAsync(Canonical(service), instanceId, context.RequestAborted).ConfigureAwait(false);
+        context.RequestServices.GetRequiredService<FleetReports>().Forget(Canonical(service), instanceId);
         return Results.NoContent();
     }
 

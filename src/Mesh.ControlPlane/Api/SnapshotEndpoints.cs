@@ -29,7 +29,7 @@ internal static class SnapshotEndpoints
         // Services are taken once here, not per request, so a parked request holds no service scope of its own.
         var settings = v1.ServiceProvider.GetRequiredService<MeshdSettings>();
         var time = v1.ServiceProvider.GetRequiredService<TimeProvider>();
-        v1.MapGet("/snapshot", (Func<HttpContext, Task<IResult>>)(context => WatchAsync(context, state, settings, time))).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle));
+        v1.MapGet("/snapshot", (Func<HttpContext, Task<IResult>>)(context => WatchAsync(context, state, settings, time))).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Workload, throttle, reads: true));
     }
 
     private static async Task<IResult> WatchAsync(HttpContext context, MeshState state, MeshdSettings settings, TimeProvider time)

@@ -21,14 +21,15 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
 
     /// <summary>
     /// Writes a new version made by <paramref name="produce"/> from the current one (null document: delete). Fails with
-    /// <see cref="PolicyWrite.Invalid"/> before storing anything when the result does not validate.
+    /// <see cref="PolicyWrite.Invalid"/> before storing anything when the result does not validate. A
+    /// <paramref name="dryRun"/> goes as far as the store's write and answers with the version it would have made.
     /// </summary>
-    public async Task<PolicyWrite> WriteAsync(string service, long? ifMatch, Func<PolicyRecord?, PolicyDocument> produce, CancellationToken cancellationToken)
+    public async Task<PolicyWrite> WriteAsync(string service, long? ifMatch, Func<PolicyRecord?, PolicyDocument> produce, CancellationToken cancellationToken, bool dryRun = false)
     {
         await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await WriteOnceAsync(service, ifMatch, produce, cancellationToken).ConfigureAwait(false);
+            return await WriteOnceAsync(service, ifMatch, produce, dryRun, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -36,7 +37,7 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
         }
     }
 
-    private async Task<PolicyWrite> WriteOnceAsync(string service, long? ifMatch, Func<PolicyRecord?, PolicyDocument> produce, CancellationToken cancellationToken)
+    private async Task<PolicyWrite> WriteOnceAsync(string service, long? ifMatch, Func<PolicyRecord?, PolicyDocument> produce, bool dryRun, CancellationToken cancellationToken)
     {
         var key = StoreKeys.Policy(service);
         for (var attempt = 0; attempt < Attempts; attempt++)
@@ -86,6 +87,11 @@ internal sealed class PolicyService(IKeyValueStore store, MeshState state, TimeP
             if (Quota(service, value, entry, current) is { } refused)
             {
                 return refused;
+            }
+
+            if (dryRun)
+            {
+                return PolicyWrite.Written(record);
             }
 
             List<StoreOperation> operations = [StoreOperation.Put(key, value), StoreOperation.Put(StoreKeys.History(service, record.Version), value)];

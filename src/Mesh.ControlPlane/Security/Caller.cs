@@ -13,11 +13,18 @@ internal sealed record Caller(TokenRole Role, string? Service, string? Credentia
 
     public static readonly Caller SharedWorkload = new(TokenRole.Workload, null, null);
 
+    public static readonly Caller Reader = new(TokenRole.Reader, null, null);
+
     /// <summary>Whether the caller may act for <paramref name="service"/> (its canonical, lower-case name).</summary>
     public bool MayActFor(string service) => Service is null || string.Equals(Service, service, StringComparison.Ordinal);
 
     /// <summary>Describes the caller for a log line or a problem, without any secret.</summary>
     public override string ToString() => CredentialId is not null
         ? $"credential {CredentialId} of service '{Service}'"
-        : Role == TokenRole.Admin ? "the admin token" : "the shared workload token";
+        : Role switch
+        {
+            TokenRole.Admin => "the admin token",
+            TokenRole.Reader => "the read-only token",
+            _ => "the shared workload token",
+        };
 }

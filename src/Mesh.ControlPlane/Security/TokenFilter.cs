@@ -9,21 +9,31 @@ namespace Meshd.Security;
 /// refused with 403. An address that keeps failing is throttled (<see cref="AuthThrottle"/>): 429 before its token is
 /// even compared. The caller is set on the request as a <see cref="Caller"/> feature.
 /// </summary>
-internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required, AuthThrottle throttle, bool forService = false) : IEndpointFilter
+/// <remarks>
+/// The read-only token (<see cref="TokenRole.Reader"/>) passes only a filter made with <paramref name="reads"/>, and only
+/// for <c>GET</c> and <c>HEAD</c>; everywhere else it is refused with 403.
+/// </remarks>
+internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required, AuthThrottle throttle, bool forService = false, bool reads = false) : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        Check(context.HttpContext) is { } refused ? ValueTask.FromResult<object?>(refused) : next(context);
+
+    /// <summary>As middleware, for endpoints that are not route handlers (<c>/metrics</c>).</summary>
+    public RequestDelegate Middleware(RequestDelegate next) => http => Check(http) is { } refused ? refused.ExecuteAsync(http) : next(http);
+
+    /// <summary>The answer refusing the request, or <see langword="null"/> (with the caller set) to let it through.</summary>
+    private IResult? Check(HttpContext http)
     {
-        var http = context.HttpContext;
         var caller = http.Connection.RemoteIpAddress;
         if (!throttle.MayTry(caller, out var retryAfter))
         {
             http.Response.Headers.RetryAfter = Problems.RetryAfterSeconds(retryAfter);
-            return Answer(Problems.Status(
+            return Problems.Status(
                 StatusCodes.Status429TooManyRequests,
                 "Too many failed authentications",
-                $"Too many requests with a missing or wrong token came from {caller}; try again in {Problems.RetryAfterSeconds(retryAfter)} s (Meshd:Limits:AuthFailuresPerMinute)."));
+                $"Too many requests with a missing or wrong token came from {caller}; try again in {Problems.RetryAfterSeconds(retryAfter)} s (Meshd:Limits:AuthFailuresPerMinute).");
         }
 
         var header = http.Request.Headers.Authorization.ToString();
@@ -34,6 +44,7 @@ internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required,
         Caller? who = role switch
         {
             TokenRole.Admin => Caller.Admin,
+            TokenRole.Reader => Caller.Reader,
             TokenRole.Workload when tokens.AcceptsSharedWorkloadToken => Caller.SharedWorkload,
             TokenRole.Workload => null,
             _ => token is null ? null : services.GetRequiredService<ServiceCredentials>().Find(token) is { } credential
@@ -47,18 +58,26 @@ internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required,
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"meshd\"";
             var retired = role == TokenRole.Workload;
             metrics.Refused(retired ? "retired-shared-token" : "invalid-token");
-            return Answer(Problems.Status(
+            return Problems.Status(
                 StatusCodes.Status401Unauthorized,
                 "Unauthorized",
                 string.IsNullOrEmpty(header) ? "An Authorization: Bearer <token> header is required."
                     : retired ? "The shared workload token is no longer accepted (Meshd:RequireServiceCredentials=true): use a credential of your service, created by the admin with POST /v1/credentials."
-                    : "The bearer token is not valid."));
+                    : "The bearer token is not valid.");
         }
 
-        if (who.Role < required)
+        if (who.Role == TokenRole.Reader)
+        {
+            if (!reads || !(HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)))
+            {
+                metrics.Refused("read-only");
+                return Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "The read-only token reads services, policies, the fleet view, status and metrics; this needs the admin token.");
+            }
+        }
+        else if (who.Role < required)
         {
             metrics.Refused("admin-only");
-            return Answer(Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "This route needs the admin token."));
+            return Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "This route needs the admin token.");
         }
 
         if (forService && http.Request.RouteValues["service"] is string asked && !who.MayActFor(Api.RegistryEndpoints.Canonical(asked)))
@@ -71,15 +90,13 @@ internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required,
                 who.CredentialId!,
                 who.Service!,
                 Names.CheckService(asked) is null ? asked : "(not a service name)");
-            return Answer(Problems.Status(
+            return Problems.Status(
                 StatusCodes.Status403Forbidden,
                 "Forbidden",
-                $"This credential is bound to service '{who.Service}'; it cannot act for service '{asked}'. Nothing was stored."));
+                $"This credential is bound to service '{who.Service}'; it cannot act for service '{asked}'. Nothing was stored.");
         }
 
         http.Features.Set(who);
-        return next(context);
+        return null;
     }
-
-    private static ValueTask<object?> Answer(IResult result) => ValueTask.FromResult<object?>(result);
 }

@@ -11,6 +11,9 @@ internal enum TokenRole
     None,
     Workload,
     Admin,
+
+    /// <summary>The read-only token: reads what the admin reads, writes nothing. Checked apart from the order above.</summary>
+    Reader,
 }
 
 /// <summary>
@@ -25,6 +28,7 @@ internal sealed class TokenStore
 
     private readonly byte[] _admin;
     private readonly byte[] _workload;
+    private byte[]? _reader;
 
     private TokenStore(string admin, string workload, bool acceptsWorkload)
     {
@@ -51,7 +55,7 @@ internal sealed class TokenStore
         var accepts = !settings.RequireServiceCredentials;
         if (settings.AdminToken is { } admin && settings.WorkloadToken is { } workload)
         {
-            return new TokenStore(admin, workload, accepts);
+            return new TokenStore(admin, workload, accepts).WithReader(settings.ReaderToken);
         }
 
         if (!Directory.Exists(settings.DataDirectory))
@@ -87,7 +91,22 @@ internal sealed class TokenStore
             }
         }
 
-        return new TokenStore(resolvedAdmin, resolvedWorkload, accepts);
+        return new TokenStore(resolvedAdmin, resolvedWorkload, accepts).WithReader(settings.ReaderToken);
+    }
+
+    private TokenStore WithReader(string? reader)
+    {
+        if (reader is not null)
+        {
+            if (reader == AdminToken || reader == WorkloadToken)
+            {
+                throw new MeshdStartupException("Meshd:ReaderToken must differ from the admin and the workload token: a read-only token that is also a writing one reads nothing only.");
+            }
+
+            _reader = Digest(reader);
+        }
+
+        return this;
     }
 
     public TokenRole Identify(string? token)
@@ -100,7 +119,8 @@ internal sealed class TokenStore
         var digest = Digest(token);
         var isAdmin = CryptographicOperations.FixedTimeEquals(digest, _admin);
         var isWorkload = CryptographicOperations.FixedTimeEquals(digest, _workload);
-        return isAdmin ? TokenRole.Admin : isWorkload ? TokenRole.Workload : TokenRole.None;
+        var isReader = _reader is not null && CryptographicOperations.FixedTimeEquals(digest, _reader);
+        return isAdmin ? TokenRole.Admin : isWorkload ? TokenRole.Workload : isReader ? TokenRole.Reader : TokenRole.None;
     }
 
     private static string Generate(string name, List<string> generated)

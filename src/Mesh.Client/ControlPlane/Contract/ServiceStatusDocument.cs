@@ -65,7 +65,7 @@ internal sealed record InstanceReportStatusDocument(
     IReadOnlyList<PolicyLagDocument> Lagging,
     IReadOnlyList<AppliedPolicyDocument> Policies,
     IReadOnlyList<string> OverriddenKeys,
-    DateTimeOffset? CertificateExpiresAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] DateTimeOffset? CertificateExpiresAt,
     IReadOnlyList<PeerMetricsDocument> Outbound,
     IReadOnlyList<PeerMetricsDocument> Inbound);
 

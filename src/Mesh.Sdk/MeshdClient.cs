@@ -338,7 +338,14 @@ public sealed class MeshdClient : IDisposable
             options?.IfMatch,
             TimeSpan.Zero,
             cancellationToken).ConfigureAwait(false);
-        return Map(service, await ReadAsync(response, SdkJson.Default.PolicyAnswer, cancellationToken).ConfigureAwait(false));
+        var answer = await ReadAsync(response, SdkJson.Default.PolicyAnswer, cancellationToken).ConfigureAwait(false);
+        if (options?.DryRun == true && !answer.DryRun)
+        {
+            // A meshd from before dry runs ignores the parameter: say plainly that the write was made.
+            throw new MeshdException($"meshd at {response.RequestMessage?.RequestUri?.GetLeftPart(UriPartial.Authority)} does not know dry runs: it STORED the policy of '{service}' as version {answer.Version}.");
+        }
+
+        return Map(service, answer);
     }
 
     private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken cancellationToken)

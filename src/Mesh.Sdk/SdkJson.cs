@@ -18,7 +18,7 @@ namespace Mesh.Sdk;
 internal sealed partial class SdkJson : JsonSerializerContext;
 
 /// <summary>A policy version as meshd writes it: <c>{ service, version, policy, updatedAt }</c> (history and lists leave out some).</summary>
-internal sealed record PolicyAnswer(string? Service, long Version, JsonElement? Policy, DateTimeOffset? UpdatedAt);
+internal sealed record PolicyAnswer(string? Service, long Version, JsonElement? Policy, DateTimeOffset? UpdatedAt, bool DryRun = false);
 
 /// <summary>RFC 7807 problem details.</summary>
 internal sealed record ProblemAnswer(string? Type, string? Title, int? Status, string? Detail, Dictionary<string, string[]>? Errors);

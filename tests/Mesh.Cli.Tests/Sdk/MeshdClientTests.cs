@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Mesh.ControlPlane.Contract;
 using Mesh.Sdk;
 
 namespace Mesh.Cli.Tests.Sdk;
@@ -6,12 +7,14 @@ namespace Mesh.Cli.Tests.Sdk;
 /// <summary>Every call of the SDK against a real meshd: its answer, and the typed exception of each refusal.</summary>
 public sealed class MeshdClientTests : IAsyncLifetime
 {
+    internal const string ReaderToken = "test-reader-token";
+
     private TestMeshd _meshd = null!;
     private MeshdClient _client = null!;
 
     public async Task InitializeAsync()
     {
-        _meshd = await TestMeshd.StartAsync();
+        _meshd = await TestMeshd.StartAsync(("Meshd:ReaderToken", ReaderToken), ("Meshd:SweepInterval", "00:00:00.100"));
         _client = Client(TestMeshd.AdminToken);
     }
 
@@ -224,6 +227,85 @@ public sealed class MeshdClientTests : IAsyncLifetime
         Assert.Contains("ftp://meshd", relative.Message, StringComparison.Ordinal);
         var timeout = Assert.Throws<ArgumentException>(() => new MeshdClient(new MeshdClientOptions { Addresses = { _meshd.Address }, Timeout = TimeSpan.Zero }));
         Assert.Contains("MeshdClientOptions.Timeout", timeout.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dry_run_answers_what_would_be_stored_or_the_field_and_stores_nothing()
+    {
+        await Fleet.PutPolicyAsync(_meshd, "orders", """{ "Retry": { "MaxAttempts": 3 } }""");
+        using var patch = JsonDocument.Parse("""{ "Retry": { "MaxAttempts": 5 } }""");
+
+        var wouldBe = await _client.PatchPolicyAsync("orders", patch.RootElement, new PolicyWriteOptions { DryRun = true, IfMatch = 1 });
+        Assert.Equal(2, wouldBe.Version);
+        Assert.Equal(5, wouldBe.Policy!.Value.GetProperty("Retry").GetProperty("MaxAttempts").GetInt32());
+
+        using var bad = JsonDocument.Parse("""{ "LoadBalancer": "Fastest" }""");
+        var error = await Assert.ThrowsAsync<MeshdValidationException>(() => _client.PutPolicyAsync("orders", bad.RootElement, new PolicyWriteOptions { DryRun = true }));
+        Assert.Contains("LoadBalancer", error.Errors);
+
+        var live = await _client.GetPolicyAsync("orders");
+        Assert.Equal(1, live.Version);
+        Assert.Equal(3, live.Policy!.Value.GetProperty("Retry").GetProperty("MaxAttempts").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_read_only_token_reads_and_is_forbidden_to_write()
+    {
+        await Fleet.PutPolicyAsync(_meshd, "orders", """{ "LoadBalancer": "RoundRobin" }""");
+        using var reader = Client(ReaderToken);
+
+        Assert.Equal("orders", (await reader.GetServicesAsync()).Single().Name);
+        Assert.Equal(1, (await reader.GetPolicyAsync("orders")).Version);
+        Assert.NotNull(await reader.GetFleetStatsAsync());
+        Assert.True((await reader.GetStatusAsync()).SnapshotVersion > 0);
+
+        using var policy = JsonDocument.Parse("""{ "LoadBalancer": "Random" }""");
+        var error = await Assert.ThrowsAsync<MeshdUnauthorizedException>(() => reader.PutPolicyAsync("orders", policy.RootElement));
+        Assert.True(error.IsForbidden);
+    }
+
+    [Fact]
+    public async Task Reports_show_as_versions_lag_overrides_ejections_and_fleet_metrics()
+    {
+        await Fleet.PutPolicyAsync(_meshd, "orders", """{ "LoadBalancer": "RoundRobin" }""");
+        await Fleet.PutPolicyAsync(_meshd, "orders", """{ "LoadBalancer": "Random" }""");
+        await Fleet.RegisterAsync(_meshd, "orders", "o-1", 5001);
+        await Fleet.RegisterAsync(_meshd, "gateway", "g-1", 6001);
+        var snapshot = await Fleet.SnapshotVersionAsync(_meshd);
+        var certificate = DateTimeOffset.UtcNow.AddDays(1);
+        await Fleet.RenewAsync(_meshd, "orders", "o-1", new InstanceReportDocument(
+            snapshot,
+            [new AppliedPolicyDocument("orders", 1)],
+            ["Mesh:Services:orders:LoadBalancer"],
+            certificate,
+            Inbound: [Fleet.Traffic("gateway", 600, 594, 20)]));
+        await Fleet.RenewAsync(_meshd, "gateway", "g-1", new InstanceReportDocument(
+            snapshot,
+            [new AppliedPolicyDocument("orders", 2)],
+            Outbound: [Fleet.Traffic("orders", 600, 594, 20)],
+            Ejected: [new EjectedEndpointDocument("orders", "http://127.0.0.1:5001")]));
+
+        var orders = await _client.GetServiceAsync("orders");
+        Assert.False(orders.Converged);
+        Assert.Equal(["gateway"], orders.Callers);
+        var o1 = orders.Instances.Single();
+        Assert.Equal(["gateway/g-1"], o1.EjectedBy);
+        var report = o1.Report!;
+        Assert.False(report.Converged);
+        Assert.Equal(1, report.Policies["orders"]);
+        Assert.Equal(new PolicyLag("orders", 1, 2), report.Lagging.Single());
+        Assert.Equal(["Mesh:Services:orders:LoadBalancer"], report.OverriddenKeys);
+        Assert.Equal(certificate.ToUnixTimeSeconds(), report.CertificateExpiresAt!.Value.ToUnixTimeSeconds());
+        Assert.Equal(600, report.Inbound.Single().Requests);
+
+        var stats = await _client.GetFleetStatsAsync();
+        var served = stats.Services.Single(s => s.Service == "orders");
+        Assert.Equal(600, served.Requests);
+        Assert.Equal(0.99, served.SuccessRate, 3);
+        Assert.Equal(10, served.RequestsPerSecond, 3);
+        var edge = stats.Edges.Single(e => e.Caller == "gateway" && e.Service == "orders");
+        Assert.Equal("client", edge.Source);
+        Assert.Equal(600, edge.Requests);
     }
 
     internal const string AuthorizationPolicy = """

@@ -25,6 +25,14 @@ internal static class Meshctl
     /// <summary>Ctrl+C ended a verb that is not a live view (128 + SIGINT, as shells do).</summary>
     public const int Interrupted = 130;
 
+    private const string Description = """
+        meshctl: the command line of Mesh, over meshd's API.
+
+        Context: --address/--token, else $MESH_ADDRESS/$MESH_TOKEN, else $XDG_CONFIG_HOME/mesh/meshctl.json
+        ({ "address": "...", "token": "..." }, owner-only). Exit codes: 0 ok; 1 a check failed, a caller is denied, a diff
+        differs, or meshd refused the request; 2 usage; 3 meshd unreachable or the token refused.
+        """;
+
     public static async Task<int> RunAsync(
         string[] args,
         TextWriter output,
@@ -35,7 +43,7 @@ internal static class Meshctl
         CancellationToken cancellationToken = default)
     {
         var globals = new Globals();
-        var root = new RootCommand("meshctl: the command line of Mesh, over meshd's API.")
+        var root = new RootCommand(Description)
         {
             globals.Address,
             globals.Token,
@@ -43,6 +51,7 @@ internal static class Meshctl
             globals.Timeout,
         };
 
+        root.HelpName = "meshctl";
         var run = new Runner(globals, output, error, environment, interactive, time ?? TimeProvider.System);
         GetCommands.Add(root, run);
         DescribeCommand.Add(root, run);

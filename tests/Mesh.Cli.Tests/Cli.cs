@@ -3,12 +3,15 @@ using System.Text.RegularExpressions;
 namespace Mesh.Cli.Tests;
 
 /// <summary>meshctl run in the test's process, with an environment of its own and its output captured.</summary>
-internal sealed partial class Cli : IDisposable
+internal sealed partial class Cli : IAsyncDisposable
 {
     private readonly TempDirectory _home = new("meshctl-home-");
 
+    private readonly string? _meshd;
+
     public Cli(TestMeshd? meshd, string? token = TestMeshd.AdminToken)
     {
+        _meshd = meshd?.Address.GetLeftPart(UriPartial.Authority);
         Environment = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
             ["HOME"] = _home.Path,
@@ -38,29 +41,29 @@ internal sealed partial class Cli : IDisposable
         using var output = new StringWriter();
         using var error = new StringWriter();
         var code = await Meshctl.RunAsync(args, output, error, Environment, interactive: false, time, cancellationToken);
-        return new Result(code, output.ToString(), error.ToString());
+        return new Result(code, output.ToString(), error.ToString(), _meshd);
     }
 
-    public void Dispose() => _home.Dispose();
-
-    /// <summary>What a run printed and returned; <see cref="Normalized"/> replaces ports, times and ages by fixed words for snapshots.</summary>
-    public sealed record Result(int Code, string Out, string Err)
+    public ValueTask DisposeAsync()
     {
-        public string Normalized => Normalize(Out);
+        _home.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>What a run printed and returned; <see cref="Normalized"/> replaces meshd's address, times and ages by fixed words for snapshots.</summary>
+    public sealed record Result(int Code, string Out, string Err, string? Meshd = null)
+    {
+        public string Normalized => Normalize(Meshd is null ? Out : Out.Replace(Meshd, "http://MESHD", StringComparison.Ordinal));
 
         public override string ToString() => $"exit {Code}\n--- stdout\n{Out}--- stderr\n{Err}";
     }
 
     public static string Normalize(string text)
     {
-        text = Port().Replace(text, "127.0.0.1:PORT");
         text = Timestamp().Replace(text, "TIME");
         text = Age().Replace(text, m => m.Groups[1].Value + " N" + m.Groups[2].Value[^1]);
         return text.Replace("\r\n", "\n", StringComparison.Ordinal);
     }
-
-    [GeneratedRegex(@"127\.0\.0\.1:\d+")]
-    private static partial Regex Port();
 
     [GeneratedRegex(@"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")]
     private static partial Regex Timestamp();

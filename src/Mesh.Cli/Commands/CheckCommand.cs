@@ -117,10 +117,14 @@ internal static class CheckCommand
             }
         }
 
-        lines.Add(stale.Count == 0
-            ? new Line("converged", true, $"every instance converged on the current policy versions ({DescribeCommand.Count(instances.Count, "instance")})")
-            : new Line("converged", false, $"{DescribeCommand.Count(stale.Count, "instance problem")} with the current policy versions", "each is listed below."));
-        lines.AddRange(stale);
+        if (stale.Count == 0)
+        {
+            lines.Add(new Line("converged", true, $"every instance converged on the current policy versions ({DescribeCommand.Count(instances.Count, "instance")})"));
+        }
+        else
+        {
+            lines.AddRange(stale);
+        }
 
         var now = x.Time.GetUtcNow();
         var lapsed = instances.Where(i => i.Instance.LeaseExpiresAt <= now).ToList();

@@ -60,7 +60,7 @@ internal sealed partial class Cli : IAsyncDisposable
 
     public static string Normalize(string text)
     {
-        text = Timestamp().Replace(text, "TIME");
+        text = Timestamp().Replace(text, "YYYY-MM-DDTHH:MM:SSZ");
         text = Age().Replace(text, m => m.Groups[1].Value + " N" + m.Groups[2].Value[^1]);
         return text.Replace("\r\n", "\n", StringComparison.Ordinal);
     }

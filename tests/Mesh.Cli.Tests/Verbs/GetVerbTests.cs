@@ -99,7 +99,7 @@ public sealed class GetVerbTests : IAsyncLifetime
         var one = await Cli.RunAsync("get", "policies", "orders");
         Assert.Equal(
             """
-            # orders v2, updated TIME
+            # orders v2, updated YYYY-MM-DDTHH:MM:SSZ
             LoadBalancer: "RoundRobin"
             Retry:MaxAttempts: 5
 

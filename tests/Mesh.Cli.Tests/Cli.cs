@@ -44,6 +44,30 @@ internal sealed partial class Cli : IAsyncDisposable
         return new Result(code, output.ToString(), error.ToString(), _meshd);
     }
 
+    /// <summary>Starts meshctl and lets the test read what it printed so far, for verbs that run until cancelled.</summary>
+    public (Task<Result> Run, Func<string> Printed) Start(string[] args, CancellationToken cancellationToken)
+    {
+        var output = new StringWriter();
+        var synchronized = TextWriter.Synchronized(output);
+        var error = new StringWriter();
+        async Task<Result> RunAsync()
+        {
+            var code = await Meshctl.RunAsync(args, synchronized, TextWriter.Synchronized(error), Environment, interactive: false, null, cancellationToken);
+            return new Result(code, Printed(), error.ToString(), _meshd);
+        }
+
+        // The synchronized writer locks itself around each write, so reading under the same lock sees whole writes.
+        string Printed()
+        {
+            lock (synchronized)
+            {
+                return output.ToString();
+            }
+        }
+
+        return (Task.Run(RunAsync, CancellationToken.None), Printed);
+    }
+
     public ValueTask DisposeAsync()
     {
         _home.Dispose();

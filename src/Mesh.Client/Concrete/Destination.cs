@@ -92,6 +92,22 @@ internal sealed class Destination : IAttemptTarget
         return ejected;
     }
 
+    /// <summary>The endpoints that may take traffic but are ejected now, by address.</summary>
+    public List<Uri> EjectedNow()
+    {
+        var now = _time.GetTimestamp();
+        var ejected = new List<Uri>();
+        foreach (var endpoint in Routable)
+        {
+            if (endpoint.Ejection.IsEjected(now))
+            {
+                ejected.Add(endpoint.Endpoint.Address);
+            }
+        }
+
+        return ejected;
+    }
+
     /// <summary>Rebuilds the set picked from, after an endpoint was ejected or returned.</summary>
     public void Refresh() => _available = CreateAvailable();
 

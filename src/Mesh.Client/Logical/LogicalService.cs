@@ -354,11 +354,21 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
             HttpRequestException own when Failures.IsOwnAuthenticationFailure(own) =>
                 new HttpRequestException(HttpRequestError.UserAuthenticationError, $"The request to service '{name}' was not sent: {Innermost(own).Message}", own),
             HttpRequestException connect when Failures.NeverSent(connect) =>
-                new MeshEndpointUnavailableException(name, call.TriedAddresses(), connect, note),
+                new MeshEndpointUnavailableException(name, call.TriedAddresses(), connect, note + SkippedNote(call)),
             HttpRequestException http when note.Length > 0 =>
                 new HttpRequestException(http.HttpRequestError, http.Message + note, http, http.StatusCode),
             _ => exception,
         };
+    }
+
+    // The endpoints the call did not try because outlier detection keeps them ejected, so the message says why they were not.
+    private string SkippedNote(MeshCall call)
+    {
+        var tried = call.TriedAddresses();
+        var skipped = destination.EjectedNow().FindAll(e => !tried.Contains(e));
+        return skipped.Count == 0
+            ? string.Empty
+            : $" Skipped {skipped.Count} ejected by outlier detection: {string.Join(", ", skipped.Select(e => e.GetLeftPart(UriPartial.Authority)))}.";
     }
 
     private static HttpRequestException Innermost(HttpRequestException exception)

@@ -1,5 +1,6 @@
 using System.Net;
 using Mesh.Balancing;
+using Mesh.Discovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -87,9 +88,89 @@ public sealed class OutlierDetectionTests : IAsyncLifetime
         Assert.Equal(3, service.Destination.Available.Length);
     }
 
-    private MeshTestHost Host(int maxEjectionPercent)
+    [Fact]
+    public async Task An_endpoint_ejected_when_outlier_detection_is_switched_off_is_used_again_at_once()
     {
-        var config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends);
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        using var host = Host(maxEjectionPercent: 50, out var config);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+        await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
+        _backends[0].Status = HttpStatusCode.OK;
+
+        config["Mesh:Services:inventory:OutlierDetection:Enabled"] = "false";
+        host.Configuration.Replace(config);
+        Assert.True(host.Catalog.TryGetService("inventory", out service));
+        Assert.Equal(4, service.Destination.Available.Length);
+        var before = _backends[0].Requests;
+        await SendAsync(client, 40);
+        Assert.Equal(10, _backends[0].Requests - before);
+
+        // And past the ejection time too: nothing is left that would bring it back later or take it out again.
+        _time.Advance(TimeSpan.FromSeconds(30));
+        before = _backends[0].Requests;
+        await SendAsync(client, 40);
+        Assert.Equal(10, _backends[0].Requests - before);
+        Assert.Equal(0, service.Destination.EjectedCount());
+    }
+
+    [Fact]
+    public async Task A_change_of_outlier_detection_options_starts_afresh_so_no_ejection_outlives_the_detector_that_made_it()
+    {
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        using var host = Host(maxEjectionPercent: 50, out var config);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+        await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
+        _backends[0].Status = HttpStatusCode.OK;
+
+        config["Mesh:Services:inventory:OutlierDetection:ConsecutiveFailures"] = "5";
+        host.Configuration.Replace(config);
+        Assert.True(host.Catalog.TryGetService("inventory", out service));
+        Assert.Equal(4, service.Destination.Available.Length);
+        var before = _backends[0].Requests;
+        await SendAsync(client, 40);
+        Assert.Equal(10, _backends[0].Requests - before);
+
+        // The new detector ejects by its own options: five failures in a row now.
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
+        Assert.Equal(3, service.Destination.Available.Length);
+    }
+
+    [Fact]
+    public async Task A_call_that_found_no_endpoint_to_reach_names_those_it_skipped_because_they_were_ejected()
+    {
+        _backends[0].Status = HttpStatusCode.InternalServerError;
+        using var host = Host(maxEjectionPercent: 50);
+        var client = host.Client;
+        Assert.True(host.Catalog.TryGetService("inventory", out var service));
+        await SendUntilAsync(client, () => service.Destination.Endpoints[0].Ejection.IsEjected(_time.GetTimestamp()));
+        foreach (var backend in _backends.Skip(1))
+        {
+            await backend.DisposeAsync();
+        }
+
+        var failure = await Assert.ThrowsAsync<MeshEndpointUnavailableException>(() => client.GetAsync("http://inventory/items"));
+        Assert.Equal(3, failure.EndpointsTried.Count);
+        Assert.DoesNotContain(_backends[0].Address, failure.EndpointsTried);
+        Assert.Contains($"Skipped 1 ejected by outlier detection: {_backends[0].Address.GetLeftPart(UriPartial.Authority)}.", failure.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task SendAsync(HttpClient client, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            using var response = await client.GetAsync("http://inventory/items");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private MeshTestHost Host(int maxEjectionPercent) => Host(maxEjectionPercent, out _);
+
+    private MeshTestHost Host(int maxEjectionPercent, out Dictionary<string, string?> config)
+    {
+        config = MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends);
         config["Mesh:Services:inventory:Retry:Enabled"] = "false";
         config["Mesh:Services:inventory:CircuitBreaker:Enabled"] = "false";
         config["Mesh:Services:inventory:OutlierDetection:ConsecutiveFailures"] = "3";

@@ -164,6 +164,7 @@ public sealed class ContractTests
             _ when underlying == typeof(string) => name.Contains("address", StringComparison.OrdinalIgnoreCase) ? $"http://127.0.0.1:{5000 + seed}" : $"{name}-{text}",
             _ when underlying == typeof(long) => (long)(100 + seed),
             _ when underlying == typeof(int) => 10 + seed,
+            _ when underlying == typeof(double) => seed + 0.25,
             _ when underlying == typeof(bool) => seed % 2 == 0,
             _ when underlying == typeof(TimeSpan) => TimeSpan.FromSeconds(seed + 1),
             _ when underlying == typeof(DateTimeOffset) => new DateTimeOffset(2026, 12, 1, 10, 0, seed % 60, TimeSpan.Zero),
@@ -204,7 +205,7 @@ public sealed class ContractTests
             case JsonElement element:
                 Assert.True(actual is JsonElement other && JsonElement.DeepEquals(element, other), $"{path}: the JSON differs");
                 return;
-            case string or long or int or bool or TimeSpan or DateTimeOffset:
+            case string or long or int or double or bool or TimeSpan or DateTimeOffset:
                 Assert.True(Equals(expected, actual), $"{path}: expected {expected}, got {actual}");
                 return;
             case IDictionary dictionary:

@@ -31,12 +31,14 @@ namespace Mesh.Sdk;
 public sealed class MeshdClient : IDisposable
 {
     private const int MaxProblemBytes = 64 * 1024;
+
     private static readonly TimeSpan s_defaultWait = TimeSpan.FromSeconds(30);
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly Uri[] _addresses;
     private readonly string? _token;
     private readonly TimeSpan _timeout;
+    private readonly int _maxAnswerBytes;
     private int _current;
 
     /// <summary>Initializes a new instance of the <see cref="MeshdClient"/> class with a connection pool of its own.</summary>
@@ -86,6 +88,11 @@ public sealed class MeshdClient : IDisposable
                 throw new ArgumentException($"MeshdClientOptions.Timeout: {options.Timeout} is not positive.", nameof(options));
             }
 
+            if (options.MaxResponseBytes <= 0)
+            {
+                throw new ArgumentException($"MeshdClientOptions.MaxResponseBytes: {options.MaxResponseBytes} is not positive.", nameof(options));
+            }
+
             if (options.Token is { } token && (token.Length == 0 || token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
             {
                 throw new ArgumentException("MeshdClientOptions.Token: a token is not empty and has no white space or control character.", nameof(options));
@@ -99,6 +106,7 @@ public sealed class MeshdClient : IDisposable
 
         _token = options.Token;
         _timeout = options.Timeout;
+        _maxAnswerBytes = options.MaxResponseBytes;
     }
 
     /// <summary>Gets the address the client sends to now (it moves to the next one when a request cannot connect).</summary>
@@ -354,20 +362,46 @@ public sealed class MeshdClient : IDisposable
         return await ReadAsync(response, type, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    private async Task<T> ReadAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
+        var body = await ReadBoundedAsync(response, _maxAnswerBytes, cancellationToken).ConfigureAwait(false)
+            ?? throw new MeshdException($"meshd's answer to {response.RequestMessage?.RequestUri?.AbsolutePath} is over MeshdClientOptions.MaxResponseBytes ({_maxAnswerBytes} bytes).");
         try
         {
-            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                return await JsonSerializer.DeserializeAsync(stream, type, cancellationToken).ConfigureAwait(false)
-                    ?? throw new MeshdException((int)response.StatusCode, "meshd answered null", $"{response.RequestMessage?.RequestUri?.AbsolutePath} answered null instead of a document.", null);
-            }
+            return JsonSerializer.Deserialize(body, type)
+                ?? throw new MeshdException((int)response.StatusCode, "meshd answered null", $"{response.RequestMessage?.RequestUri?.AbsolutePath} answered null instead of a document.", null);
         }
         catch (JsonException e)
         {
             throw new MeshdException($"meshd's answer to {response.RequestMessage?.RequestUri?.AbsolutePath} is not the document expected: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The body, or <see langword="null"/> when it is longer than <paramref name="limit"/> (what came from the server is bounded before it is parsed).</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(HttpResponseMessage response, int limit, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength > limit)
+        {
+            return null;
+        }
+
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > limit)
+                {
+                    return null;
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+
+            return buffer.ToArray();
         }
     }
 
@@ -442,8 +476,8 @@ public sealed class MeshdClient : IDisposable
         string text;
         try
         {
-            var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            text = Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, MaxProblemBytes));
+            var bytes = await ReadBoundedAsync(response, MaxProblemBytes, cancellationToken).ConfigureAwait(false);
+            text = bytes is null ? string.Empty : Encoding.UTF8.GetString(bytes);
         }
         catch (HttpRequestException)
         {

@@ -23,4 +23,11 @@ public sealed class MeshdClientOptions
     /// <summary>Gets or sets how long one request may take before it is abandoned (a watch adds its own wait to it).</summary>
     /// <value>30 seconds by default; more than zero.</value>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets the longest answer read from meshd, in bytes; a longer one is refused before it is parsed. The largest
+    /// answer is a snapshot, bounded by meshd's <c>Meshd:Limits:MaxSnapshotBytes</c> (16 MiB by default).
+    /// </summary>
+    /// <value>64 MiB by default; more than zero.</value>
+    public int MaxResponseBytes { get; set; } = 64 * 1024 * 1024;
 }

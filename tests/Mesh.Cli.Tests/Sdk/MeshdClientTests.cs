@@ -308,6 +308,19 @@ public sealed class MeshdClientTests : IAsyncLifetime
         Assert.Equal(600, edge.Requests);
     }
 
+    [Fact]
+    public async Task An_answer_over_max_response_bytes_is_refused_before_it_is_parsed()
+    {
+        await Fleet.PutPolicyAsync(_meshd, "orders", """{ "LoadBalancer": "RoundRobin", "Timeout": "00:00:02" }""");
+        using var small = new MeshdClient(new MeshdClientOptions { Addresses = { _meshd.Address }, Token = TestMeshd.AdminToken, MaxResponseBytes = 64 });
+
+        var error = await Assert.ThrowsAsync<MeshdException>(() => small.GetSnapshotAsync());
+
+        Assert.Contains("MeshdClientOptions.MaxResponseBytes (64 bytes)", error.Message, StringComparison.Ordinal);
+        Assert.Equal("orders", (await _client.GetSnapshotAsync()).Services.Keys.Single());
+        Assert.Throws<ArgumentException>(() => new MeshdClient(new MeshdClientOptions { Addresses = { _meshd.Address }, MaxResponseBytes = 0 }));
+    }
+
     internal const string AuthorizationPolicy = """
         { "Authorization": { "Rules": [
             { "Name": "orders-charge", "Action": "Allow", "From": [ "orders" ], "To": [ { "Methods": [ "POST" ], "Paths": [ "/charges" ] } ] } ] } }

@@ -4,7 +4,8 @@
 #   ./test.sh --filter X      # arguments go to `dotnet test`
 # The tests start real servers on 127.0.0.1: Debian's nginx (the load bench's sidecar pair), etcd (meshd's
 # replicated store and the etcd discovery source) and dnsmasq (the dns discovery source; the dnsmasq-base package has
-# the program without the system service) besides the .NET SDK. Missing ones are installed with apt-get (as root, or through sudo).
+# the program without the system service) and chromium (the dashboard's browser tests drive /usr/bin/chromium through
+# Playwright) besides the .NET SDK. Missing ones are installed with apt-get (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +23,7 @@ declare -A needed=(
   [dnsmasq-base]=/usr/sbin/dnsmasq
   [openssl]=openssl
   [curl]=curl
+  [chromium]=/usr/bin/chromium
 )
 
 missing=()

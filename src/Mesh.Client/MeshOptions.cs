@@ -39,6 +39,24 @@ public sealed class MeshOptions
     public string? Zone { get; set; }
 
     /// <summary>
+    /// Gets or sets what a meshed client does with a request to a host that is not a service of the mesh:
+    /// <see cref="OutboundTrafficPolicyNames.AllowAny"/> calls it outside the mesh, except where the mesh can tell it
+    /// was meant for the mesh; <see cref="OutboundTrafficPolicyNames.RegistryOnly"/> fails every such request. A request
+    /// that is refused fails at once with <see cref="Discovery.MeshServiceUnknownException"/>, saying why and what the
+    /// control plane last said; nothing is sent.
+    /// </summary>
+    /// <value><see cref="OutboundTrafficPolicyNames.AllowAny"/> by default. Reloaded with the rest of the options.</value>
+    public string OutboundTrafficPolicy { get; set; } = OutboundTrafficPolicyNames.AllowAny;
+
+    /// <summary>
+    /// Gets the host suffixes that name services of the mesh (<c>mesh.internal</c> makes <c>orders.mesh.internal</c> a
+    /// mesh host): a request to such a host goes through the mesh or fails, and is never sent outside it, whatever
+    /// <see cref="OutboundTrafficPolicy"/> says. Services keep their own names: a service is called by the host it is named.
+    /// </summary>
+    /// <value>None by default. At most 32, each a DNS name of at most 253 characters. Reloaded with the rest of the options.</value>
+    public IList<string> ServiceDomains { get; } = [];
+
+    /// <summary>
     /// Gets the settings of the control plane (<c>meshd</c>). With an address set, services, their endpoints and their
     /// policies also come from the control plane; a key set locally under <c>Mesh:Services</c> overrides the same key from
     /// the control plane, and local <c>Endpoints</c> of a service replace its registered instances.

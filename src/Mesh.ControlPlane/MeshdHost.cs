@@ -171,6 +171,7 @@ public sealed partial class MeshdHost : IAsyncDisposable
         CredentialEndpoints.Map(v1, tokens, throttle);
         IdentityEndpoints.Map(v1, tokens, throttle);
         AuthorizationEndpoints.Map(v1, tokens, throttle);
+        Dashboard.DashboardEndpoints.Map(app);
 
         // Prometheus exposition of meshd's meters and the fleet's (admin or read-only token).
         _ = app.Services.GetRequiredService<FleetMetrics>();

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Mesh.Demo.Tests;
@@ -7,6 +10,9 @@ namespace Mesh.Demo.Tests;
 /// <summary>The README's first command: the demo runs to its end by itself, shows every scene, and leaves no process behind.</summary>
 public sealed class DemoTests
 {
+    /// <summary>meshd's read-only token in the demo (SampleMesh.ReaderToken): printed by design, unlike the admin token.</summary>
+    private const string ReaderToken = "demo-reader-token";
+
     [Theory]
     [InlineData("INT")] // Ctrl+C
     [InlineData("TERM")] // kill, a CI timeout
@@ -139,6 +145,16 @@ public sealed class DemoTests
         Assert.Equal("0", authorized.Groups[1].Value);
         Assert.InRange(long.Parse(authorized.Groups[2].Value, CultureInfo.InvariantCulture), 1, long.MaxValue);
 
+        // The dashboard: meshd's address with the read-only token in the fragment, when meshd starts and again at the end.
+        var meshd = Regex.Match(Line(text, "meshd http://"), @"^\s+meshd (http://127\.0\.0\.1:\d+/) ").Groups[1].Value;
+        Assert.NotEmpty(meshd);
+        Assert.Equal(
+            $"  dashboard {meshd}#token={ReaderToken}  (open it in a browser while the scenario runs; the read-only token is in the fragment)",
+            Line(text, "dashboard http://").TrimEnd());
+        Assert.Equal(
+            $"  the dashboard was at {meshd}#token={ReaderToken} (meshd's page, the read-only token in the fragment; run with --forever to keep it up)",
+            Line(text, "the dashboard was at").TrimEnd());
+
         // No secret in the output: no credential, admin token, key or certificate.
         Assert.DoesNotContain("meshcred.", text, StringComparison.Ordinal);
         Assert.DoesNotContain("demo-admin-token", text, StringComparison.Ordinal);
@@ -185,6 +201,80 @@ public sealed class DemoTests
         Assert.Contains("DeadlineExceeded", text, StringComparison.Ordinal);
         Assert.EndsWith("Done.", text.TrimEnd(), StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', text);
+    }
+
+    [Fact]
+    public async Task With_forever_the_dashboard_stays_up_after_the_scenario_until_ctrl_c()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // SIGINT is sent with kill(1)
+        }
+
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Mesh.Demo.dll"), "--forever", "--quick"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        using var process = Process.Start(start)!;
+        var lines = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        Uri? dashboard = null;
+        try
+        {
+            // Past the scenario's last step, the demo says where the dashboard is and keeps it up.
+            var afterLastStep = false;
+            while (dashboard is null && await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                lines.Add(line);
+                afterLastStep |= line.StartsWith("[step 6/5]", StringComparison.Ordinal);
+                if (afterLastStep && Regex.Match(line, @"^\s+dashboard (http://127\.0\.0\.1:\d+/#token=\S+)  \(up until Ctrl\+C\)$") is { Success: true } found)
+                {
+                    dashboard = new Uri(found.Groups[1].Value);
+                }
+            }
+
+            Assert.True(dashboard is not null, string.Join('\n', lines));
+            Assert.Equal("#token=" + ReaderToken, dashboard.Fragment);
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var page = await client.GetAsync(new Uri(dashboard, "/"), timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+            Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+
+            // The token in the address reads what the page shows, and writes nothing.
+            using var services = new HttpRequestMessage(HttpMethod.Get, new Uri(dashboard, "/v1/services"));
+            services.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ReaderToken);
+            using var listed = await client.SendAsync(services, timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+            using var document = JsonDocument.Parse(await listed.Content.ReadAsStringAsync(timeout.Token));
+            var names = document.RootElement.GetProperty("services").EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();
+            Assert.Equal(["gateway", "inventory", "orders", "payments"], names.Where(n => n is "gateway" or "inventory" or "orders" or "payments"));
+            using var write = new HttpRequestMessage(HttpMethod.Put, new Uri(dashboard, "/v1/policies/payments")) { Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json") };
+            write.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ReaderToken);
+            using var refused = await client.SendAsync(write, timeout.Token);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+
+            using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync(timeout.Token);
+            }
+
+            lines.AddRange((await process.StandardOutput.ReadToEndAsync(timeout.Token)).Split('\n'));
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var text = string.Join('\n', lines);
+        Assert.Contains("Summary (interrupted)", text, StringComparison.Ordinal);
+        Assert.Contains($"the dashboard was at {dashboard} (", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("demo-admin-token", text, StringComparison.Ordinal);
     }
 
     private static async Task<(int ExitCode, string Output)> RunDemoAsync(string[] args, TimeSpan limit)

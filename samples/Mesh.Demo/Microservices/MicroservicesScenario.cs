@@ -62,6 +62,7 @@ internal sealed class MicroservicesScenario
         output.WriteLine($"  children: {string.Join(' ', mesh.ChildIds)}");
         output.WriteLine($"  meshd {mesh.Meshd}  gateway {mesh.Gateway}  orders {mesh.Orders}  payments {mesh.Payments}");
         output.WriteLine($"  inventory {string.Join("  ", mesh.Inventory.Select(i => $"{i.Key} {i.Value}"))}");
+        output.WriteLine($"  dashboard {mesh.Dashboard}  (open it in a browser while the scenario runs; the read-only token is in the fragment)");
         var identity = mesh.Identity;
         output.WriteLine($"  identity: meshd's CA signs {identity.IdOf("<service>")}; one credential per service (POST /v1/credentials: {string.Join(", ", SampleMesh.Services)}), each service's own as its Mesh:ControlPlane:Token; the shared workload token is refused");
         var instances = await mesh.InstancesAsync(cancellationToken);
@@ -203,6 +204,7 @@ internal sealed class MicroservicesScenario
         if (options.Forever)
         {
             await StepAsync(6, "Running until Ctrl+C: try PATCH /v1/policies/... with the admin token, POST /admin/chaos to payments", cancellationToken);
+            _view.WriteLine($"    dashboard {_mesh.Dashboard}  (up until Ctrl+C)");
             await Task.Delay(Timeout.Infinite, cancellationToken);
         }
     }
@@ -411,6 +413,7 @@ internal sealed class MicroservicesScenario
             $"  - authorization: payments {_authorization.Outcome}; it denied orders {_authorization.OrdersDenied} times while {_steps.Sum(s => s.Charged)} orders were charged ({PaymentsAuthorization.ChargeRule})"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  end to end through the gateway: {requests} orders, {ok} succeeded, {requests - ok} failed: success rate {rate * 100:0.00} % (target >= {Target * 100:0.0} %: {(rate >= Target ? "met" : "missed")})"));
+        output.WriteLine($"  the dashboard was at {_mesh.Dashboard} (meshd's page, the read-only token in the fragment; run with --forever to keep it up)");
         return rate;
     }
 }

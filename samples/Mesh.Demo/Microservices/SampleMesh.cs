@@ -17,6 +17,12 @@ internal sealed class SampleMesh : IDisposable
 {
     public const string AdminToken = "demo-admin-token";
 
+    /// <summary>
+    /// meshd's read-only token (<c>Meshd:ReaderToken</c>): it reads services, policies and the fleet view and writes
+    /// nothing, so the demo prints it, in the dashboard's address, where the admin token never appears.
+    /// </summary>
+    public const string ReaderToken = "demo-reader-token";
+
     /// <summary>The services that get a credential: the four samples and the demo itself.</summary>
     public static readonly string[] Services = ["gateway", "orders", "payments", "inventory", DemoIdentity.Service];
 
@@ -46,6 +52,9 @@ internal sealed class SampleMesh : IDisposable
     }
 
     public Uri Meshd { get; }
+
+    /// <summary>Gets the dashboard meshd serves, with the read-only token in the fragment (never sent to the server).</summary>
+    public Uri Dashboard => new(Meshd, "/#token=" + ReaderToken);
 
     /// <summary>Gets the gateway's address: <c>https</c>, as every sample service takes mutual TLS only.</summary>
     public Uri Gateway { get; }
@@ -98,6 +107,7 @@ internal sealed class SampleMesh : IDisposable
             $"--Meshd:Urls={Meshd}",
             $"--Meshd:DataDirectory={Path.Combine(Directory, "meshd")}",
             $"--Meshd:AdminToken={AdminToken}",
+            $"--Meshd:ReaderToken={ReaderToken}",
             "--Meshd:Identity:Enabled=true",
             "--Meshd:RequireServiceCredentials=true",
             "--Meshd:LeaseTtl=00:00:05",

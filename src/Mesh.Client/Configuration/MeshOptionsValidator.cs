@@ -35,6 +35,24 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
             failures.Add($"{Section}:ServiceName: '{own}' is not a valid service name (letters, digits, '-' and '.', as in a host name).");
         }
 
+        if (!OutboundTrafficPolicyNames.All.Contains(options.OutboundTrafficPolicy, StringComparer.OrdinalIgnoreCase))
+        {
+            failures.Add($"{Section}:OutboundTrafficPolicy: '{options.OutboundTrafficPolicy}' is not a policy ({string.Join(", ", OutboundTrafficPolicyNames.All)}).");
+        }
+
+        if (options.ServiceDomains.Count > MaxServiceDomains)
+        {
+            failures.Add($"{Section}:ServiceDomains: {options.ServiceDomains.Count} domains; at most {MaxServiceDomains}.");
+        }
+
+        for (var i = 0; i < options.ServiceDomains.Count; i++)
+        {
+            if (ServiceDomainProblem(options.ServiceDomains[i]) is { } domainProblem)
+            {
+                failures.Add($"{Section}:ServiceDomains:{i}: {domainProblem}");
+            }
+        }
+
         if (options.Zone is { } zone && ZoneProblem(zone) is { } zoneProblem)
         {
             failures.Add($"{Section}:Zone: {zoneProblem}");
@@ -267,6 +285,22 @@ internal sealed class MeshOptionsValidator : IValidateOptions<MeshOptions>
 
     /// <summary>The longest zone, as meshd's registry takes it.</summary>
     internal const int MaxZone = 128;
+
+    internal const int MaxServiceDomains = 32;
+
+    /// <summary>Why a service domain is not one: a DNS name of labels of letters, digits and dashes, at most 253 characters.</summary>
+    internal static string? ServiceDomainProblem(string? domain)
+    {
+        if (string.IsNullOrEmpty(domain) || domain.Length > 253)
+        {
+            return "a service domain is a DNS name of 1 to 253 characters, such as mesh.internal.";
+        }
+
+        var labels = domain.TrimStart('.').Split('.');
+        return labels.All(l => l.Length is > 0 and <= 63 && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') && l[0] != '-' && l[^1] != '-')
+            ? null
+            : $"'{domain}' is not a DNS name (labels of letters, digits and dashes, such as mesh.internal).";
+    }
 
     /// <summary>What is wrong with a zone's name, or <see langword="null"/> when nothing is.</summary>
     internal static string? ZoneProblem(string zone)

@@ -20,6 +20,9 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
     /// <summary>The logging category of the control-plane client.</summary>
     public const string LogCategory = "Mesh.ControlPlane";
 
+    /// <summary>The most service names remembered as named by the control plane.</summary>
+    internal const int MaxNamed = 10_000;
+
     /// <summary>The name of the cache file in the cache directory.</summary>
     public const string CacheFileName = "snapshot.json";
 
@@ -40,6 +43,8 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
     private byte[]? _lastRejected;
     private Task _loop = Task.CompletedTask;
     private long _rejected;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _named = new(StringComparer.OrdinalIgnoreCase);
+    private volatile string? _problem;
     private int _disposed;
     private bool _takesBundle;
 
@@ -77,6 +82,15 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
 
     /// <summary>Gets the addresses of the control plane, in the order they are tried.</summary>
     public IReadOnlyList<Uri> Addresses => _meshd.Addresses;
+
+    /// <summary>
+    /// Gets what went wrong with the last request to the control plane (<c>meshd at http://… refused the token (status
+    /// 401)</c>), or <see langword="null"/> while its last answer was good.
+    /// </summary>
+    public string? Problem => _problem;
+
+    /// <summary>Whether a snapshot applied in this process named <paramref name="service"/>, now or earlier.</summary>
+    public bool HasNamed(string service) => _named.ContainsKey(service);
 
     /// <summary>Gets the path of the cache file, once started.</summary>
     public string? CachePath { get; private set; }
@@ -152,6 +166,15 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
 
             var previous = _current;
             _current = snapshot;
+            foreach (var name in snapshot.Instances.Keys)
+            {
+                // Bounded, so a control plane that names ever new services cannot grow it without end.
+                if (_named.Count < MaxNamed)
+                {
+                    _named.TryAdd(name, 0);
+                }
+            }
+
             _metrics.Applied.Add(1, new KeyValuePair<string, object?>("mesh.control_plane.source", origin));
 
             // The trust bundle first, so the endpoints that come with it are trusted from the first call.
@@ -306,6 +329,7 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
                 {
                     since = version;
                     failures = 0;
+                    _problem = null;
                     if (!reachable)
                     {
                         reachable = true;
@@ -328,6 +352,7 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
             }
 
             _metrics.WatchFailures.Add(1);
+            _problem = $"meshd at {address} {(problem.StartsWith("refused", StringComparison.Ordinal) ? problem : $"could not be watched: {problem}")}";
             failures++;
             var delay = _meshd.Backoff(failures, retryAfter);
             if (reachable)
@@ -365,6 +390,11 @@ internal sealed partial class ControlPlaneWatcher : IDisposable, IAsyncDisposabl
         if (answer.IsRefused)
         {
             LogTokenRefused(_logger, answer.Address, (int)answer.Status);
+        }
+
+        if (answer.IsRefused)
+        {
+            return ($"refused the token (status {(int)answer.Status}): check Mesh:ControlPlane:Token", null, answer.RetryAfter);
         }
 
         if (answer.Document is not { } body)

@@ -1,3 +1,4 @@
+using Mesh.ControlPlane;
 using Mesh.Endpoint;
 using Mesh.Protocol;
 using Mesh.Resilience;
@@ -7,10 +8,11 @@ namespace Mesh.Pipeline;
 /// <summary>
 /// The mesh's one handler in a client's pipeline. A request to a service goes through that service's logical layer,
 /// then its concrete and endpoint layers, each attempt finally through the handlers after this one (the transport).
-/// Any other host passes through untouched, bounded by HttpClient's usual 100 seconds. The first request waits for the
+/// Any other host passes through untouched, bounded by HttpClient's usual 100 seconds, unless <see cref="OutsideRules"/>
+/// says it was meant for the mesh: then it fails without being sent. The first request waits for the
 /// mesh to be ready (the control plane's first snapshot, the workload's certificate) when the host did not.
 /// </summary>
-internal sealed class MeshHandler(ServiceCatalog catalog, MeshReadiness readiness, TimeProvider time) : DelegatingHandler, ITransport
+internal sealed class MeshHandler(ServiceCatalog catalog, MeshReadiness readiness, ControlPlaneWatcher controlPlane, TimeProvider time) : DelegatingHandler, ITransport
 {
     /// <summary>The total timeout of requests to hosts that are not services: HttpClient's own default.</summary>
     internal static readonly TimeSpan PassThroughTimeout = TimeSpan.FromSeconds(100);
@@ -26,8 +28,18 @@ internal sealed class MeshHandler(ServiceCatalog catalog, MeshReadiness readines
     private Task<HttpResponseMessage> RouteAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri;
-        return uri is { IsAbsoluteUri: true } && catalog.TryGetService(uri.Host, out var service)
-            ? service.SendAsync(request, this, cancellationToken).AsTask()
+        if (uri is not { IsAbsoluteUri: true })
+        {
+            return SendPassThroughAsync(request, cancellationToken);
+        }
+
+        if (catalog.TryGetService(uri.Host, out var service))
+        {
+            return service.SendAsync(request, this, cancellationToken).AsTask();
+        }
+
+        return catalog.Outside.Refuse(uri.Host, controlPlane) is { } refused
+            ? Task.FromException<HttpResponseMessage>(refused)
             : SendPassThroughAsync(request, cancellationToken);
     }
 

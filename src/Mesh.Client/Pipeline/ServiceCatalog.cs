@@ -88,6 +88,9 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
     /// <summary>Gets the name of this service in the mesh, when configured.</summary>
     public string? ServiceName => _snapshot.ServiceName;
 
+    /// <summary>Gets which hosts that are not services may be called outside the mesh, as the options in force say.</summary>
+    public OutsideRules Outside => _snapshot.Outside;
+
     /// <summary>Gets the names of the services in force.</summary>
     public IEnumerable<string> ServiceNames => _snapshot.Services.Keys;
 
@@ -242,7 +245,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
             .SelectMany(s => s.Destination.Endpoints)
             .Where(t => mutualTls && t.Endpoint.Identity is not null)
             .Select(t => (t.Endpoint.Address.Host, t.Endpoint.Address.Port, t.Endpoint.Identity!)));
-        return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName);
+        return new Snapshot(services.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), version, options.ServiceName, OutsideRules.Of(options));
     }
 
     /// <summary>
@@ -438,7 +441,7 @@ internal sealed partial class ServiceCatalog : IEndpointCounts, IDisposable
         a.Weight == b.Weight && a.Zone == b.Zone && a.Labels.Count == b.Labels.Count
         && a.Labels.All(l => b.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
 
-    private sealed record Snapshot(FrozenDictionary<string, LogicalService> Services, long Version, string? ServiceName);
+    private sealed record Snapshot(FrozenDictionary<string, LogicalService> Services, long Version, string? ServiceName, OutsideRules Outside);
 
     [LoggerMessage(1, LogLevel.Information, "Mesh configuration {Version} applied: {ServiceCount} services.")]
     private static partial void LogApplied(ILogger logger, long version, int serviceCount);

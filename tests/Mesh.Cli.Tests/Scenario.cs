@@ -25,7 +25,8 @@ internal sealed class Scenario : IAsyncDisposable
 
     public static async Task<Scenario> StartAsync(bool fleet = true)
     {
-        var meshd = await TestMeshd.StartAsync(("Meshd:ReaderToken", ReaderToken), ("Meshd:SweepInterval", "00:00:00.100"));
+        // Leases long enough that no instance of the scenario lapses on a slow machine while a test runs.
+        var meshd = await TestMeshd.StartAsync(("Meshd:ReaderToken", ReaderToken), ("Meshd:SweepInterval", "00:00:00.100"), ("Meshd:LeaseTtl", "00:10:00"));
         var scenario = new Scenario(meshd);
         try
         {

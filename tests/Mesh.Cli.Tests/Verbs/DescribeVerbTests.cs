@@ -32,8 +32,8 @@ public sealed class DescribeVerbTests : IAsyncLifetime
 
             Instances (2):
               INSTANCE  ADDRESS                ZONE  LEASE          RUNS                   LAGGING       EJECTED-BY   CERTIFICATE
-              o-1       http://127.0.0.1:5001  a     expires in Ns  orders@v1,payments@v1  orders@v1<v2  gateway/g-1  expires in Nd
-              o-2       http://127.0.0.1:5002  a     expires in Ns  orders@v2,payments@v1  -             -            expires in Nd
+              o-1       http://127.0.0.1:5001  a     expires in Nm  orders@v1,payments@v1  orders@v1<v2  gateway/g-1  expires in Nd
+              o-2       http://127.0.0.1:5002  a     expires in Nm  orders@v2,payments@v1  -             -            expires in Nd
 
             Local overrides (the instance runs its own value, not meshd's):
               o-1: Mesh:Services:orders:Retry:MaxAttempts

@@ -65,9 +65,9 @@ public sealed class GetVerbTests : IAsyncLifetime
         Assert.Equal(
             """
             SERVICE  INSTANCE  ADDRESS                ZONE  WEIGHT  LEASE          POLICIES               CONVERGED  EJECTED-BY
-            gateway  g-1       http://127.0.0.1:6001  a     1       expires in Ns  orders@v2,payments@v1  yes        -
-            orders   o-1       http://127.0.0.1:5001  a     1       expires in Ns  orders@v1,payments@v1  no         gateway/g-1
-            orders   o-2       http://127.0.0.1:5002  a     1       expires in Ns  orders@v2,payments@v1  yes        -
+            gateway  g-1       http://127.0.0.1:6001  a     1       expires in Nm  orders@v2,payments@v1  yes        -
+            orders   o-1       http://127.0.0.1:5001  a     1       expires in Nm  orders@v1,payments@v1  no         gateway/g-1
+            orders   o-2       http://127.0.0.1:5002  a     1       expires in Nm  orders@v2,payments@v1  yes        -
 
             """,
             all.Normalized);

@@ -80,6 +80,7 @@ public static class MeshServerServiceCollectionExtensions
             services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
             services.TryAddSingleton<ServerInstance>();
             services.TryAddSingleton<InstanceReporter>();
+            services.TryAddSingleton<RegistrationHealth>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
 

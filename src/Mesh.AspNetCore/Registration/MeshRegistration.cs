@@ -51,6 +51,7 @@ internal sealed partial class MeshRegistration(
     private volatile RegistrationState _state = RegistrationState.Waiting;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Meter? _meter;
+    private int _stopping;
     private int _disposed;
 
     /// <summary>Gets the service name registered, once registration is on.</summary>
@@ -127,7 +128,8 @@ internal sealed partial class MeshRegistration(
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        if (!_running)
+        // Once: a host stopped twice does not drain twice.
+        if (!_running || Interlocked.Exchange(ref _stopping, 1) != 0)
         {
             return;
         }

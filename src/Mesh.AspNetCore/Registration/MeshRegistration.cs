@@ -16,7 +16,9 @@ namespace Mesh.AspNetCore.Registration;
 /// time, and only then lets the server stop. When the server serves the mesh's TLS (an identity, a mode other than off,
 /// the advertised endpoint one the mesh serves), the instance registers at <c>https</c> with the identity it presents;
 /// a change of mode that changes this registers again at the next renewal. Every renewal carries the instance's report
-/// (<see cref="InstanceReporter"/>).
+/// (<see cref="InstanceReporter"/>). With health checks of the application's own (<see cref="RegistrationHealth"/>), it
+/// registers only once they pass, drains when they fail (weight 0 for the drain time, the lease renewed, then
+/// deregistered), and registers at its weight again when they recover.
 /// </summary>
 internal sealed partial class MeshRegistration(
     ServerInstance instance,

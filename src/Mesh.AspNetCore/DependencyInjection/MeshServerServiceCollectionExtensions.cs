@@ -27,6 +27,10 @@ public static class MeshServerServiceCollectionExtensions
     /// graceful shutdown deregisters, keeps serving for <see cref="MeshServerOptions.DrainTime"/>, then stops. With
     /// <c>Mesh:Server:Consul:Register</c> (see <see cref="ConsulRegistrationOptions"/>), it also registers with the Consul
     /// agent of <c>Mesh:Discovery:Consul:Address</c>, keeps a TTL check passing, and deregisters before the drain.
+    /// When the application has health checks of its own, registration with the control plane waits for them to report
+    /// Healthy or Degraded; when they turn Unhealthy the instance drains (weight 0 for the drain time, then deregisters)
+    /// and it registers again when they recover (<see cref="MeshServerOptions.HealthCheckTag"/>,
+    /// <see cref="MeshServerOptions.HealthCheckInterval"/>).
     /// </para>
     /// <para>
     /// With a workload identity (<c>Mesh:Identity:Source</c>), every Kestrel endpoint the application serves in plaintext
@@ -80,6 +84,7 @@ public static class MeshServerServiceCollectionExtensions
             services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
             services.TryAddSingleton<ServerInstance>();
             services.TryAddSingleton<InstanceReporter>();
+            services.TryAddSingleton<RegistrationHealth>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
 

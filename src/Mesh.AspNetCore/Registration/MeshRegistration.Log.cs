@@ -4,8 +4,8 @@ namespace Mesh.AspNetCore.Registration;
 
 internal sealed partial class MeshRegistration
 {
-    [LoggerMessage(1, LogLevel.Information, "Registered {Service} instance {InstanceId} at {Address} (identity {Identity}) with the control plane; lease of {TtlSeconds} s.")]
-    private static partial void LogRegistered(ILogger logger, string service, string instanceId, Uri address, string identity, double ttlSeconds);
+    [LoggerMessage(1, LogLevel.Information, "Registered {Service} instance {InstanceId} at {Address} (identity {Identity}, weight {Weight}) with the control plane; lease of {TtlSeconds} s.")]
+    private static partial void LogRegistered(ILogger logger, string service, string instanceId, Uri address, string identity, int weight, double ttlSeconds);
 
     [LoggerMessage(2, LogLevel.Warning, "The lease of {Service} instance {InstanceId} lapsed; registering again.")]
     private static partial void LogLeaseLost(ILogger logger, string service, string instanceId);
@@ -33,4 +33,19 @@ internal sealed partial class MeshRegistration
 
     [LoggerMessage(10, LogLevel.Warning, "The control plane refused the report of {Service} instance {InstanceId}; renewing its lease without it.")]
     private static partial void LogReportRefused(ILogger logger, string service, string instanceId);
+
+    [LoggerMessage(11, LogLevel.Information, "Registration of {Service} waits for its health checks ({Checks}), run every {Seconds} s: it registers once they pass.")]
+    private static partial void LogWaitsForHealth(ILogger logger, string service, string checks, double seconds);
+
+    [LoggerMessage(12, LogLevel.Information, "The health checks of {Service} instance {InstanceId} pass: it registers at its weight.")]
+    private static partial void LogHealthPasses(ILogger logger, string service, string instanceId);
+
+    [LoggerMessage(13, LogLevel.Warning, "The health checks of {Service} instance {InstanceId} fail, so it takes no traffic: {Failing}.")]
+    private static partial void LogHealthFails(ILogger logger, string service, string instanceId, string failing);
+
+    [LoggerMessage(14, LogLevel.Warning, "Draining {Service} instance {InstanceId} for failing health checks: weight 0 for {Seconds} s, then deregistering.")]
+    private static partial void LogHealthDrain(ILogger logger, string service, string instanceId, double seconds);
+
+    [LoggerMessage(15, LogLevel.Information, "Drained {Service} instance {InstanceId} for failing health checks (deregistered: {Deregistered}); it registers again once they pass.")]
+    private static partial void LogHealthDrained(ILogger logger, string service, string instanceId, bool deregistered);
 }

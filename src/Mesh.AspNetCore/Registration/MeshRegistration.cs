@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Mesh.AspNetCore.Identity;
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Contract;
+using Mesh.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -14,7 +16,9 @@ namespace Mesh.AspNetCore.Registration;
 /// time, and only then lets the server stop. When the server serves the mesh's TLS (an identity, a mode other than off,
 /// the advertised endpoint one the mesh serves), the instance registers at <c>https</c> with the identity it presents;
 /// a change of mode that changes this registers again at the next renewal. Every renewal carries the instance's report
-/// (<see cref="InstanceReporter"/>).
+/// (<see cref="InstanceReporter"/>). With health checks of the application's own (<see cref="RegistrationHealth"/>), it
+/// registers only once they pass, drains when they fail (weight 0 for the drain time, the lease renewed, then
+/// deregistered), and registers at its weight again when they recover.
 /// </summary>
 internal sealed partial class MeshRegistration(
     ServerInstance instance,
@@ -26,11 +30,15 @@ internal sealed partial class MeshRegistration(
     ServerIdentity identity,
     MtlsModes modes,
     MeshTlsEndpoints endpoints,
-    InstanceReporter reporter) : IHostedLifecycleService, IDisposable
+    InstanceReporter reporter,
+    RegistrationHealth health,
+    IMeterFactory meters) : IHostedLifecycleService, IDisposable
 {
     public const string LogCategory = "Mesh.Registration";
 
     private static readonly TimeSpan s_defaultTtl = TimeSpan.FromSeconds(10);
+    private static readonly RegistrationState[] s_states = Enum.GetValues<RegistrationState>();
+    private static readonly string[] s_stateNames = ["waiting", "registered", "draining", "deregistered"];
 
     private readonly ILogger _logger = loggers.CreateLogger(LogCategory);
     private readonly CancellationTokenSource _stop = new();
@@ -38,7 +46,14 @@ internal sealed partial class MeshRegistration(
     private Uri? _address;
     private bool _running;
     private Task _loop = Task.CompletedTask;
+    private Task _healthLoop = Task.CompletedTask;
     private volatile bool _everRegistered;
+    private volatile bool _outOfRegistry;
+    private volatile HealthVerdict? _verdict;
+    private volatile RegistrationState _state = RegistrationState.Waiting;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Meter? _meter;
+    private int _stopping;
     private int _disposed;
 
     /// <summary>Gets the service name registered, once registration is on.</summary>
@@ -53,8 +68,14 @@ internal sealed partial class MeshRegistration(
     /// <summary>Gets the identity last sent with the registration; <see langword="null"/> when none was.</summary>
     public string? Identity { get; private set; }
 
-    /// <summary>Gets whether the instance registered with the control plane, so its shutdown drains after deregistering.</summary>
-    public bool Drains => _running && _everRegistered;
+    /// <summary>
+    /// Gets whether the instance is in the control plane's registry (or may be), so its shutdown drains after deregistering:
+    /// not before its first registration, nor once it drained and deregistered for failing health checks.
+    /// </summary>
+    public bool Drains => _running && _everRegistered && !_outOfRegistry;
+
+    /// <summary>Gets where the instance stands with the control plane's registry.</summary>
+    public RegistrationState State => _state;
 
     /// <summary>Completes when the first registration succeeded.</summary>
     public Task Registered => _registered.Task;
@@ -87,17 +108,30 @@ internal sealed partial class MeshRegistration(
             return Task.CompletedTask;
         }
 
-        var first = Registration(settings);
+        var first = Registration(settings, settings.Weight);
         Address = new Uri(first.Address);
         Identity = first.Identity;
         _running = true;
+        _meter = meters.Create(MeshTelemetry.Name);
+        _meter.CreateObservableGauge("mesh.server.registration.state", States, "{state}", "Where this instance stands with the control plane's registry: 1 for the current state, 0 for the others.");
+        if (health.IsGated)
+        {
+            LogWaitsForHealth(_logger, Service, string.Join(", ", health.Selected), health.Interval.TotalSeconds);
+            _healthLoop = Task.Run(() => WatchHealthAsync(_stop.Token), CancellationToken.None);
+        }
+        else
+        {
+            _verdict = HealthVerdict.Pass;
+        }
+
         _loop = Task.Run(() => RunAsync(settings, _stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        if (!_running)
+        // Once: a host stopped twice does not drain twice.
+        if (!_running || Interlocked.Exchange(ref _stopping, 1) != 0)
         {
             return;
         }
@@ -105,8 +139,10 @@ internal sealed partial class MeshRegistration(
         // Deregister first, so callers drop this instance while it still serves them; then drain; then let the server stop.
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (!_everRegistered)
+        await _healthLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!_everRegistered || _outOfRegistry)
         {
+            // Never registered, or already drained and deregistered for failing health checks: nothing to drain.
             return;
         }
 
@@ -137,26 +173,78 @@ internal sealed partial class MeshRegistration(
 
         _stop.Cancel();
         _stop.Dispose();
+        _meter?.Dispose();
     }
 
+    // Health: with checks to wait for, registers once they pass, drains (weight 0 for the drain time, the lease renewed,
+    // then deregisters) when they fail, and registers at the configured weight again when they recover.
     private async Task RunAsync(MeshServerOptions settings, CancellationToken stop)
     {
         var failures = 0;
         var registered = false;
+        var registeredWeight = -1;
+        DateTimeOffset? drainUntil = null;
         var ttl = s_defaultTtl;
         TimeSpan? retryAfter = null;
         while (!stop.IsCancellationRequested)
         {
+            // Taken before the verdict is read, so a change in between wakes the next wait.
+            var changed = Volatile.Read(ref _changed).Task;
             var address = meshd.Current;
-            var registration = Registration(settings);
-            if (registered && (registration.Address != Address!.GetLeftPart(UriPartial.Authority) || registration.Identity != Identity))
-            {
-                // The mode changed whether callers must use the mesh's TLS: tell the control plane now, not at the next start.
-                registered = false;
-            }
-
             try
             {
+                int weight;
+                var verdict = _verdict;
+                if (verdict is null)
+                {
+                    // The first run of the checks has not answered yet.
+                    await SleepAsync(Timeout.InfiniteTimeSpan, changed, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (verdict.Passes)
+                {
+                    drainUntil = null;
+                    weight = settings.Weight;
+                }
+                else if (registered || drainUntil is not null)
+                {
+                    if (drainUntil is null)
+                    {
+                        drainUntil = time.GetUtcNow() + settings.DrainTime;
+                        _state = RegistrationState.Draining;
+                        LogHealthDrain(_logger, Service!, InstanceId!, settings.DrainTime.TotalSeconds);
+                    }
+
+                    if (time.GetUtcNow() >= drainUntil)
+                    {
+                        var deregistered = !registered || await DeregisterAsync(stop).ConfigureAwait(false);
+                        registered = false;
+                        drainUntil = null;
+                        // Out of the registry unless meshd could not be told; then a shutdown deregisters and drains as usual.
+                        _outOfRegistry = deregistered;
+                        _state = RegistrationState.Deregistered;
+                        LogHealthDrained(_logger, Service!, InstanceId!, deregistered);
+                        continue;
+                    }
+
+                    weight = 0;
+                }
+                else
+                {
+                    // Not in the registry and not to be: wait for the checks to pass.
+                    await SleepAsync(Timeout.InfiniteTimeSpan, changed, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                var registration = Registration(settings, weight);
+                if (registered && (registration.Address != Address!.GetLeftPart(UriPartial.Authority) || registration.Identity != Identity || registeredWeight != weight))
+                {
+                    // The mode changed whether callers must use the mesh's TLS, or the health checks changed the weight:
+                    // tell the control plane now, not at the next start.
+                    registered = false;
+                }
+
                 MeshdAnswer<LeaseDocument> answer;
                 if (registered)
                 {
@@ -182,11 +270,14 @@ internal sealed partial class MeshRegistration(
                     if (answer.IsSuccess)
                     {
                         registered = true;
+                        registeredWeight = weight;
                         _everRegistered = true;
+                        _outOfRegistry = false;
+                        _state = drainUntil is null ? RegistrationState.Registered : RegistrationState.Draining;
                         ttl = Ttl(answer, ttl);
                         Address = new Uri(registration.Address);
                         Identity = registration.Identity;
-                        LogRegistered(_logger, Service!, InstanceId!, Address, registration.Identity ?? "none", ttl.TotalSeconds);
+                        LogRegistered(_logger, Service!, InstanceId!, Address, registration.Identity ?? "none", weight, ttl.TotalSeconds);
                         _registered.TrySetResult();
                     }
                 }
@@ -195,7 +286,13 @@ internal sealed partial class MeshRegistration(
                 {
                     ttl = Ttl(answer, ttl);
                     failures = 0;
-                    await Task.Delay(ttl / 3, time, stop).ConfigureAwait(false);
+                    var next = ttl / 3;
+                    if (drainUntil is { } until && until - time.GetUtcNow() < next)
+                    {
+                        next = until - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+                    }
+
+                    await SleepAsync(next, changed, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -227,6 +324,72 @@ internal sealed partial class MeshRegistration(
         }
     }
 
+    // Runs the checks every interval; a change between passing and failing is logged and wakes the registration loop.
+    private async Task WatchHealthAsync(CancellationToken stop)
+    {
+        HealthVerdict? last = null;
+        while (!stop.IsCancellationRequested)
+        {
+            HealthVerdict verdict;
+            try
+            {
+                verdict = await health.CheckAsync(stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The checks' own failures become results; this is the health check service itself failing.
+                verdict = new HealthVerdict(false, $"the health check service failed ({ex.GetType().Name})");
+            }
+
+            _verdict = verdict;
+            if (last is null || last.Passes != verdict.Passes)
+            {
+                if (verdict.Passes)
+                {
+                    LogHealthPasses(_logger, Service!, InstanceId!);
+                }
+                else
+                {
+                    LogHealthFails(_logger, Service!, InstanceId!, verdict.Failing ?? "unhealthy");
+                }
+
+                Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            }
+
+            last = verdict;
+            try
+            {
+                await Task.Delay(health.Interval, time, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    // Waits for the delay, or until the health verdict changes.
+    private async Task SleepAsync(TimeSpan delay, Task changed, CancellationToken stop)
+    {
+        using var cut = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        await Task.WhenAny(Task.Delay(delay, time, cut.Token), changed).ConfigureAwait(false);
+        await cut.CancelAsync().ConfigureAwait(false);
+        stop.ThrowIfCancellationRequested();
+    }
+
+    private IEnumerable<Measurement<int>> States()
+    {
+        var current = _state;
+        foreach (var state in s_states)
+        {
+            yield return new Measurement<int>(state == current ? 1 : 0, new KeyValuePair<string, object?>("mesh.registration.state", s_stateNames[(int)state]));
+        }
+    }
+
     private async Task<bool> DeregisterAsync(CancellationToken cancellationToken)
     {
         try
@@ -248,7 +411,7 @@ internal sealed partial class MeshRegistration(
         return false;
     }
 
-    private RegistrationRequest Registration(MeshServerOptions settings)
+    private RegistrationRequest Registration(MeshServerOptions settings, int weight)
     {
         var address = _address!;
         string? presented = null;
@@ -265,10 +428,26 @@ internal sealed partial class MeshRegistration(
             address.GetLeftPart(UriPartial.Authority),
             settings.Zone,
             new SortedDictionary<string, string>(settings.Labels, StringComparer.Ordinal),
-            settings.Weight,
+            weight,
             presented);
     }
 
     private static TimeSpan Ttl(MeshdAnswer<LeaseDocument> answer, TimeSpan fallback) =>
         answer.Document is { Ttl: var ttl } && ttl > TimeSpan.Zero ? ttl : fallback;
+}
+
+/// <summary>Where an instance stands with the control plane's registry.</summary>
+internal enum RegistrationState
+{
+    /// <summary>Not registered yet: waiting for its health checks to pass, or for the control plane to answer.</summary>
+    Waiting,
+
+    /// <summary>Registered at its configured weight.</summary>
+    Registered,
+
+    /// <summary>Registered at weight 0 for the drain time, because its health checks fail.</summary>
+    Draining,
+
+    /// <summary>Deregistered after a drain; registers again when its health checks pass.</summary>
+    Deregistered,
 }

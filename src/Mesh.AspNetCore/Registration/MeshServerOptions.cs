@@ -48,6 +48,23 @@ public sealed class MeshServerOptions
     public TimeSpan DrainTime { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// Gets or sets the tag of the ASP.NET Core health checks registration waits for. The instance registers with the
+    /// control plane only once they report Healthy or Degraded; when they turn Unhealthy it drains (registers again at
+    /// weight 0 for <see cref="DrainTime"/>, then deregisters), and it registers at <see cref="Weight"/> again when they
+    /// recover. Without any such check, the instance registers at once.
+    /// </summary>
+    /// <value>
+    /// <see langword="null"/> by default: every registered check except the mesh's own (<c>mesh</c>, tag <c>ready</c>).
+    /// Set to <c>ready</c> to wait for the checks tagged <c>ready</c>, the mesh's included; a tag no check carries turns
+    /// the waiting off.
+    /// </value>
+    public string? HealthCheckTag { get; set; }
+
+    /// <summary>Gets or sets how often the health checks registration waits for run.</summary>
+    /// <value>5 seconds by default; from 100 milliseconds to 5 minutes.</value>
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// Gets or sets how long the server waits for a new connection's first byte, which tells a TLS ClientHello from
     /// plaintext, when the workload has an identity and the mode is <c>Strict</c> or <c>Permissive</c>. A connection that
     /// sends nothing for this long is closed, so silent connections cannot hold the server's connections.

@@ -46,6 +46,16 @@ internal sealed class MeshServerOptionsValidator(ServerIdentity identity) : IVal
             failures.Add($"{Section}:DrainTime: {options.DrainTime.ToString("c", CultureInfo.InvariantCulture)} is out of range (0 to 10 minutes).");
         }
 
+        if (options.HealthCheckTag is { } tag && (tag.Length is 0 or > 128 || tag.Trim().Length != tag.Length || tag.Any(char.IsControl)))
+        {
+            failures.Add($"{Section}:HealthCheckTag: '{tag}' is not a valid tag (1 to 128 characters, without control characters or white space around it).");
+        }
+
+        if (options.HealthCheckInterval < s_minTimeout || options.HealthCheckInterval > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"{Section}:HealthCheckInterval: {options.HealthCheckInterval.ToString("c", CultureInfo.InvariantCulture)} is out of range (100 milliseconds to 5 minutes).");
+        }
+
         if (options.Consul.CheckTtl < TimeSpan.FromSeconds(1) || options.Consul.CheckTtl > TimeSpan.FromMinutes(10))
         {
             failures.Add($"{Section}:Consul:CheckTtl: {options.Consul.CheckTtl.ToString("c", CultureInfo.InvariantCulture)} is out of range (1 second to 10 minutes).");

@@ -3,6 +3,7 @@ using Mesh.AspNetCore.Authorization;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
 using Mesh.AspNetCore.Telemetry;
+using Mesh.Telemetry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -79,10 +80,10 @@ public static class MeshServerServiceCollectionExtensions
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<ConsulRegistration>());
         }
 
-        // Incoming traceparent headers of a future version are continued, as W3C Trace Context asks.
+        // Incoming traceparent and tracestate are read by W3C Trace Context's rules (Mesh.Telemetry.W3CTraceContext).
         if (!services.Any(d => d.ServiceType == typeof(DistributedContextPropagator) && d.ImplementationFactory is not null && d.ImplementationFactory.Method.DeclaringType == typeof(MeshServerServiceCollectionExtensions)))
         {
-            services.Replace(ServiceDescriptor.Singleton<DistributedContextPropagator>(static _ => new TraceContextPropagator(DistributedContextPropagator.Current)));
+            services.Replace(ServiceDescriptor.Singleton<DistributedContextPropagator>(static _ => TraceContextPropagator.Over(DistributedContextPropagator.Current)));
         }
 
         return services;

@@ -195,9 +195,9 @@ internal static class W3CTraceContext
     public static string TraceParentOf(Activity activity)
     {
         var flags = (byte)((activity.Recorded ? Sampled : 0) | RandomBit(activity));
-        var id = activity.Id;
-        if (id is { Length: Version00Length } && id.StartsWith("00-", StringComparison.Ordinal)
-            && HexValue(id[53]) == flags >> 4 && HexValue(id[54]) == (flags & 0xf))
+
+        // The platform's id carries the span's flags byte as it is: reused when that byte is what is sent.
+        if ((byte)activity.ActivityTraceFlags == flags && activity.Id is { Length: Version00Length } id && id.StartsWith("00-", StringComparison.Ordinal))
         {
             return id;
         }

@@ -17,8 +17,9 @@ public static class MeshServerServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the mesh's inbound side: golden metrics of every inbound request (<c>mesh.server.request.duration</c> on the
-    /// <c>Mesh</c> meter) by caller service, route and status. Traces continue from the caller's <c>traceparent</c>,
-    /// including one of a future version as W3C Trace Context asks. Also adds the outbound mesh (<c>AddMesh()</c>).
+    /// <c>Mesh</c> meter) by caller service, route and status. Traces continue from the caller's <c>traceparent</c>
+    /// and <c>tracestate</c>, read by the rules of W3C Trace Context (an invalid <c>traceparent</c> starts a new trace; an
+    /// invalid <c>tracestate</c> is dropped whole). Also adds the outbound mesh (<c>AddMesh()</c>).
     /// </summary>
     /// <remarks>
     /// <para>

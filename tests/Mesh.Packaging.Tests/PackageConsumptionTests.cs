@@ -23,7 +23,7 @@ public sealed class PackageConsumptionTests : IDisposable
         // The restore copied the test's own version into the NuGet cache; nothing else will ever use it.
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "mesh.client", "mesh.aspnetcore" })
+        foreach (var id in new[] { "mesh.client", "mesh.aspnetcore", "mesh.sdk", "mesh.cli" })
         {
             var folder = Path.Combine(cache, id, _version);
             if (Directory.Exists(folder))
@@ -105,6 +105,49 @@ public sealed class PackageConsumptionTests : IDisposable
         var output = await RunAsync("dotnet", ["run", "-c", "Release", "--", server.Address.ToString()], consumer);
 
         Assert.Matches(@"hello mesh, deadline \d+ ms", output);
+    }
+
+    [Fact]
+    public async Task Meshctl_installs_as_a_dotnet_tool_from_its_package_and_reads_a_real_meshd()
+    {
+        var feed = Directory.CreateDirectory(Path.Combine(_work, "feed")).FullName;
+        foreach (var project in new[] { "src/Mesh.Sdk/Mesh.Sdk.csproj", "src/Mesh.Cli/Mesh.Cli.csproj" })
+        {
+            await RunAsync("dotnet", ["pack", Path.Combine(RepositoryRoot, project), "-c", "Release", "-o", feed, $"-p:Version={_version}"], RepositoryRoot);
+        }
+
+        using (var sdk = ZipFile.OpenRead(Path.Combine(feed, $"Mesh.Sdk.{_version}.nupkg")))
+        {
+            Assert.NotNull(sdk.GetEntry("README.md"));
+            Assert.NotNull(sdk.GetEntry("lib/net10.0/Mesh.Sdk.dll"));
+            Assert.NotNull(sdk.GetEntry("lib/net10.0/Mesh.Sdk.xml"));
+            using var nuspec = sdk.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open();
+            var dependencies = XDocument.Load(nuspec).Descendants().Where(e => e.Name.LocalName == "dependency").Select(e => e.Attribute("id")?.Value).ToList();
+            Assert.Empty(dependencies);
+        }
+
+        using (var cli = ZipFile.OpenRead(Path.Combine(feed, $"Mesh.Cli.{_version}.nupkg")))
+        {
+            Assert.NotNull(cli.GetEntry("README.md"));
+            Assert.NotNull(cli.GetEntry("tools/net10.0/any/meshctl.dll"));
+            Assert.NotNull(cli.GetEntry("tools/net10.0/any/Mesh.Sdk.dll"));
+            Assert.NotNull(cli.GetEntry("tools/net10.0/any/DotnetToolSettings.xml"));
+        }
+
+        var tools = Path.Combine(_work, "tools");
+        await RunAsync("dotnet", ["tool", "install", "Mesh.Cli", "--version", _version, "--tool-path", tools, "--add-source", feed], _work);
+
+        await using var meshd = await TestMeshd.StartAsync();
+        using (await meshd.PutPolicyAsync("orders", """{ "LoadBalancer": "RoundRobin" }"""))
+        {
+        }
+
+        var meshctl = Path.Combine(tools, "meshctl");
+        var output = await RunAsync(meshctl, ["get", "policies", "--address", meshd.Address.ToString(), "--token", TestMeshd.AdminToken], _work);
+        Assert.Equal("SERVICE  VERSION  KEYS\norders   v1       LoadBalancer\n", output);
+
+        var refused = await ChildProcess.RunAsync(meshctl, ["get", "services", "--address", meshd.Address.ToString(), "--token", "wrong"], TimeSpan.FromMinutes(1), _work);
+        Assert.Equal(3, refused.ExitCode);
     }
 
     private static string RepositoryRoot => ChildProcess.RepositoryRoot;

@@ -294,9 +294,10 @@ internal sealed class MicroservicesScenario
         return lines;
     }
 
+    /// <summary>A caller's outbound entry for <paramref name="service"/> in its <c>/mesh/stats</c> answer.</summary>
     private static JsonElement? Find(JsonElement? stats, string service)
     {
-        if (stats is not { ValueKind: JsonValueKind.Array } array)
+        if (stats is not { ValueKind: JsonValueKind.Object } answer || !answer.TryGetProperty("outbound", out var array) || array.ValueKind != JsonValueKind.Array)
         {
             return null;
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Mesh.AspNetCore.Authorization;
+using Mesh.AspNetCore.Health;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
 using Mesh.AspNetCore.Telemetry;
@@ -45,6 +46,12 @@ public static class MeshServerServiceCollectionExtensions
     /// the verified caller and the path routing matches: 403 when denied (gRPC <c>PERMISSION_DENIED</c>), 429 over the
     /// per-caller rate limit, each denial audited and counted in <c>mesh.server.authorization</c>.
     /// </para>
+    /// <para>
+    /// Readiness: a health check named <c>mesh</c>, tagged <c>ready</c>, is unhealthy while a configured control plane has
+    /// delivered no snapshot or refuses the token, and while a workload with an identity has no valid certificate; degraded
+    /// while the control plane cannot refresh the snapshot in force. Map it with
+    /// <c>app.MapHealthChecks("/ready", new() { Predicate = c => c.Tags.Contains("ready") })</c>.
+    /// </para>
     /// </remarks>
     /// <param name="services">The service collection.</param>
     /// <returns>The same service collection.</returns>
@@ -59,6 +66,7 @@ public static class MeshServerServiceCollectionExtensions
         services.TryAddSingleton<MeshTlsEndpoints>();
         services.TryAddSingleton<MeshInbound>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, MeshKestrelSetup>());
+        services.TryAddSingleton<InboundStats>();
         services.TryAddSingleton<MeshServerMetrics>();
         services.TryAddSingleton<AuthorizationPolicies>();
         services.TryAddSingleton<AuthorizationMetrics>();
@@ -73,12 +81,21 @@ public static class MeshServerServiceCollectionExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Mesh.MeshOptions>, ZoneFromRegistration>());
             services.AddSingleton<IHostedService, MeshTlsStartupCheck>();
             services.TryAddSingleton<ServerInstance>();
+            services.TryAddSingleton<InstanceReporter>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
 
             // After meshd's registration, so it stops (and deregisters from Consul) first.
             services.AddSingleton<ConsulRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<ConsulRegistration>());
+        }
+
+        // Readiness: the mesh's health check, for a probe that maps health checks tagged "ready".
+        if (!services.Any(d => d.ServiceType == typeof(MeshReadinessCheck)))
+        {
+            services.AddSingleton<MeshReadinessCheck>();
+            services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration(
+                MeshReadinessCheck.Name, static sp => sp.GetRequiredService<MeshReadinessCheck>(), failureStatus: null, tags: [MeshReadinessCheck.ReadyTag]));
         }
 
         // Incoming traceparent and tracestate are read by W3C Trace Context's rules (Mesh.Telemetry.W3CTraceContext).

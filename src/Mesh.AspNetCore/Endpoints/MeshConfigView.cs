@@ -1,10 +1,8 @@
 using System.Collections;
 using System.Globalization;
 using System.Reflection;
-using System.Text.Json;
 using Mesh.Configuration;
 using Mesh.ControlPlane;
-using Mesh.ControlPlane.Contract;
 using Mesh.Pipeline;
 using Microsoft.Extensions.Configuration;
 
@@ -36,7 +34,7 @@ internal static class MeshConfigView
     {
         var providers = Leaves(root.Configuration).ToList();
         var snapshot = watcher.Current;
-        var policyVersions = PolicyVersions(snapshot);
+        var policyVersions = snapshot.PolicyVersions;
         return new
         {
             version = catalog.Version,
@@ -47,7 +45,7 @@ internal static class MeshConfigView
                 return new
                 {
                     service = name,
-                    policyVersion = policyVersions.TryGetValue(name, out var version) && version > 0 ? version : (long?)null,
+                    policyVersion = policyVersions.TryGetValue(name, out var version) ? version : (long?)null,
                     keys = Keys(name, service?.Options ?? new MeshServiceOptions(), root, providers),
                 };
             }).ToList(),
@@ -74,14 +72,7 @@ internal static class MeshConfigView
         var keys = new List<object>(effective.Count);
         foreach (var (key, value) in effective)
         {
-            var setBy = new List<IConfigurationProvider>(2);
-            foreach (var provider in providers)
-            {
-                if (provider.TryGet($"{prefix}:{key}", out _))
-                {
-                    setBy.Add(provider);
-                }
-            }
+            var setBy = SetBy($"{prefix}:{key}", providers);
 
             if (setBy.Count == 0)
             {
@@ -97,11 +88,62 @@ internal static class MeshConfigView
                 value,
                 source = SourceOf(winner, root),
                 provider = ReferenceEquals(winner, root.Pushed) ? null : winner.ToString(),
-                overrides = setBy.Count > 1 ? SourceOf(setBy[^2], root) : null,
+                overrides = Overrides(setBy, root),
             });
         }
 
         return keys;
+    }
+
+    /// <summary>
+    /// The configuration keys, under <c>Mesh:Services</c>, that the application's own configuration sets over a key the
+    /// control plane pushed: what <c>/mesh/config</c> shows as set by <c>appsettings</c> overriding <c>meshd</c>. Names
+    /// only, ordered, at most <paramref name="limit"/>.
+    /// </summary>
+    public static IReadOnlyList<string> OverriddenKeys(MeshConfigurationRoot root, int limit = int.MaxValue)
+    {
+        var providers = Leaves(root.Configuration).ToList();
+        var overridden = new List<string>();
+        var prefix = $"{MeshOptionsValidator.Section}:Services:";
+        foreach (var key in root.Pushed.Keys())
+        {
+            if (key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && Overrides(SetBy(key, providers), root) == Meshd)
+            {
+                overridden.Add(key);
+            }
+        }
+
+        overridden.Sort(StringComparer.OrdinalIgnoreCase);
+        return overridden.Count > limit ? overridden[..limit] : overridden;
+    }
+
+    /// <summary>The providers that set <paramref name="key"/>, in order: the last one wins.</summary>
+    private static List<IConfigurationProvider> SetBy(string key, List<IConfigurationProvider> providers)
+    {
+        var setBy = new List<IConfigurationProvider>(2);
+        foreach (var provider in providers)
+        {
+            if (provider.TryGet(key, out _))
+            {
+                setBy.Add(provider);
+            }
+        }
+
+        return setBy;
+    }
+
+    /// <summary>
+    /// The source the winner of a key beats: <c>meshd</c> whenever the control plane pushed the key and another provider
+    /// set it too (the one fact an operator must see), else the provider before the winner; none when only one set it.
+    /// </summary>
+    private static string? Overrides(List<IConfigurationProvider> setBy, MeshConfigurationRoot root)
+    {
+        if (setBy.Count < 2)
+        {
+            return null;
+        }
+
+        return !ReferenceEquals(setBy[^1], root.Pushed) && setBy.Exists(p => ReferenceEquals(p, root.Pushed)) ? Meshd : SourceOf(setBy[^2], root);
     }
 
     private static string SourceOf(IConfigurationProvider provider, MeshConfigurationRoot root) =>
@@ -129,30 +171,6 @@ internal static class MeshConfigView
                 yield return provider;
             }
         }
-    }
-
-    private static Dictionary<string, long> PolicyVersions(ControlPlaneSnapshot snapshot)
-    {
-        var versions = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
-        if (snapshot.Body.Length == 0)
-        {
-            return versions;
-        }
-
-        try
-        {
-            var document = JsonSerializer.Deserialize(snapshot.Body, ControlPlaneJson.Default.SnapshotDocument);
-            foreach (var (name, service) in document?.Services ?? new Dictionary<string, ServiceDocument>())
-            {
-                versions[name] = service?.PolicyVersion ?? 0;
-            }
-        }
-        catch (JsonException)
-        {
-            // The snapshot in force was read from these bytes, so this does not happen; without it no version is shown.
-        }
-
-        return versions;
     }
 
     /// <summary>Writes every bindable option under <paramref name="path"/> as a configuration key and its value.</summary>

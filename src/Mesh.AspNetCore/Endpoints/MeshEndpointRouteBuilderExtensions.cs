@@ -1,4 +1,5 @@
 using Mesh.AspNetCore.Endpoints;
+using Mesh.AspNetCore.Telemetry;
 using Mesh.Configuration;
 using Mesh.ControlPlane;
 using Mesh.Pipeline;
@@ -13,11 +14,15 @@ namespace Microsoft.AspNetCore.Builder;
 public static class MeshEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>GET /mesh/stats</c>: the last minute of calls this service made, per destination service, as JSON
-    /// (<c>service</c>, <c>requests</c>, <c>requestsPerSecond</c>, <c>successRate</c>, <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>),
-    /// with the service's state now: <c>endpoints</c> (each <c>address</c> and whether it is <c>ejected</c>), <c>breaker</c>
-    /// (<c>closed</c>, <c>open</c>, <c>half_open</c> or <c>disabled</c>), and the <c>retries</c> and <c>budgetExhausted</c>
-    /// counted since the process started. Maps <c>GET /mesh/config</c>: per service, every option in force with the
+    /// Maps <c>GET /mesh/stats</c>: the last minute of this service's traffic as JSON, both ways. <c>outbound</c>: per
+    /// destination service called (<c>service</c>, <c>requests</c>, <c>requestsPerSecond</c>, <c>successRate</c>,
+    /// <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>), with the service's state now: <c>endpoints</c> (each <c>address</c> and
+    /// whether it is <c>ejected</c>), <c>breaker</c> (<c>closed</c>, <c>open</c>, <c>half_open</c> or <c>disabled</c>), and
+    /// the <c>retries</c> and <c>budgetExhausted</c> counted since the process started. <c>inbound</c> (with
+    /// <c>AddMeshServer()</c>): per caller served (<c>caller</c> as the inbound metrics name it, <c>requests</c>,
+    /// <c>requestsPerSecond</c>, <c>successRate</c>, <c>p50Ms</c>, <c>p95Ms</c>, <c>p99Ms</c>). Both are ordered by name;
+    /// percentiles are the upper bounds of the latency buckets that hold them, as meshd's fleet view adds them up. Maps
+    /// <c>GET /mesh/config</c>: per service, every option in force with the
     /// configuration key that sets it (<c>key</c>, <c>value</c>) and where the value came from (<c>source</c>: <c>meshd</c>
     /// for keys pushed by the control plane, <c>appsettings</c> for the application's own configuration, with its
     /// <c>provider</c>, or <c>default</c>), the source it <c>overrides</c> when both set the key, the service's
@@ -31,29 +36,43 @@ public static class MeshEndpointRouteBuilderExtensions
         var group = endpoints.MapGroup("/mesh");
         group.MapGet("/stats", (HttpContext context) =>
         {
-            var stats = context.RequestServices.GetRequiredService<MeshStats>().GetSnapshot();
+            var outbound = context.RequestServices.GetRequiredService<MeshStats>().GetCounts();
+            var inbound = context.RequestServices.GetService<InboundStats>()?.GetCounts() ?? [];
             var catalog = context.RequestServices.GetRequiredService<ServiceCatalog>();
             var time = context.RequestServices.GetRequiredService<TimeProvider>();
             var now = time.GetTimestamp();
-            return Results.Json(stats.Select(s =>
+            return Results.Json(new
             {
-                var state = catalog.TryGetService(s.Service, out var found) ? found : null;
-                var counters = catalog.CountersOf(s.Service);
-                return new
+                outbound = outbound.OrderBy(s => s.Peer, StringComparer.Ordinal).Select(s =>
                 {
-                    service = s.Service,
+                    var state = catalog.TryGetService(s.Peer, out var found) ? found : null;
+                    var counters = catalog.CountersOf(s.Peer);
+                    return new
+                    {
+                        service = s.Peer,
+                        requests = s.Requests,
+                        requestsPerSecond = s.RequestsPerSecond,
+                        successRate = s.SuccessRate,
+                        p50Ms = s.PercentileMs(0.50),
+                        p95Ms = s.PercentileMs(0.95),
+                        p99Ms = s.PercentileMs(0.99),
+                        endpoints = (state?.Destination.Endpoints ?? []).Select(e => new { address = e.Authority, ejected = e.Ejection.IsEjected(now) }),
+                        breaker = state?.Policy.BreakerState,
+                        retries = counters.Retries,
+                        budgetExhausted = counters.BudgetExhausted,
+                    };
+                }),
+                inbound = inbound.OrderBy(s => s.Peer, StringComparer.Ordinal).Select(s => new
+                {
+                    caller = s.Peer,
                     requests = s.Requests,
                     requestsPerSecond = s.RequestsPerSecond,
                     successRate = s.SuccessRate,
-                    p50Ms = s.P50.TotalMilliseconds,
-                    p95Ms = s.P95.TotalMilliseconds,
-                    p99Ms = s.P99.TotalMilliseconds,
-                    endpoints = (state?.Destination.Endpoints ?? []).Select(e => new { address = e.Authority, ejected = e.Ejection.IsEjected(now) }),
-                    breaker = state?.Policy.BreakerState,
-                    retries = counters.Retries,
-                    budgetExhausted = counters.BudgetExhausted,
-                };
-            }));
+                    p50Ms = s.PercentileMs(0.50),
+                    p95Ms = s.PercentileMs(0.95),
+                    p99Ms = s.PercentileMs(0.99),
+                }),
+            });
         });
         group.MapGet("/config", (HttpContext context) => Results.Json(MeshConfigView.Build(
             context.RequestServices.GetRequiredService<ServiceCatalog>(),

@@ -30,4 +30,7 @@ internal sealed partial class MeshRegistration
 
     [LoggerMessage(9, LogLevel.Warning, "Not registering {Service} with the control plane: the server reports no bound address; set Mesh:Server:AdvertisedAddress.")]
     private static partial void LogNoAddress(ILogger logger, string service);
+
+    [LoggerMessage(10, LogLevel.Warning, "The control plane refused the report of {Service} instance {InstanceId}; renewing its lease without it.")]
+    private static partial void LogReportRefused(ILogger logger, string service, string instanceId);
 }

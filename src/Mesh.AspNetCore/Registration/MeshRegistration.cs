@@ -13,7 +13,8 @@ namespace Mesh.AspNetCore.Registration;
 /// (registering again when the lease lapsed), and on a graceful shutdown deregisters first, keeps serving for the drain
 /// time, and only then lets the server stop. When the server serves the mesh's TLS (an identity, a mode other than off,
 /// the advertised endpoint one the mesh serves), the instance registers at <c>https</c> with the identity it presents;
-/// a change of mode that changes this registers again at the next renewal.
+/// a change of mode that changes this registers again at the next renewal. Every renewal carries the instance's report
+/// (<see cref="InstanceReporter"/>).
 /// </summary>
 internal sealed partial class MeshRegistration(
     ServerInstance instance,
@@ -24,7 +25,8 @@ internal sealed partial class MeshRegistration(
     ILoggerFactory loggers,
     ServerIdentity identity,
     MtlsModes modes,
-    MeshTlsEndpoints endpoints) : IHostedLifecycleService, IDisposable
+    MeshTlsEndpoints endpoints,
+    InstanceReporter reporter) : IHostedLifecycleService, IDisposable
 {
     public const string LogCategory = "Mesh.Registration";
 
@@ -158,7 +160,14 @@ internal sealed partial class MeshRegistration(
                 MeshdAnswer<LeaseDocument> answer;
                 if (registered)
                 {
-                    answer = await meshd.RenewAsync(Service!, InstanceId!, stop).ConfigureAwait(false);
+                    answer = await meshd.RenewAsync(Service!, InstanceId!, reporter.Build(), stop).ConfigureAwait(false);
+                    if (answer.Status is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.UnsupportedMediaType)
+                    {
+                        // meshd refused the report (past a bound it holds, or a meshd that takes none): keep the lease without it.
+                        LogReportRefused(_logger, Service!, InstanceId!);
+                        answer = await meshd.RenewAsync(Service!, InstanceId!, stop).ConfigureAwait(false);
+                    }
+
                     if (answer.Status == HttpStatusCode.NotFound)
                     {
                         // The lease lapsed (the control plane was away longer than the TTL, or forgot it): register again at once.

@@ -12,7 +12,8 @@ namespace Mesh.AspNetCore.Telemetry;
 /// Inbound golden metrics on the <c>Mesh</c> meter: request count and duration by caller service, route and status. When
 /// the workload has an identity the caller is the one its certificate proved (<c>unauthenticated</c> for plaintext and
 /// for TLS without a client certificate), never a header; without an identity nothing is proved, and the caller is the
-/// <c>mesh-caller</c> header meshed clients send, as they claim it.
+/// <c>mesh-caller</c> header meshed clients send, as they claim it. Each request also goes, under the same caller, to the
+/// minute of <see cref="InboundStats"/>.
 /// </summary>
 internal sealed class MeshServerMetrics
 {
@@ -24,10 +25,12 @@ internal sealed class MeshServerMetrics
 
     private readonly Meter _meter;
     private readonly bool _identity;
+    private readonly InboundStats _inbound;
 
-    public MeshServerMetrics(IMeterFactory meters, ServerIdentity identity)
+    public MeshServerMetrics(IMeterFactory meters, ServerIdentity identity, InboundStats inbound)
     {
         _identity = identity.IsEnabled;
+        _inbound = inbound;
         _meter = meters.Create(MeshTelemetry.Name);
         RequestDuration = _meter.CreateHistogram(
             "mesh.server.request.duration", "s", "Duration of inbound requests, by caller service, route and status.", advice: MeshMetrics.LatencyBuckets);
@@ -35,13 +38,17 @@ internal sealed class MeshServerMetrics
 
     public Histogram<double> RequestDuration { get; }
 
-    public void Record(HttpContext context, TimeSpan elapsed)
+    /// <summary>Records a request that ended; <paramref name="threw"/> when the application's pipeline failed it with an exception.</summary>
+    public void Record(HttpContext context, TimeSpan elapsed, bool threw = false)
     {
+        var caller = Caller(context);
+        var status = context.Response.StatusCode;
+        _inbound.Record(caller, elapsed, !threw && status < 500);
         var tags = new TagList
         {
-            { MeshTags.Caller, Caller(context) },
+            { MeshTags.Caller, caller },
             { MeshTags.Method, context.Request.Method },
-            { MeshTags.StatusCode, BoxedStatusCodes.Boxed(context.Response.StatusCode) },
+            { MeshTags.StatusCode, BoxedStatusCodes.Boxed(status) },
         };
         if (context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } route })
         {

@@ -10,13 +10,16 @@ internal sealed class MeshServerMetricsMiddleware(RequestDelegate next, MeshServ
     public async Task InvokeAsync(HttpContext context)
     {
         var started = _time.GetTimestamp();
+        var threw = true;
         try
         {
             await next(context).ConfigureAwait(false);
+            threw = false;
         }
         finally
         {
-            metrics.Record(context, _time.GetElapsedTime(started));
+            // An exception becomes a 500 only after this middleware: the request failed whatever status it shows now.
+            metrics.Record(context, _time.GetElapsedTime(started), threw);
         }
     }
 }

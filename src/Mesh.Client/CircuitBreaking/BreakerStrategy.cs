@@ -8,7 +8,7 @@ namespace Mesh.CircuitBreaking;
 /// <summary>
 /// The breaker of one service (Polly's): attempts that fail against the service (5xx, a broken exchange, an attempt
 /// timeout) open it; while open, calls fail at once; half-open, one probe decides. Keeps its state for
-/// <c>/mesh/stats</c> and counts its transitions.
+/// <c>/mesh/stats</c> (its <c>outbound</c> entry for the service) and counts its transitions.
 /// </summary>
 internal sealed partial class BreakerStrategy(string service, CircuitBreakerOptions options, ServiceCounters counters, ILogger logger)
 {

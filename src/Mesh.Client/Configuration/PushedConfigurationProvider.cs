@@ -15,6 +15,14 @@ internal sealed class PushedConfigurationProvider : ConfigurationProvider, IConf
         OnReload();
     }
 
+    /// <summary>Gets the keys pushed now.</summary>
+    public IReadOnlyList<string> Keys()
+    {
+        // Replace swaps the whole dictionary, so the one read here is never changed while it is copied.
+        var data = Data;
+        return [.. data.Keys];
+    }
+
     /// <summary>Signals a change without new keys, when only the endpoints of a snapshot changed.</summary>
     public void Touch() => OnReload();
 

@@ -15,9 +15,10 @@ namespace Mesh.ControlPlane;
 /// </summary>
 internal sealed class ControlPlaneSnapshot
 {
-    private ControlPlaneSnapshot(long version, FrozenDictionary<string, string?> keys, FrozenDictionary<string, IReadOnlyList<MeshEndpoint>> instances, TrustBundle? bundle, byte[] body)
+    private ControlPlaneSnapshot(long version, FrozenDictionary<string, string?> keys, FrozenDictionary<string, IReadOnlyList<MeshEndpoint>> instances, FrozenDictionary<string, long> policyVersions, TrustBundle? bundle, byte[] body)
     {
         Version = version;
+        PolicyVersions = policyVersions;
         Keys = keys;
         Instances = instances;
         Bundle = bundle;
@@ -29,6 +30,7 @@ internal sealed class ControlPlaneSnapshot
         0,
         FrozenDictionary<string, string?>.Empty,
         FrozenDictionary<string, IReadOnlyList<MeshEndpoint>>.Empty,
+        FrozenDictionary<string, long>.Empty,
         null,
         []);
 
@@ -40,6 +42,9 @@ internal sealed class ControlPlaneSnapshot
 
     /// <summary>Gets the registered instances of every service the snapshot names, possibly none.</summary>
     public FrozenDictionary<string, IReadOnlyList<MeshEndpoint>> Instances { get; }
+
+    /// <summary>Gets the version of each service's policy, for the services that have one (a version above 0).</summary>
+    public FrozenDictionary<string, long> PolicyVersions { get; }
 
     /// <summary>Gets the roots of the mesh's trust domain, when meshd runs its certificate authority.</summary>
     public TrustBundle? Bundle { get; }
@@ -89,9 +94,14 @@ internal sealed class ControlPlaneSnapshot
 
         var keys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         var instances = new Dictionary<string, IReadOnlyList<MeshEndpoint>>(StringComparer.OrdinalIgnoreCase);
+        var policyVersions = new Dictionary<string, long>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, service) in document.Services)
         {
             ReadService(name, service, keys, instances, failures);
+            if (service is { PolicyVersion: > 0 })
+            {
+                policyVersions[name] = service.PolicyVersion;
+            }
         }
 
         TrustBundle? bundle = null;
@@ -108,7 +118,7 @@ internal sealed class ControlPlaneSnapshot
         }
 
         return failures.Count == 0
-            ? new ControlPlaneSnapshot(document.Version, keys.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), instances.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), bundle, body)
+            ? new ControlPlaneSnapshot(document.Version, keys.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), instances.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), policyVersions.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), bundle, body)
             : null;
     }
 

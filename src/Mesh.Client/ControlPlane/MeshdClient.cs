@@ -107,7 +107,18 @@ internal sealed class MeshdClient : IDisposable
 
     /// <summary><c>POST …/renew</c>: renews an instance's lease; <c>404</c> when its lease lapsed.</summary>
     public Task<MeshdAnswer<LeaseDocument>> RenewAsync(string service, string instanceId, CancellationToken cancellationToken) =>
-        SendForLeaseAsync(HttpMethod.Post, InstancePath(service, instanceId) + "/renew", null, cancellationToken);
+        RenewAsync(service, instanceId, null, cancellationToken);
+
+    /// <summary>
+    /// <c>POST …/renew</c>: renews an instance's lease, with what the instance runs as the body when a
+    /// <paramref name="report"/> is given; <c>404</c> when its lease lapsed, <c>400</c> when meshd refuses the report.
+    /// </summary>
+    public Task<MeshdAnswer<LeaseDocument>> RenewAsync(string service, string instanceId, InstanceReportDocument? report, CancellationToken cancellationToken) =>
+        SendForLeaseAsync(
+            HttpMethod.Post,
+            InstancePath(service, instanceId) + "/renew",
+            report is null ? null : JsonContent.Create(report, ControlPlaneJson.Default.InstanceReportDocument),
+            cancellationToken);
 
     /// <summary><c>POST /v1/services/{service}/svid</c>: asks meshd's certificate authority for this workload's X.509-SVID.</summary>
     public async Task<MeshdAnswer<SvidDocument>> RequestSvidAsync(string service, SvidRequest request, CancellationToken cancellationToken)
@@ -208,6 +219,12 @@ internal sealed class MeshdClient : IDisposable
         using var request = new HttpRequestMessage(method, new Uri(address, path)) { Content = content };
         try
         {
+            if (content is not null)
+            {
+                // Buffered, so the body goes with its Content-Length (meshd can refuse one too big before reading it), not chunked.
+                await content.LoadIntoBufferAsync(timeout.Token).ConfigureAwait(false);
+            }
+
             using var response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
             LeaseDocument? lease = null;
             if (response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.NoContent)

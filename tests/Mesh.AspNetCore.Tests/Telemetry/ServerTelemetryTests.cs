@@ -88,7 +88,7 @@ public sealed class ServerTelemetryTests : IAsyncLifetime
         await caller.GetStringAsync(new Uri(app.Address, "/work/9"));
 
         using var stats = JsonDocument.Parse(await caller.GetStringAsync(new Uri(app.Address, "/mesh/stats")));
-        var inventory = Assert.Single(stats.RootElement.EnumerateArray());
+        var inventory = Assert.Single(stats.RootElement.GetProperty("outbound").EnumerateArray());
         Assert.Equal("inventory", inventory.GetProperty("service").GetString());
         Assert.Equal(10, inventory.GetProperty("requests").GetInt64());
         Assert.Equal(0.9, inventory.GetProperty("successRate").GetDouble(), precision: 6);
@@ -99,6 +99,73 @@ public sealed class ServerTelemetryTests : IAsyncLifetime
         Assert.Equal("closed", inventory.GetProperty("breaker").GetString());
         Assert.Equal(0, inventory.GetProperty("retries").GetInt64());
         Assert.Equal(0, inventory.GetProperty("budgetExhausted").GetInt64());
+
+        // The inbound side: the ten /work requests came from a plain client, which names no caller.
+        var served = Assert.Single(stats.RootElement.GetProperty("inbound").EnumerateArray());
+        Assert.Equal("unknown", served.GetProperty("caller").GetString());
+        Assert.Equal(10, served.GetProperty("requests").GetInt64());
+        Assert.Equal(1.0, served.GetProperty("successRate").GetDouble());
+    }
+
+    [Fact]
+    public async Task Mesh_stats_reports_the_requests_served_per_caller_with_failures_and_latency()
+    {
+        await using var server = await TestApp.StartAsync(
+            services => services.AddMeshServer(),
+            app =>
+            {
+                app.MapMeshEndpoints();
+                app.MapGet("/items/{id:int}", async (int id) =>
+                {
+                    if (id % 4 == 3)
+                    {
+                        throw new InvalidOperationException("the fourth item fails");
+                    }
+
+                    if (id % 4 == 2)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(30));
+                        return Results.StatusCode(503);
+                    }
+
+                    return Results.Ok(id);
+                });
+            });
+        var services = new ServiceCollection();
+        services.AddMesh(o =>
+        {
+            o.ServiceName = "checkout";
+            o.Services["catalog"] = new MeshServiceOptions { Endpoints = { new(server.Address.ToString()) }, Retry = { MaxAttempts = 1 } };
+        });
+        services.AddHttpClient("catalog").AddMesh();
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+        using var anonymous = new HttpClient();
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await client.GetAsync($"http://catalog/items/{i}");
+        }
+
+        using var claimed = new HttpRequestMessage(HttpMethod.Get, new Uri(server.Address, "/items/1"));
+        claimed.Headers.Add("mesh-caller", "billing");
+        using (await anonymous.SendAsync(claimed))
+        {
+        }
+
+        // Recorded as each request ends, before the next is sent: no wait needed beyond the answers.
+        using var stats = JsonDocument.Parse(await anonymous.GetStringAsync(new Uri(server.Address, "/mesh/stats")));
+        var inbound = stats.RootElement.GetProperty("inbound").EnumerateArray().ToDictionary(e => e.GetProperty("caller").GetString()!);
+        Assert.Equal(["billing", "checkout"], inbound.Keys.Order(StringComparer.Ordinal));
+        var checkout = inbound["checkout"];
+        Assert.Equal(8, checkout.GetProperty("requests").GetInt64());
+
+        // Two thrown, two 503s: half failed. The 30 ms answers are a quarter, so p95 and p99 hold them.
+        Assert.Equal(0.5, checkout.GetProperty("successRate").GetDouble(), precision: 6);
+        Assert.True(checkout.GetProperty("p95Ms").GetDouble() >= 30, checkout.ToString());
+        Assert.True(checkout.GetProperty("p99Ms").GetDouble() >= checkout.GetProperty("p95Ms").GetDouble(), checkout.ToString());
+        Assert.True(checkout.GetProperty("requestsPerSecond").GetDouble() > 0);
+        Assert.Equal(1, inbound["billing"].GetProperty("requests").GetInt64());
+        Assert.Equal(1.0, inbound["billing"].GetProperty("successRate").GetDouble());
     }
 
     [Theory]

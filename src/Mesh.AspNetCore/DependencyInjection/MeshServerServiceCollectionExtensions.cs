@@ -4,6 +4,7 @@ using Mesh.AspNetCore.Health;
 using Mesh.AspNetCore.Identity;
 using Mesh.AspNetCore.Registration;
 using Mesh.AspNetCore.Telemetry;
+using Mesh.Telemetry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,8 +18,9 @@ public static class MeshServerServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the mesh's inbound side: golden metrics of every inbound request (<c>mesh.server.request.duration</c> on the
-    /// <c>Mesh</c> meter) by caller service, route and status. Traces continue from the caller's <c>traceparent</c>,
-    /// including one of a future version as W3C Trace Context asks. Also adds the outbound mesh (<c>AddMesh()</c>).
+    /// <c>Mesh</c> meter) by caller service, route and status. Traces continue from the caller's <c>traceparent</c>
+    /// and <c>tracestate</c>, read by the rules of W3C Trace Context (an invalid <c>traceparent</c> starts a new trace; an
+    /// invalid <c>tracestate</c> is dropped whole). Also adds the outbound mesh (<c>AddMesh()</c>).
     /// </summary>
     /// <remarks>
     /// <para>
@@ -101,10 +103,10 @@ public static class MeshServerServiceCollectionExtensions
                 MeshReadinessCheck.Name, static sp => sp.GetRequiredService<MeshReadinessCheck>(), failureStatus: null, tags: [MeshReadinessCheck.ReadyTag]));
         }
 
-        // Incoming traceparent headers of a future version are continued, as W3C Trace Context asks.
+        // Incoming traceparent and tracestate are read by W3C Trace Context's rules (Mesh.Telemetry.W3CTraceContext).
         if (!services.Any(d => d.ServiceType == typeof(DistributedContextPropagator) && d.ImplementationFactory is not null && d.ImplementationFactory.Method.DeclaringType == typeof(MeshServerServiceCollectionExtensions)))
         {
-            services.Replace(ServiceDescriptor.Singleton<DistributedContextPropagator>(static _ => new TraceContextPropagator(DistributedContextPropagator.Current)));
+            services.Replace(ServiceDescriptor.Singleton<DistributedContextPropagator>(static _ => TraceContextPropagator.Over(DistributedContextPropagator.Current)));
         }
 
         return services;

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Mesh;
 using Mesh.Identity;
 using Mesh.Pipeline;
+using Mesh.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -38,6 +40,12 @@ public static class MeshHttpClientBuilderExtensions
             {
                 // A gRPC channel balances on its own over a SocketsHttpHandler; the mesh balances, so the channel must not.
                 sockets.Properties[GrpcLoadBalancingDisabled] = true;
+
+                // Attempts carry W3C Trace Context by its rules (unless the app chose its own propagator for this handler).
+                if (sockets.ActivityHeadersPropagator is { } propagator && ReferenceEquals(propagator, DistributedContextPropagator.Current))
+                {
+                    sockets.ActivityHeadersPropagator = TraceContextPropagator.Over(propagator);
+                }
 
                 // With a workload identity, connections to mesh endpoints carry mutual TLS (unless the app opens its own).
                 if (sockets.ConnectCallback is null && services.GetRequiredService<IOptionsFactory<MeshOptions>>().Create(Options.Options.DefaultName).Identity.IsEnabled)

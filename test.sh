@@ -5,8 +5,7 @@
 # The tests start real servers on 127.0.0.1: Debian's nginx (the load bench's sidecar pair), etcd (meshd's
 # replicated store and the etcd discovery source) and dnsmasq (the dns discovery source; the dnsmasq-base package has
 # the program without the system service) and chromium (the dashboard's browser tests drive /usr/bin/chromium through
-# Playwright) and Debian's Python with aiohttp (the W3C Trace Context suite, tests/w3c-trace-context) besides the .NET
-# SDK. Missing ones are installed with apt-get (as root, or through sudo).
+# Playwright) besides the .NET SDK. Missing ones are installed with apt-get (as root, or through sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,11 +33,6 @@ for package in "${!needed[@]}"; do
     missing+=("$package")
   fi
 done
-
-# A Python module, not a program: asked of the Python it belongs to.
-if ! /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1; then
-  missing+=(python3-aiohttp)
-fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]} (Debian packages the tests start on loopback)"

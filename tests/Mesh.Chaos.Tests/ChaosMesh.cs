@@ -221,7 +221,7 @@ internal sealed class ChaosMesh : IAsyncDisposable
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            return $"{client.BaseAddress!.Host}: {ex.GetType().Name}";
+            return $"{client.BaseAddress!.Host}: {ex.GetType().Name} {(ex.Message.Length > 120 ? ex.Message[..120] : ex.Message)}";
         }
     }
 

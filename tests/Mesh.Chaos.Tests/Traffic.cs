@@ -117,12 +117,17 @@ internal sealed class Traffic
     {
         ArgumentNullException.ThrowIfNull(output);
         output.WriteLine(Summary(scenario));
+        output.WriteLine("per second (ok/failed): " + Timeline());
         Assert.True(Sent > 0, "no request was sent");
         Assert.Equal(0, Hung);
         Assert.Equal(Sent, Succeeded + Failed);
         Assert.Equal(Sent, _samples.Count);
         Assert.True(WorstOverrun <= HangBound, $"a request outlived its deadline by {WorstOverrun.TotalMilliseconds:F0} ms");
     }
+
+    /// <summary>Successes and failures second by second, as <c>t:ok/failed</c>.</summary>
+    public string Timeline() =>
+        string.Join(' ', _samples.GroupBy(s => (int)s.At).OrderBy(g => g.Key).Select(g => $"{g.Key}:{g.Count(s => s.Ok)}/{g.Count(s => !s.Ok)}"));
 
     /// <summary>One line with the figures.</summary>
     public string Summary(string scenario)
@@ -192,7 +197,7 @@ internal sealed class Traffic
             }
 
             var body = await response.Content.ReadAsStringAsync(CancellationToken.None).ConfigureAwait(false);
-            return $"{(int)response.StatusCode} {(body.Length > 80 ? body[..80] : body)}";
+            return $"{(int)response.StatusCode} {(body.Length > 160 ? body[..160] : body)}";
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -33,13 +35,32 @@ internal sealed class ChaosMesh : IAsyncDisposable
     private readonly List<BackendProcess> _backends = [];
     private readonly List<WebApplication> _apps = [];
 
-    private ChaosMesh(TestMeshd meshd)
+    private readonly TestMeshd? _meshd;
+
+    private ChaosMesh(TestMeshd? meshd, MeshdProcess? process)
     {
-        Meshd = meshd;
+        _meshd = meshd;
+        MeshdProcess = process;
+        MeshdAddress = meshd?.Address ?? process!.Address;
+        Admin = TestMeshd.Client(MeshdAddress, TestMeshd.AdminToken);
+        Workload = TestMeshd.Client(MeshdAddress, TestMeshd.WorkloadToken);
     }
 
-    /// <summary>Gets meshd.</summary>
-    public TestMeshd Meshd { get; }
+    /// <summary>Gets meshd in this process.</summary>
+    /// <exception cref="InvalidOperationException">meshd runs as a child process.</exception>
+    public TestMeshd Meshd => _meshd ?? throw new InvalidOperationException("meshd runs as a child process here.");
+
+    /// <summary>Gets meshd's child process, when it runs as one.</summary>
+    public MeshdProcess? MeshdProcess { get; }
+
+    /// <summary>Gets meshd's address.</summary>
+    public Uri MeshdAddress { get; }
+
+    /// <summary>Gets a client of meshd's API with the admin token.</summary>
+    public HttpClient Admin { get; }
+
+    /// <summary>Gets a client of meshd's API with the workload token.</summary>
+    public HttpClient Workload { get; }
 
     /// <summary>Gets the gateway's address.</summary>
     public Uri Gateway { get; private set; } = null!;
@@ -64,7 +85,15 @@ internal sealed class ChaosMesh : IAsyncDisposable
     public static async Task<ChaosMesh> StartAsync(bool proxyInventory = false, int backendDelayMs = 5, int capacity = 64, params (string Key, string Value)[] meshdSettings)
     {
         var meshd = await TestMeshd.StartAsync([("Meshd:SweepInterval", "00:00:00.100"), ("Meshd:LeaseTtl", "00:00:03"), .. meshdSettings]);
-        var mesh = new ChaosMesh(meshd);
+        return await StartServicesAsync(new ChaosMesh(meshd, null), proxyInventory, backendDelayMs, capacity);
+    }
+
+    /// <summary>Starts the topology as <see cref="StartAsync"/> does, with meshd in a child process that can be killed.</summary>
+    public static async Task<ChaosMesh> StartWithMeshdProcessAsync() =>
+        await StartServicesAsync(new ChaosMesh(null, await MeshdProcess.StartAsync()), proxyInventory: false, backendDelayMs: 5, capacity: 64);
+
+    private static async Task<ChaosMesh> StartServicesAsync(ChaosMesh mesh, bool proxyInventory, int backendDelayMs, int capacity)
+    {
         try
         {
             await mesh.PolicyAsync("inventory", BackendPolicy);
@@ -104,7 +133,7 @@ internal sealed class ChaosMesh : IAsyncDisposable
     /// <summary>Puts a policy through meshd's admin API.</summary>
     public async Task PolicyAsync(string service, string json)
     {
-        using var response = await Meshd.PutPolicyAsync(service, json);
+        using var response = await Admin.PutAsync(new Uri($"/v1/policies/{service}", UriKind.Relative), TestMeshd.Json(json));
         response.EnsureSuccessStatusCode();
     }
 
@@ -120,7 +149,7 @@ internal sealed class ChaosMesh : IAsyncDisposable
                 proxy = FaultProxy.Start(new Uri($"http://127.0.0.1:{ports[0].ToString(CultureInfo.InvariantCulture)}"));
                 try
                 {
-                    return await BackendProcess.StartAsync(service, Meshd.Address, Directory, ports[0], _ => proxy.Address, delayMs, capacity);
+                    return await BackendProcess.StartAsync(service, MeshdAddress, Directory, ports[0], _ => proxy.Address, delayMs, capacity);
                 }
                 catch
                 {
@@ -132,7 +161,7 @@ internal sealed class ChaosMesh : IAsyncDisposable
         }
         else
         {
-            backend = await BackendProcess.StartAsync(service, Meshd.Address, Directory, 0, null, delayMs, capacity);
+            backend = await BackendProcess.StartAsync(service, MeshdAddress, Directory, 0, null, delayMs, capacity);
         }
 
         lock (_backends)
@@ -150,13 +179,22 @@ internal sealed class ChaosMesh : IAsyncDisposable
     /// <summary>Gets how many instances of <paramref name="service"/> meshd lists (-1 while meshd is away).</summary>
     public async Task<int> InstancesAsync(string service)
     {
-        if (!Meshd.IsRunning)
+        if (_meshd is { IsRunning: false })
         {
             return -1;
         }
 
-        var snapshot = await Meshd.SnapshotAsync();
-        return snapshot["services"]?[service]?["instances"]?.AsArray().Count ?? 0;
+        try
+        {
+            using var response = await Workload.GetAsync(new Uri("/v1/snapshot", UriKind.Relative));
+            response.EnsureSuccessStatusCode();
+            var snapshot = await response.Content.ReadFromJsonAsync<JsonObject>();
+            return snapshot?["services"]?[service]?["instances"]?.AsArray().Count ?? 0;
+        }
+        catch (HttpRequestException)
+        {
+            return -1;
+        }
     }
 
     /// <inheritdoc />
@@ -181,7 +219,14 @@ internal sealed class ChaosMesh : IAsyncDisposable
             await proxy.DisposeAsync();
         }
 
-        await Meshd.DisposeAsync();
+        if (_meshd is not null)
+        {
+            await _meshd.DisposeAsync();
+        }
+
+        MeshdProcess?.Dispose();
+        Admin.Dispose();
+        Workload.Dispose();
         _directory.Dispose();
     }
 
@@ -233,7 +278,7 @@ internal sealed class ChaosMesh : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Mesh:ServiceName"] = service,
-            ["Mesh:ControlPlane:Address"] = Meshd.Address.ToString(),
+            ["Mesh:ControlPlane:Address"] = MeshdAddress.ToString(),
             ["Mesh:ControlPlane:Token"] = TestMeshd.WorkloadToken,
             ["Mesh:ControlPlane:CacheDirectory"] = Path.Combine(Directory, service),
             ["Mesh:Server:DrainTime"] = "00:00:00",

@@ -4,6 +4,28 @@ namespace Mesh.Chaos.Tests;
 public sealed class ControlPlaneFailureTests(ITestOutputHelper output)
 {
     [Fact]
+    public Task MeshdKilledThenStartedAgain() => Scenario.WithinDeadline(async () =>
+    {
+        await using var mesh = await ChaosMesh.StartWithMeshdProcessAsync();
+        var meshd = mesh.MeshdProcess!;
+        var traffic = await Traffic.RunAsync(mesh.Gateway, callers: 6, TimeSpan.FromSeconds(16), async t =>
+        {
+            await Scenario.At(t, 2);
+            meshd.Kill();
+            await Scenario.At(t, 8);
+            await meshd.StartAgainAsync();
+        });
+
+        traffic.AssertAccounting(output, "meshd kill -9, back after 6 s");
+        Assert.NotEqual(0, meshd.Pid);
+
+        // The services keep routing with what they hold; meshd, back on its data, learns every instance again.
+        Assert.True(traffic.SuccessRate(0, double.MaxValue) >= 0.99, traffic.Summary("whole run"));
+        await mesh.WaitInstancesAsync("inventory", 2);
+        await mesh.WaitInstancesAsync("payments", 2);
+    }, TimeSpan.FromSeconds(120));
+
+    [Fact]
     public Task MeshdStoppedForAWhileThenStartedAgain() => Scenario.WithinDeadline(async () =>
     {
         await using var mesh = await ChaosMesh.StartAsync();

@@ -17,7 +17,7 @@ public sealed class BackendFailureTests(ITestOutputHelper output)
         traffic.AssertAccounting(output, "kill -9 inventory");
         Assert.True(victim.HasExited);
 
-        // The survivor carries the load once the dead instance's lease lapses (3 s) or outlier detection ejects it.
+        // The survivor carries the load once the dead instance's lease lapses (8 s) or outlier detection ejects it.
         Assert.True(traffic.SuccessRate(traffic.Elapsed.TotalSeconds - 3, double.MaxValue) >= 0.95, traffic.Summary("last 3 s"));
         await mesh.WaitInstancesAsync("inventory", 1);
     });

@@ -78,13 +78,14 @@ internal sealed class ChaosMesh : IAsyncDisposable
     public string Directory => _directory.Path;
 
     /// <summary>
-    /// Starts meshd (with <paramref name="meshdSettings"/>), the policies, two inventory instances (the second behind a
+    /// Starts meshd (with <paramref name="meshdSettings"/>; leases of 8 s, above the 5 s cap of the registration's back-off,
+    /// so an instance renews in time after meshd's return), the policies, two inventory instances (the second behind a
     /// <see cref="FaultProxy"/> when <paramref name="proxyInventory"/>), two payments instances, orders and the gateway,
     /// and waits until the gateway answers.
     /// </summary>
     public static async Task<ChaosMesh> StartAsync(bool proxyInventory = false, int backendDelayMs = 5, int capacity = 64, params (string Key, string Value)[] meshdSettings)
     {
-        var meshd = await TestMeshd.StartAsync([("Meshd:SweepInterval", "00:00:00.100"), ("Meshd:LeaseTtl", "00:00:03"), .. meshdSettings]);
+        var meshd = await TestMeshd.StartAsync([("Meshd:SweepInterval", "00:00:00.100"), ("Meshd:LeaseTtl", "00:00:08"), .. meshdSettings]);
         return await StartServicesAsync(new ChaosMesh(meshd, null), proxyInventory, backendDelayMs, capacity);
     }
 

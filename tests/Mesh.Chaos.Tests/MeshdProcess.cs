@@ -65,7 +65,7 @@ internal sealed class MeshdProcess : IDisposable
             $"--Meshd:DataDirectory={_directory.Path}",
             $"--Meshd:AdminToken={TestMeshd.AdminToken}",
             $"--Meshd:WorkloadToken={TestMeshd.WorkloadToken}",
-            "--Meshd:LeaseTtl=00:00:03",
+            "--Meshd:LeaseTtl=00:00:08",
             "--Meshd:SweepInterval=00:00:00.100",
             "--Logging:LogLevel:Default=Warning",
         })

@@ -171,9 +171,9 @@ public sealed class TestMeshd : IAsyncDisposable
         _host = await MeshdHost.StartAsync([], _settings, _services, CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>Waits until <paramref name="count"/> watchers are parked on a long poll.</summary>
-    public Task WatchersParkedAsync(int count = 1) =>
-        Eventually.WaitAsync(() => State.Waiting == count, $"{count} watcher(s) parked");
+    /// <summary>Waits until <paramref name="count"/> watchers are parked on a long poll (within <paramref name="timeout"/>, 10 s by default).</summary>
+    public Task WatchersParkedAsync(int count = 1, TimeSpan? timeout = null) =>
+        Eventually.WaitAsync(() => State.Waiting == count, $"{count} watcher(s) parked", timeout);
 
     /// <summary>Registers an instance with the workload token (zone <c>a</c>, label <c>version=v1</c>); the answer as it came.</summary>
     public Task<HttpResponseMessage> RegisterAsync(string service, string instanceId, string address) =>

@@ -23,7 +23,7 @@ internal sealed partial class MeshState : IAsyncDisposable
 
     // Leases kept from before this meshd started (a restart, or an outage longer than a TTL) get one TTL from the start
     // to be renewed, so a meshd coming back never empties the mesh of instances that are still running.
-    private readonly DateTimeOffset _graceUntil;
+    private DateTimeOffset _graceUntil;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -53,6 +53,21 @@ internal sealed partial class MeshState : IAsyncDisposable
         _watchers = new WatcherSet(time, maxWatchers, _head.Snapshot.Version);
         _graceUntil = time.GetUtcNow() + leaseTtl;
         _logger = logger;
+    }
+
+    /// <summary>
+    /// Gives every lease until <paramref name="until"/> before it counts as lapsed, as at start: after the store could not
+    /// be written, the renewals it refused must not cost the instances their registration.
+    /// </summary>
+    public void ExtendGrace(DateTimeOffset until)
+    {
+        lock (_lock)
+        {
+            if (until > _graceUntil)
+            {
+                _graceUntil = until;
+            }
+        }
     }
 
     /// <summary>Gets whether the state was loaded from the store.</summary>

@@ -26,17 +26,13 @@ public sealed class OverloadTests(ITestOutputHelper output)
         using var sampling = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
-            while (!sampling.IsCancellationRequested)
+            // A sample every 200 ms until the load ends: the sampler's pace, not a wait for a result.
+            using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+            do
             {
                 samples.Add(Resources.Sample());
-                try
-                {
-                    await Task.Delay(200, sampling.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                }
             }
+            while (await WaitAsync(tick, sampling.Token));
         });
 
         var overload = await Traffic.RunOpenAsync(mesh.Gateway, perSecond: 400, TimeSpan.FromSeconds(8));
@@ -62,4 +58,16 @@ public sealed class OverloadTests(ITestOutputHelper output)
         recovery.AssertAccounting(output, "after the overload, 2 callers");
         Assert.True(recovery.SuccessRate(recovery.Elapsed.TotalSeconds - 4, double.MaxValue) >= 0.95, recovery.Summary("last 4 s of recovery"));
     }, TimeSpan.FromSeconds(120));
+
+    private static async Task<bool> WaitAsync(PeriodicTimer tick, CancellationToken stop)
+    {
+        try
+        {
+            return await tick.WaitForNextTickAsync(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
 }

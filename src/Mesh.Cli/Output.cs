@@ -28,7 +28,7 @@ internal static class Output
         var node = value as JsonNode ?? JsonSerializer.SerializeToNode(value, value.GetType(), s_json);
         if (format == Yaml)
         {
-            output.Write(new SerializerBuilder().Build().Serialize(Plain(node)));
+            output.Write(new SerializerBuilder().WithQuotingNecessaryStrings().Build().Serialize(Plain(node)));
             if (compact)
             {
                 output.WriteLine("---");

@@ -29,7 +29,7 @@ internal static class PolicyCommands
 
     public static void Add(RootCommand root, Runner run)
     {
-        var file = new Option<FileInfo>("--file", "-f") { Description = "A JSON file: { \"service\": \"orders\", \"policy\": { … } } (as 'get policies X -o json' prints), or a bare policy with --service.", Required = true };
+        var file = new Option<FileInfo>("--file", "-f") { Description = "A JSON file, { \"service\": \"orders\", \"policy\": { … } } (as 'get policies X -o json' prints), or the same in YAML when named .yaml or .yml (as '-o yaml' prints); or a bare policy with --service.", Required = true };
         var service = new Option<string?>("--service", "-s") { Description = "The service the file's policy is for, when the file does not say." };
 
         var apply = new Command("apply", "Replace a service's policy with the file's. With --dry-run: print the diff against the live policy and meshd's verdict, storing nothing.") { file, service };
@@ -314,21 +314,28 @@ internal static class PolicyCommands
             throw new UsageException($"{file.Name} is over {MaxFileBytes / 1024} KiB, more than meshd takes.");
         }
 
+        var yaml = YamlDocument.IsYaml(file);
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(File.ReadAllBytes(file.FullName), new JsonDocumentOptions { MaxDepth = 64 });
+            document = yaml
+                ? YamlDocument.Parse(File.ReadAllText(file.FullName))
+                : JsonDocument.Parse(File.ReadAllBytes(file.FullName), new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
-            throw new UsageException($"{file.Name} is not valid JSON: {e.Message}");
+            throw new UsageException($"{file.Name} is not valid JSON: {e.Message} (name it .yaml or .yml to write it in YAML)");
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{file.Name} is not valid YAML: {e.Message}");
         }
 
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {
             document.Dispose();
-            throw new UsageException($"{file.Name} is not a JSON object.");
+            throw new UsageException($"{file.Name} is not {(yaml ? "a YAML map" : "a JSON object")}.");
         }
 
         if (root.TryGetProperty("policy", out var policy) && policy.ValueKind == JsonValueKind.Object)

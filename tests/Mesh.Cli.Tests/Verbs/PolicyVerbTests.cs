@@ -41,6 +41,60 @@ public sealed class PolicyVerbTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Apply_takes_a_yaml_file_with_numbers_booleans_and_durations_as_meshd_means_them()
+    {
+        var file = Write("orders.yaml", """
+            # the orders policy, in YAML
+            service: orders
+            policy:
+              LoadBalancer: LeastRequest
+              Timeout: 00:00:04
+              Retry:
+                MaxAttempts: 4
+                On: [ "503", connect-failure ]
+              OutlierDetection:
+                Enabled: false
+            """);
+
+        var result = await Cli.RunAsync("apply", "-f", file);
+
+        Assert.True(result.Code == 0, result.Out + result.Err);
+        Assert.Equal("orders: policy v3 applied\n", result.Normalized);
+        var policy = (await PolicyAsync("orders")).GetProperty("policy");
+        Assert.Equal("LeastRequest", policy.GetProperty("LoadBalancer").GetString());
+        Assert.Equal("00:00:04", policy.GetProperty("Timeout").GetString());
+        Assert.Equal(4, policy.GetProperty("Retry").GetProperty("MaxAttempts").GetInt32());
+        Assert.Equal(["503", "connect-failure"], policy.GetProperty("Retry").GetProperty("On").EnumerateArray().Select(e => e.GetString()));
+        Assert.False(policy.GetProperty("OutlierDetection").GetProperty("Enabled").GetBoolean());
+
+        // What 'get policies X -o yaml' prints goes back in unchanged: the diff against the live policy is empty.
+        var printed = await Cli.RunAsync("get", "policies", "orders", "-o", "yaml");
+        Assert.Equal(0, printed.Code);
+        var diff = await Cli.RunAsync("diff", "-f", Write("printed.yml", printed.Out));
+        Assert.True(diff.Code == 0, $"{printed.Out}\n{diff.Out}{diff.Err}");
+    }
+
+    [Fact]
+    public async Task A_yaml_file_that_is_malformed_aliased_or_several_documents_is_refused_with_where_and_nothing_is_stored()
+    {
+        foreach (var (text, says) in new[]
+        {
+            ("service: orders\npolicy:\n  Retry: { MaxAttempts: 4\n", "not valid YAML: line"),
+            ("service: orders\npolicy: &p\n  LoadBalancer: RoundRobin\ncopy: *p\n", "anchors (&p) are not taken"),
+            ("service: orders\npolicy: { LoadBalancer: RoundRobin }\n---\nservice: payments\n", "more than one document"),
+            ("service: orders\nservice: payments\npolicy: {}\n", "the key 'service' appears twice"),
+            ("- orders\n", "is not a YAML map"),
+        })
+        {
+            var result = await Cli.RunAsync("apply", "-f", Write("bad.yaml", text));
+            Assert.True(result.Code == 2, $"{text}: exit {result.Code}, {result.Err}");
+            Assert.Contains(says, result.Err, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, (await PolicyAsync("orders")).GetProperty("version").GetInt64());
+    }
+
+    [Fact]
     public async Task Apply_dry_run_prints_the_diff_and_the_verdict_and_stores_nothing()
     {
         var file = Write("orders.json", """{ "service": "orders", "policy": { "LoadBalancer": "RoundRobin", "Retry": { "MaxAttempts": 4 }, "Timeout": "00:00:05" } }""");

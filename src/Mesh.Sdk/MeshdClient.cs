@@ -520,7 +520,8 @@ public sealed class MeshdClient : IDisposable
             i.Weight,
             i.Identity,
             i.Report is { } r ? Map(r) : null,
-            i.EjectedBy ?? []))],
+            i.EjectedBy ?? [],
+            i.LeaseRenewedAt))],
         s.Callers ?? [],
         s.Converged);
 

@@ -18,6 +18,7 @@ public sealed record ServiceStatus(string Name, long? PolicyVersion, IReadOnlyLi
 /// <param name="Identity">The SPIFFE ID it presents, when it has one.</param>
 /// <param name="Report">What it said it runs with its last renewal; <see langword="null"/> before its first report.</param>
 /// <param name="EjectedBy">The instances (<c>{service}/{instanceId}</c>) whose outlier detection keeps it ejected now.</param>
+/// <param name="LeaseRenewedAt">When it last registered or renewed its lease; <see langword="null"/> when meshd holds no lease for it.</param>
 public sealed record InstanceStatus(
     string InstanceId,
     string Address,
@@ -27,7 +28,8 @@ public sealed record InstanceStatus(
     int Weight,
     string? Identity,
     InstanceReport? Report,
-    IReadOnlyList<string> EjectedBy);
+    IReadOnlyList<string> EjectedBy,
+    DateTimeOffset? LeaseRenewedAt = null);
 
 /// <summary>An instance's last report, compared by meshd with its current policies.</summary>
 /// <param name="ReportedAt">When meshd received it.</param>

@@ -128,9 +128,25 @@ internal static class CheckCommand
 
         var now = x.Time.GetUtcNow();
         var lapsed = instances.Where(i => i.Instance.LeaseExpiresAt <= now).ToList();
-        lines.Add(lapsed.Count == 0
-            ? new Line("leases", true, $"leases renewing ({DescribeCommand.Count(instances.Count, "instance")})")
-            : new Line("leases", false, $"leases lapsed: {string.Join(", ", lapsed.Select(l => $"{l.Service}/{l.Instance.InstanceId} {Output.Relative(l.Instance.LeaseExpiresAt, now)}"))}", "the instance stopped renewing: is it running and can it reach meshd?"));
+        var late = instances.Where(i => i.Instance.LeaseExpiresAt > now && RenewingLate(i.Instance, now)).ToList();
+        if (lapsed.Count == 0 && late.Count == 0)
+        {
+            lines.Add(new Line("leases", true, $"leases renewing ({DescribeCommand.Count(instances.Count, "instance")})"));
+        }
+
+        if (lapsed.Count > 0)
+        {
+            lines.Add(new Line("leases", false, $"leases lapsed: {string.Join(", ", lapsed.Select(l => $"{l.Service}/{l.Instance.InstanceId} {Output.Relative(l.Instance.LeaseExpiresAt, now)}"))}", "the instance stopped renewing: is it running and can it reach meshd?"));
+        }
+
+        if (late.Count > 0)
+        {
+            lines.Add(new Line(
+                "leases",
+                false,
+                $"leases renewing late: {string.Join(", ", late.Select(l => $"{l.Service}/{l.Instance.InstanceId} renewed {Output.Relative(l.Instance.LeaseRenewedAt!.Value, now)}, lapses {Output.Relative(l.Instance.LeaseExpiresAt, now)}"))}",
+                "more than half of the lease passed without a renewal (instances renew every third of it): is the instance overloaded, frozen, or failing to reach meshd?"));
+        }
 
         var limit = now.AddDays(minCertDays);
         var certified = instances.Where(i => i.Instance.Report?.CertificateExpiresAt is not null).ToList();
@@ -146,4 +162,8 @@ internal static class CheckCommand
                 $"certificates expire within {days} days: {string.Join(", ", expiring.Select(e => $"{e.Service}/{e.Instance.InstanceId} {Output.Relative(e.Instance.Report!.CertificateExpiresAt!.Value, now)}"))}",
                 "workloads renew at half their lifetime: one that did not cannot reach meshd, or meshd's signing certificate expires (rotate it)."));
     }
+
+    // An instance renews every third of its lease; past half of it without a renewal, it has missed one.
+    private static bool RenewingLate(InstanceStatus instance, DateTimeOffset now) =>
+        instance.LeaseRenewedAt is { } renewed && now - renewed > (instance.LeaseExpiresAt - renewed) / 2;
 }

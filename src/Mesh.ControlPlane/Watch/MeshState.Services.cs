@@ -46,6 +46,7 @@ internal sealed partial class MeshState
             foreach (var (id, instance) in registered)
             {
                 var document = instance.Document;
+                var lease = _leases.GetValueOrDefault(StoreKeys.Lease(service, id));
                 instances.Add(new InstanceStatusDocument(
                     id,
                     document.Address,
@@ -53,7 +54,8 @@ internal sealed partial class MeshState
                     document.Zone,
                     document.Labels,
                     document.Weight,
-                    document.Identity));
+                    document.Identity,
+                    LeaseRenewedAt: lease is null || lease.ExpiresAt == DateTimeOffset.MinValue ? null : lease.ExpiresAt - _leaseTtl));
             }
         }
 

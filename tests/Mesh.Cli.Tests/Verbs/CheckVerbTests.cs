@@ -62,6 +62,44 @@ public sealed partial class CheckVerbTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Check_fails_on_leases_renewing_late_before_they_lapse()
+    {
+        // The scenario's leases last 10 minutes, and every instance renewed as it started; o-1 catches up.
+        await _scenario.ReportOrdersAsync("o-1", 2);
+        Assert.Equal(0, (await Cli.RunAsync("check")).Code);
+
+        // Six minutes on, as the CLI sees it, no instance has renewed since: each has missed a renewal, none has lapsed.
+        var ahead = new Ahead(TimeSpan.FromMinutes(6));
+        var late = await Cli.RunAsync(["check"], CancellationToken.None, ahead);
+
+        Assert.Equal(1, late.Code);
+        var line = late.Out.Split('\n').Single(l => l.StartsWith("✘ leases", StringComparison.Ordinal));
+        Assert.StartsWith("✘ leases renewing late: ", line, StringComparison.Ordinal);
+        foreach (var instance in new[] { "gateway/g-1", "orders/o-1", "orders/o-2" })
+        {
+            Assert.Matches($@"{instance} renewed 6m ago, lapses in [34]m", line);
+        }
+
+        Assert.Contains("hint: more than half of the lease passed without a renewal", late.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("✔ leases renewing", late.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("leases lapsed", late.Out, StringComparison.Ordinal);
+        var json = await Cli.RunAsync(["check", "-o", "json"], CancellationToken.None, ahead);
+        using var document = JsonDocument.Parse(json.Out);
+        Assert.Contains(document.RootElement.GetProperty("checks").EnumerateArray(), c => c.GetProperty("check").GetString() == "leases" && !c.GetProperty("ok").GetBoolean());
+
+        // Four minutes on, less than half of each lease has passed: on time.
+        var onTime = await Cli.RunAsync(["check"], CancellationToken.None, new Ahead(TimeSpan.FromMinutes(4)));
+        Assert.Equal(0, onTime.Code);
+        Assert.Contains("✔ leases renewing (3 instances)", onTime.Out, StringComparison.Ordinal);
+    }
+
+    /// <summary>The system clock moved on by a fixed span, as the CLI sees it.</summary>
+    private sealed class Ahead(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + by;
+    }
+
+    [Fact]
     public async Task Check_fails_on_a_new_policy_version_until_every_instance_applied_it()
     {
         await _scenario.ReportOrdersAsync("o-1", 2);

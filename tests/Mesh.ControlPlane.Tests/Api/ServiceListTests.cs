@@ -12,6 +12,7 @@ public sealed class ServiceListTests
     public async Task Every_service_of_the_registry_or_the_policies_is_listed_by_name_with_its_instances_leases_and_policy_version()
     {
         await using var meshd = await TestMeshd.StartAsync();
+        var registering = DateTimeOffset.UtcNow;
         Assert.Equal(HttpStatusCode.OK, (await meshd.RegisterAsync("orders", "ord-2", "http://127.0.0.1:5102")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await meshd.Workload.PutAsync(
             new Uri("/v1/services/orders/instances/ord-1", UriKind.Relative),
@@ -47,6 +48,8 @@ public sealed class ServiceListTests
 
         // The lease: about one TTL (10 s by default) from the registration, never in the past.
         Assert.InRange(first.LeaseExpiresAt, before, before + TimeSpan.FromSeconds(11));
+        Assert.Equal(TimeSpan.FromSeconds(10), first.LeaseExpiresAt - first.LeaseRenewedAt);
+        Assert.InRange(first.LeaseRenewedAt!.Value, registering, before);
 
         // A service known only from its policy has "policyVersion" written, null included, so a reader can tell.
         var raw = (await meshd.Admin.GetFromJsonAsync<JsonObject>(new Uri("/v1/services", UriKind.Relative)))!;
@@ -65,6 +68,8 @@ public sealed class ServiceListTests
         await Eventually.WaitAsync(
             async () => await meshd.RenewAsync("orders", "ord-1") && (await ServiceAsync(meshd, "orders")).Instances[0].LeaseExpiresAt > registered.Instances[0].LeaseExpiresAt,
             "a renewal moves the lease expiry later");
+        var renewed = (await ServiceAsync(meshd, "orders")).Instances[0];
+        Assert.True(renewed.LeaseRenewedAt > registered.Instances[0].LeaseRenewedAt, "the renewal time moves with it");
 
         Assert.Equal(HttpStatusCode.NoContent, (await meshd.DeregisterAsync("orders", "ord-1")).StatusCode);
         var list = (await meshd.Admin.GetFromJsonAsync(new Uri("/v1/services", UriKind.Relative), ControlPlaneJson.Default.ServiceListDocument))!;

@@ -37,6 +37,10 @@ internal sealed record ServiceStatusDocument(
 /// The reporting instances (<c>{service}/{instanceId}</c>) whose outlier detection keeps this instance ejected now; empty
 /// when none does.
 /// </param>
+/// <param name="LeaseRenewedAt">
+/// When the instance last registered or renewed its lease (its lease's end less meshd's lease TTL); <see langword="null"/>
+/// when meshd holds no lease for it (seen in the store before its first renewal).
+/// </param>
 internal sealed record InstanceStatusDocument(
     string InstanceId,
     string Address,
@@ -46,7 +50,8 @@ internal sealed record InstanceStatusDocument(
     int Weight = 1,
     string? Identity = null,
     InstanceReportStatusDocument? Report = null,
-    IReadOnlyList<string>? EjectedBy = null);
+    IReadOnlyList<string>? EjectedBy = null,
+    DateTimeOffset? LeaseRenewedAt = null);
 
 /// <summary>An instance's last report, as meshd serves it, compared with meshd's current policies.</summary>
 /// <param name="ReportedAt">When meshd received the report.</param>

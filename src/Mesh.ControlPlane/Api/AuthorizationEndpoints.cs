@@ -11,7 +11,7 @@ using Meshd.Watch;
 namespace Meshd.Api;
 
 /// <summary>
-/// <c>POST /v1/authorization/check</c> (admin token): would a caller be allowed a method and path on a service, and by which
+/// <c>POST /v1/authorization/check</c> (admin or read-only token): would a caller be allowed a method and path on a service, and by which
 /// rule, under the service's stored policy, decided by the same evaluator the service's server enforces.
 /// </summary>
 internal static class AuthorizationEndpoints
@@ -20,7 +20,7 @@ internal static class AuthorizationEndpoints
     private static readonly string[] s_fields = ["service", "caller", "method", "path", "meshDefault"];
 
     public static void Map(IEndpointRouteBuilder v1, TokenStore tokens, AuthThrottle throttle) =>
-        v1.MapPost("/authorization/check", CheckAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle));
+        v1.MapPost("/authorization/check", CheckAsync).AddEndpointFilter(new TokenFilter(tokens, TokenRole.Admin, throttle, reads: true, readingPost: true));
 
     private static async Task<IResult> CheckAsync(HttpRequest request, MeshState state, MeshdSettings settings)
     {

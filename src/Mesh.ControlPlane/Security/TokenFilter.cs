@@ -11,9 +11,10 @@ namespace Meshd.Security;
 /// </summary>
 /// <remarks>
 /// The read-only token (<see cref="TokenRole.Reader"/>) passes only a filter made with <paramref name="reads"/>, and only
-/// for <c>GET</c> and <c>HEAD</c>; everywhere else it is refused with 403.
+/// for <c>GET</c> and <c>HEAD</c> — or also <c>POST</c> with <paramref name="readingPost"/>, on a route whose POST only
+/// asks a question and changes nothing (the authorization check); everywhere else it is refused with 403.
 /// </remarks>
-internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required, AuthThrottle throttle, bool forService = false, bool reads = false) : IEndpointFilter
+internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required, AuthThrottle throttle, bool forService = false, bool reads = false, bool readingPost = false) : IEndpointFilter
 {
     private const string Scheme = "Bearer ";
 
@@ -68,7 +69,8 @@ internal sealed partial class TokenFilter(TokenStore tokens, TokenRole required,
 
         if (who.Role == TokenRole.Reader)
         {
-            if (!reads || !(HttpMethods.IsGet(http.Request.Method) || HttpMethods.IsHead(http.Request.Method)))
+            var method = http.Request.Method;
+            if (!reads || !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || (readingPost && HttpMethods.IsPost(method))))
             {
                 metrics.Refused("read-only");
                 return Problems.Status(StatusCodes.Status403Forbidden, "Forbidden", "The read-only token reads services, policies, the fleet view, status and metrics; this needs the admin token.");

@@ -36,6 +36,17 @@ public sealed class AuthzVerbTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Authz_check_works_with_the_read_only_token()
+    {
+        await using var reader = new Cli(_scenario.Meshd, Scenario.ReaderToken);
+
+        var allowed = await reader.RunAsync("authz", "check", "orders", "payments", "POST", "/charges");
+
+        Assert.True(allowed.Code == 0, allowed.Err);
+        Assert.StartsWith("ALLOWED: ", allowed.Normalized, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Authz_check_of_a_bad_path_names_the_field()
     {
         var result = await Cli.RunAsync("authz", "check", "orders", "payments", "POST", "charges");

@@ -21,6 +21,13 @@ public sealed class ReaderTokenTests
             using var response = await reader.GetAsync(new Uri(path, UriKind.Relative));
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET {path}: {(int)response.StatusCode}");
         }
+
+        // The authorization check is a POST that only asks a question: the read-only token may ask it, a workload may not.
+        var question = """{ "service": "orders", "caller": "gateway", "method": "GET", "path": "/orders" }""";
+        using var asked = await reader.PostAsync(new Uri("/v1/authorization/check", UriKind.Relative), TestMeshd.Json(question));
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+        Assert.True((await asked.Content.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>())!.ContainsKey("allowed"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await meshd.Workload.PostAsync(new Uri("/v1/authorization/check", UriKind.Relative), TestMeshd.Json(question))).StatusCode);
     }
 
     [Fact]
@@ -41,7 +48,6 @@ public sealed class ReaderTokenTests
             (HttpMethod.Delete, "/v1/services/orders/instances/ord-1", null),
             (HttpMethod.Post, "/v1/credentials", """{ "service": "orders" }"""),
             (HttpMethod.Get, "/v1/credentials", null),
-            (HttpMethod.Post, "/v1/authorization/check", "{}"),
             (HttpMethod.Get, "/v1/identity/bundle", null),
         };
         foreach (var (method, path, body) in writes)

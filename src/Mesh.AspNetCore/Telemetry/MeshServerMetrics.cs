@@ -42,7 +42,9 @@ internal sealed class MeshServerMetrics
     public void Record(HttpContext context, TimeSpan elapsed, bool threw = false)
     {
         var caller = Caller(context);
-        var status = context.Response.StatusCode;
+        // A request that threw before its answer started is answered 500 by the server after this; one that had started
+        // keeps the status it sent (its connection is then cut).
+        var status = threw && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
         _inbound.Record(caller, elapsed, !threw && status < 500);
         var tags = new TagList
         {

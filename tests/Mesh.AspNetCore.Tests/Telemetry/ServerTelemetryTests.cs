@@ -56,6 +56,22 @@ public sealed class ServerTelemetryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_the_application_fails_with_an_exception_is_measured_as_the_500_it_is_answered_with()
+    {
+        await using var server = await TestApp.StartAsync(
+            services => services.AddMeshServer(),
+            app => app.MapGet("/fails", (Func<IResult>)(() => throw new InvalidOperationException("the handler fails"))));
+        using var metrics = new MetricCollector<double>(server.App.Services.GetRequiredService<IMeterFactory>(), "Mesh", "mesh.server.request.duration");
+        using var client = new HttpClient();
+
+        using var response = await client.GetAsync(new Uri(server.Address, "/fails"));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        await Eventually.WaitAsync(() => metrics.GetMeasurementSnapshot().Count == 1, "the request to be recorded");
+        Assert.Equal(500, metrics.GetMeasurementSnapshot().Single().Tags["http.response.status_code"]);
+    }
+
+    [Fact]
     public async Task Mesh_stats_reports_the_success_rate_of_the_calls_made()
     {
         await using var app = await TestApp.StartAsync(

@@ -54,7 +54,7 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
     /// </summary>
     public async Task EnableAuthenticationAsync(string user, string password, string prefix)
     {
-        using var channel = GrpcChannel.ForAddress(Endpoint);
+        using var channel = Channel();
         var auth = new Auth.AuthClient(channel);
         await auth.UserAddAsync(new AuthUserAddRequest { Name = "root", Password = "root-" + password });
         await auth.UserGrantRoleAsync(new AuthUserGrantRoleRequest { User = "root", Role = "root" });
@@ -75,7 +75,7 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
     /// <summary>Reads a key as <paramref name="user"/>; null when it is absent.</summary>
     public async Task<string?> GetAsync(string key, string user, string password)
     {
-        using var channel = GrpcChannel.ForAddress(Endpoint);
+        using var channel = Channel();
         var token = (await new Auth.AuthClient(channel).AuthenticateAsync(new AuthenticateRequest { Name = user, Password = password })).Token;
         var response = await new KV.KVClient(channel).RangeAsync(new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key) }, new Metadata { { "token", token } });
         return response.Kvs.Count == 0 ? null : response.Kvs[0].Value.ToStringUtf8();
@@ -84,15 +84,24 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
     /// <summary>Writes <paramref name="value"/> at <paramref name="key"/>; returns the revision of the write.</summary>
     public async Task<long> PutAsync(string key, string value)
     {
-        using var channel = GrpcChannel.ForAddress(Endpoint);
+        using var channel = Channel();
         var response = await new KV.KVClient(channel).PutAsync(new PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFromUtf8(value) });
+        return response.Header.Revision;
+    }
+
+    /// <summary>Writes <paramref name="value"/> at <paramref name="key"/> signed in as <paramref name="user"/>, on an etcd with authentication on.</summary>
+    public async Task<long> PutAsync(string key, string value, string user, string password)
+    {
+        using var channel = Channel();
+        var token = (await new Auth.AuthClient(channel).AuthenticateAsync(new AuthenticateRequest { Name = user, Password = password })).Token;
+        var response = await new KV.KVClient(channel).PutAsync(new PutRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key), Value = Google.Protobuf.ByteString.CopyFromUtf8(value) }, new Metadata { { "token", token } });
         return response.Header.Revision;
     }
 
     /// <summary>Deletes <paramref name="key"/>; returns the revision of the delete.</summary>
     public async Task<long> DeleteAsync(string key)
     {
-        using var channel = GrpcChannel.ForAddress(Endpoint);
+        using var channel = Channel();
         var response = await new KV.KVClient(channel).DeleteRangeAsync(new DeleteRangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8(key) });
         return response.Header.Revision;
     }
@@ -100,7 +109,7 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
     /// <summary>Compacts the history up to <paramref name="revision"/>, so a watch from an older one is refused.</summary>
     public async Task CompactAsync(long revision)
     {
-        using var channel = GrpcChannel.ForAddress(Endpoint);
+        using var channel = Channel();
         await new KV.KVClient(channel).CompactAsync(new CompactionRequest { Revision = revision, Physical = true });
     }
 
@@ -244,6 +253,9 @@ public sealed class EtcdServer : IAsyncLifetime, IDisposable
             yield return "error";
         }
     }
+
+    // Over TLS, with the options' trust and client certificate, as the health probe.
+    private GrpcChannel Channel() => GrpcChannel.ForAddress(Endpoint, new GrpcChannelOptions { HttpHandler = HealthHandler(_options) });
 
     private static SocketsHttpHandler HealthHandler(EtcdServerOptions options)
     {

@@ -30,9 +30,12 @@ public sealed class TestAuthority : IDisposable
     /// <summary>Gets the PEM file of the authority's certificate.</summary>
     public string CertificateFile { get; }
 
-    /// <summary>Issues a certificate for 127.0.0.1 and localhost, for a server (or a client, with <paramref name="client"/>), and writes it and its key as PEM files.</summary>
+    /// <summary>
+    /// Issues a certificate for 127.0.0.1 and localhost, for a server (or a client, with <paramref name="client"/>; or
+    /// both, with <paramref name="alsoClient"/>), and writes it and its key as PEM files.
+    /// </summary>
     /// <returns>The certificate with its private key, and the paths of its PEM files.</returns>
-    public (X509Certificate2 Certificate, string CertificateFile, string KeyFile) Issue(string name, bool client = false)
+    public (X509Certificate2 Certificate, string CertificateFile, string KeyFile) Issue(string name, bool client = false, bool alsoClient = false)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -40,7 +43,13 @@ public sealed class TestAuthority : IDisposable
         names.AddIpAddress(IPAddress.Loopback);
         names.AddDnsName("localhost");
         request.CertificateExtensions.Add(names.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(client ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1")], critical: false));
+        var usages = new OidCollection { new Oid(client ? "1.3.6.1.5.5.7.3.2" : "1.3.6.1.5.5.7.3.1") };
+        if (alsoClient && !client)
+        {
+            usages.Add(new Oid("1.3.6.1.5.5.7.3.2"));
+        }
+
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(usages, critical: false));
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f;
         using var issued = request.Create(Certificate, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(12), serial);

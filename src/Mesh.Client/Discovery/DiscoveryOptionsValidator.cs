@@ -163,6 +163,7 @@ internal static class DiscoveryOptionsValidator
 
     private static void ValidateEtcd(EtcdDiscoveryOptions etcd, string path, List<string> failures)
     {
+        var signsIn = etcd.Username is not null || etcd.Password is not null;
         for (var i = 0; i < etcd.Endpoints.Count; i++)
         {
             var endpoint = etcd.Endpoints[i];
@@ -171,6 +172,56 @@ internal static class DiscoveryOptionsValidator
             {
                 failures.Add($"{path}:Endpoints:{i}: '{endpoint}' is not an absolute http or https URI without path, query, fragment or user info.");
             }
+            else if (signsIn && uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback)
+            {
+                failures.Add($"{path}:Endpoints:{i}: '{endpoint}' is plain http to another machine, and the source signs in with a password (Username, Password): use https.");
+            }
+        }
+
+        if ((etcd.Username is null) != (etcd.Password is null) || etcd.Username?.Length is 0 or > MaxEtcdCredential || etcd.Password?.Length is 0 or > MaxEtcdCredential)
+        {
+            failures.Add($"{path}:Username: a user name and a password go together, each 1 to {MaxEtcdCredential} characters (Username, Password).");
+        }
+
+        if ((etcd.ClientCertificateFile is null) != (etcd.ClientKeyFile is null))
+        {
+            failures.Add($"{path}:ClientCertificateFile: a client certificate and its key go together (ClientCertificateFile, ClientKeyFile).");
+        }
+
+        var missing = false;
+        foreach (var (name, file) in new[] { ("CaFile", etcd.CaFile), ("ClientCertificateFile", etcd.ClientCertificateFile), ("ClientKeyFile", etcd.ClientKeyFile) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                failures.Add($"{path}:{name}: the file '{file}' does not exist.");
+                missing = true;
+            }
+        }
+
+        if (!missing)
+        {
+            if (etcd.CaFile is { } ca)
+            {
+                ReadsAsPem(
+                    () =>
+                    {
+                        var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+                        roots.ImportFromPemFile(ca);
+                        var count = roots.Count;
+                        roots.ToList().ForEach(root => root.Dispose());
+                        if (count == 0)
+                        {
+                            throw new InvalidDataException($"'{ca}' holds no PEM certificate.");
+                        }
+                    },
+                    $"{path}:CaFile",
+                    failures);
+            }
+
+            if (etcd is { ClientCertificateFile: { } certificate, ClientKeyFile: { } key })
+            {
+                ReadsAsPem(() => System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, key).Dispose(), $"{path}:ClientCertificateFile", failures);
+            }
         }
 
         var prefix = etcd.Prefix;
@@ -178,6 +229,22 @@ internal static class DiscoveryOptionsValidator
         {
             var shown = prefix is { Length: <= MaxPrefix } && !prefix.Any(char.IsControl) ? $"'{prefix}'" : "the prefix";
             failures.Add($"{path}:Prefix: {shown} is not a key prefix (it starts with '/', does not end with '/', has no white space, at most {MaxPrefix} characters).");
+        }
+    }
+
+    /// <summary>The longest etcd user name or password taken.</summary>
+    internal const int MaxEtcdCredential = 256;
+
+    // Loads what a file holds once, at start, so a file that is not what its setting says fails there, naming it.
+    private static void ReadsAsPem(Action load, string field, List<string> failures)
+    {
+        try
+        {
+            load();
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or InvalidDataException or IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            failures.Add($"{field}: cannot be read as PEM: {ex.Message}");
         }
     }
 

@@ -14,4 +14,33 @@ public sealed class EtcdDiscoveryOptions
     /// <summary>Gets or sets the key prefix under which services are kept; it starts with <c>/</c> and does not end with one.</summary>
     /// <value><c>/services</c> by default.</value>
     public string Prefix { get; set; } = "/services";
+
+    /// <summary>
+    /// Gets or sets a PEM file of the certificate authorities etcd's certificate must chain to, over <c>https</c>
+    /// endpoints; only those are trusted then.
+    /// </summary>
+    /// <value><see langword="null"/> by default: the system's roots.</value>
+    public string? CaFile { get; set; }
+
+    /// <summary>Gets or sets a PEM file of the client certificate presented to an etcd that asks for one (<c>--client-cert-auth</c>); with <see cref="ClientKeyFile"/>.</summary>
+    /// <value><see langword="null"/> by default: none.</value>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>Gets or sets the PEM file of <see cref="ClientCertificateFile"/>'s private key.</summary>
+    /// <value><see langword="null"/> by default.</value>
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>
+    /// Gets or sets the etcd user to sign in as, on an etcd with authentication on; with <see cref="Password"/>. The
+    /// source signs in again when etcd drops its token.
+    /// </summary>
+    /// <value><see langword="null"/> by default: no sign-in.</value>
+    public string? Username { get; set; }
+
+    /// <summary>
+    /// Gets or sets the password of <see cref="Username"/>. It is sent only to the configured endpoints, over <c>https</c>
+    /// or to a loopback address, and never logged.
+    /// </summary>
+    /// <value><see langword="null"/> by default.</value>
+    public string? Password { get; set; }
 }

@@ -125,7 +125,7 @@ internal sealed partial class EtcdEndpointSource : IEndpointSource, IDisposable
                 // Settings are read once, when a service first uses the source.
                 _started = true;
                 _prefix = options.Prefix + "/";
-                _gateway = new EtcdGateway(options.Endpoints);
+                _gateway = new EtcdGateway(options);
                 _ = Task.Run(RunAsync);
             }
         }

@@ -387,15 +387,18 @@ internal sealed partial class MeshRegistration(
 /// <summary>Where an instance stands with the control plane's registry.</summary>
 internal enum RegistrationState
 {
-    /// <summary>Not registered yet: waiting for its health checks to pass, or for the control plane to answer.</summary>
+    /// <summary>Not registered yet: waiting for its health checks to pass, or for the registry to answer.</summary>
     Waiting,
 
-    /// <summary>Registered at its configured weight.</summary>
+    /// <summary>Registered at its configured weight (with Consul: its check passing).</summary>
     Registered,
 
-    /// <summary>Registered at weight 0 for the drain time, because its health checks fail.</summary>
+    /// <summary>
+    /// In the registry but taking no traffic because its health checks fail: with meshd, at weight 0 for the drain time;
+    /// with Consul, its check marked critical.
+    /// </summary>
     Draining,
 
-    /// <summary>Deregistered after a drain; registers again when its health checks pass.</summary>
+    /// <summary>Out of the registry after failing health checks (drained and deregistered, or removed by the Consul agent); registers again when they pass.</summary>
     Deregistered,
 }

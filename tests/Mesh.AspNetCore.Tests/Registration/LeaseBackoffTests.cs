@@ -18,21 +18,11 @@ namespace Mesh.AspNetCore.Tests.Registration;
 /// longer than a third of the lease, even when meshd's <c>Retry-After</c> asks for longer, so it renews within one lease
 /// of meshd's return and never drops out of the snapshot.
 /// </summary>
-public sealed class LeaseBackoffTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class LeaseBackoffTests(ITestOutputHelper output) : IDisposable
 {
-    private string _cache = "";
+    private readonly TempDirectory _cache = new("mesh-leasebackoff-");
 
-    public Task InitializeAsync()
-    {
-        _cache = Directory.CreateTempSubdirectory("mesh-leasebackoff-").FullName;
-        return Task.CompletedTask;
-    }
-
-    public Task DisposeAsync()
-    {
-        Directory.Delete(_cache, recursive: true);
-        return Task.CompletedTask;
-    }
+    public void Dispose() => _cache.Dispose();
 
     [Fact]
     public async Task An_instance_backing_off_through_a_meshd_outage_longer_than_the_back_off_cap_renews_within_one_lease_of_its_return()
@@ -144,7 +134,7 @@ public sealed class LeaseBackoffTests(ITestOutputHelper output) : IAsyncLifetime
                     o.ServiceName = "inventory";
                     o.ControlPlane.Address = meshd.Address.ToString();
                     o.ControlPlane.Token = TestMeshd.WorkloadToken;
-                    o.ControlPlane.CacheDirectory = Path.Combine(_cache, id);
+                    o.ControlPlane.CacheDirectory = Path.Combine(_cache.Path, id);
                 });
                 services.Configure<MeshServerOptions>(o =>
                 {

@@ -331,7 +331,7 @@ internal sealed partial class MeshRegistration(
         if (lease is { } ttl && RegistrationWaits.LeaseBound(ttl) < asked)
         {
             var bound = RegistrationWaits.LeaseBound(ttl);
-            LogRetryAfterShortened(_logger, Service!, InstanceId!, asked.TotalSeconds, bound.TotalSeconds, ttl.TotalSeconds);
+            LogRetryAfterShortened(_logger, Service!, InstanceId!, Math.Round(asked.TotalSeconds, 3), Math.Round(bound.TotalSeconds, 3), ttl.TotalSeconds);
             return bound;
         }
 

@@ -33,7 +33,8 @@ public sealed record StubConsulInstance(string Id, string Address, int Port)
 /// query is recorded. The index can be set (backwards too), blocking turned off, and the answer replaced with garbage.
 /// The agent's registration calls are accepted and recorded too: <c>PUT /v1/agent/service/register</c> adds the service
 /// to the health answers (critical until its TTL check is passed), <c>PUT /v1/agent/check/pass/service:{id}</c> marks it
-/// passing (404 for a check the agent does not know), <c>PUT /v1/agent/service/deregister/{id}</c> removes it.
+/// passing (404 for a check the agent does not know), <c>PUT /v1/agent/check/fail/service:{id}</c> marks it critical
+/// (its <c>note</c> recorded as the call's body), <c>PUT /v1/agent/service/deregister/{id}</c> removes it.
 /// </summary>
 public sealed class StubConsul : IAsyncDisposable
 {
@@ -97,6 +98,7 @@ public sealed class StubConsul : IAsyncDisposable
             app.MapGet("/v1/health/service/{name}", stub.HealthAsync);
             app.MapPut("/v1/agent/service/register", (Delegate)stub.RegisterAsync);
             app.MapPut("/v1/agent/check/pass/{id}", stub.Pass);
+            app.MapPut("/v1/agent/check/fail/{id}", stub.Fail);
             app.MapPut("/v1/agent/service/deregister/{id}", stub.Deregister);
         }).ConfigureAwait(false);
         return stub;
@@ -266,6 +268,27 @@ public sealed class StubConsul : IAsyncDisposable
         return Results.Ok();
     }
 
+    private IResult Fail(HttpContext context, string id)
+    {
+        _agentCalls.Enqueue(new AgentCall("fail", context.Request.Path, context.Request.Headers["X-Consul-Token"], context.Request.Query["note"].ToString()));
+        const string prefix = "service:";
+        lock (_lock)
+        {
+            if (!id.StartsWith(prefix, StringComparison.Ordinal) || !_registered.TryGetValue(id[prefix.Length..], out var registered))
+            {
+                return Results.NotFound("Unknown check ID");
+            }
+
+            if (registered.Instance.Passing)
+            {
+                _registered[registered.Instance.Id] = (registered.Service, registered.Instance with { Passing = false });
+                SetIndexLocked(_index + 1);
+            }
+        }
+
+        return Results.Ok();
+    }
+
     private IResult Deregister(HttpContext context, string id)
     {
         _agentCalls.Enqueue(new AgentCall("deregister", context.Request.Path, context.Request.Headers["X-Consul-Token"], ""));
@@ -314,7 +337,7 @@ public sealed class StubConsul : IAsyncDisposable
         return double.TryParse(digits, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? TimeSpan.FromSeconds(Math.Min(value * unit, 600)) : TimeSpan.FromMinutes(5);
     }
 
-    /// <summary>One agent call received: its kind (<c>register</c>, <c>pass</c> or <c>deregister</c>), path, token header and body.</summary>
+    /// <summary>One agent call received: its kind (<c>register</c>, <c>pass</c>, <c>fail</c> or <c>deregister</c>), path, token header and body (a fail's note).</summary>
     public sealed record AgentCall(string Kind, string Path, string? Token, string Body);
 
     /// <summary>One query received: the service, its parameters and the token header.</summary>

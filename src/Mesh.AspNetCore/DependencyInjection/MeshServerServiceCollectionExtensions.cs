@@ -87,6 +87,7 @@ public static class MeshServerServiceCollectionExtensions
             services.TryAddSingleton<ServerInstance>();
             services.TryAddSingleton<InstanceReporter>();
             services.TryAddSingleton<RegistrationHealth>();
+            services.TryAddSingleton<RegistrationStates>();
             services.AddSingleton<MeshRegistration>();
             services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<MeshRegistration>());
 

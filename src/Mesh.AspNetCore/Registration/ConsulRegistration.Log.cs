@@ -30,4 +30,10 @@ internal sealed partial class ConsulRegistration
 
     [LoggerMessage(9, LogLevel.Information, "Consul agent {Agent} reachable again after {Failures} failed requests.")]
     private static partial void LogRecovered(ILogger logger, Uri agent, int failures);
+
+    [LoggerMessage(10, LogLevel.Warning, "Marked the Consul check of {Service} instance {InstanceId} critical for failing health checks: queries for passing instances leave it out until they pass.")]
+    private static partial void LogMarkedCritical(ILogger logger, string service, string instanceId);
+
+    [LoggerMessage(11, LogLevel.Information, "The Consul check of {Service} instance {InstanceId} passes again: its health checks recovered.")]
+    private static partial void LogPassingAgain(ILogger logger, string service, string instanceId);
 }

@@ -12,13 +12,21 @@ namespace Mesh.AspNetCore.Registration;
 /// Registers this service with a Consul agent once the server listens (<c>PUT /v1/agent/service/register</c>, with a TTL
 /// check), passes the check every third of its TTL (registering again when the agent no longer knows it), and on a
 /// graceful shutdown deregisters before the drain. Failures are retried with a jittered back-off and logged at most once
-/// per TTL; the token travels only in <c>X-Consul-Token</c>.
+/// per TTL; once registered, no wait between tries is longer than a third of the TTL, so the check does not turn
+/// critical while the agent is briefly away. The token travels only in <c>X-Consul-Token</c>.
+/// With health checks of the application's own (<see cref="RegistrationHealth"/>, the same verdict meshd's registration
+/// follows), it registers only once they pass; when they fail it marks its check critical
+/// (<c>PUT /v1/agent/check/fail/…</c>, the failing checks as the note), so the agent's queries for passing instances
+/// and its DNS leave it out at once while the catalog still shows it and why, and the agent removes it after a minute
+/// critical; when they recover it passes its check again (or registers again, had the agent removed it).
 /// </summary>
 internal sealed partial class ConsulRegistration(
     ServerInstance instance,
     MeshRegistration meshd,
     IOptionsMonitor<MeshOptions> mesh,
     IOptions<MeshServerOptions> options,
+    RegistrationHealth health,
+    RegistrationStates states,
     MeshRandom random,
     TimeProvider time,
     ILoggerFactory loggers) : IHostedLifecycleService, IDisposable
@@ -27,6 +35,7 @@ internal sealed partial class ConsulRegistration(
 
     private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_backoffCap = TimeSpan.FromSeconds(30);
+    private const string Registry = "consul";
 
     private readonly ILogger _logger = loggers.CreateLogger(LogCategory);
     private readonly CancellationTokenSource _stop = new();
@@ -35,6 +44,9 @@ internal sealed partial class ConsulRegistration(
     private string? _token;
     private Task _loop = Task.CompletedTask;
     private volatile bool _everRegistered;
+    private volatile RegistrationState _state = RegistrationState.Waiting;
+    private bool _joined;
+    private int _stopping;
     private long _lastFailureLog = long.MinValue;
     private int _disposed;
 
@@ -43,6 +55,17 @@ internal sealed partial class ConsulRegistration(
 
     /// <summary>Gets the instance id registered, once registration is on.</summary>
     public string? InstanceId { get; private set; }
+
+    /// <summary>Gets where the instance stands with the agent: <see cref="RegistrationState.Draining"/> while its check is marked critical for failing health checks.</summary>
+    public RegistrationState State
+    {
+        get => _state;
+        private set
+        {
+            _state = value;
+            states.Set(Registry, value);
+        }
+    }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -73,13 +96,17 @@ internal sealed partial class ConsulRegistration(
             Timeout = s_requestTimeout,
         };
         var body = Body(settings, address);
+        State = RegistrationState.Waiting;
+        health.Join(Service, InstanceId);
+        _joined = true;
         _loop = Task.Run(() => RunAsync(body, settings.Consul.CheckTtl, _stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        if (_http is null)
+        // Once: a host stopped twice does not deregister and drain twice.
+        if (_http is null || Interlocked.Exchange(ref _stopping, 1) != 0)
         {
             return;
         }
@@ -88,6 +115,12 @@ internal sealed partial class ConsulRegistration(
         // instance before the drain begins.
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_joined)
+        {
+            _joined = false;
+            await health.LeaveAsync().ConfigureAwait(false);
+        }
+
         if (!_everRegistered)
         {
             return;
@@ -149,21 +182,37 @@ internal sealed partial class ConsulRegistration(
 
     private async Task RunAsync(Dictionary<string, object> body, TimeSpan ttl, CancellationToken stop)
     {
-        var checkPath = "/v1/agent/check/pass/" + Uri.EscapeDataString("service:" + InstanceId);
+        var check = Uri.EscapeDataString("service:" + InstanceId);
         var registered = false;
+        var critical = false;
         var failures = 0;
         while (!stop.IsCancellationRequested)
         {
+            // Taken before the verdict is read, so a change in between wakes the next wait.
+            var changed = health.Changed;
+            var verdict = health.Verdict;
             try
             {
-                using var answer = registered
-                    ? await SendAsync(checkPath, null, stop).ConfigureAwait(false)
-                    : await SendAsync("/v1/agent/service/register", body, stop).ConfigureAwait(false);
+                if (verdict is null || (!verdict.Passes && !registered))
+                {
+                    // The checks have not answered yet, or fail while the agent does not know the instance: wait for them to pass.
+                    await RegistrationWaits.SleepAsync(Timeout.InfiniteTimeSpan, changed, time, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                using var answer = !registered
+                    ? await SendAsync("/v1/agent/service/register", body, stop).ConfigureAwait(false)
+                    : verdict.Passes
+                        ? await SendAsync("/v1/agent/check/pass/" + check, null, stop).ConfigureAwait(false)
+                        : await SendAsync("/v1/agent/check/fail/" + check + "?note=" + Uri.EscapeDataString(verdict.Failing ?? "unhealthy"), null, stop).ConfigureAwait(false);
                 if (registered && answer.StatusCode == HttpStatusCode.NotFound)
                 {
-                    // The agent forgot the service (restarted, or deregistered it after a long critical): register again at once.
+                    // The agent forgot the service (restarted, or deregistered it after a long critical): register again
+                    // at once, or once the checks pass.
                     LogForgotten(_logger, Service!, InstanceId!);
                     registered = false;
+                    critical = false;
+                    State = verdict.Passes ? RegistrationState.Waiting : RegistrationState.Deregistered;
                     continue;
                 }
 
@@ -171,6 +220,7 @@ internal sealed partial class ConsulRegistration(
                 {
                     if (!registered)
                     {
+                        // Its check starts critical: passed right away.
                         registered = true;
                         _everRegistered = true;
                         LogRegistered(_logger, Service!, InstanceId!, _agent, ttl.TotalSeconds);
@@ -184,7 +234,21 @@ internal sealed partial class ConsulRegistration(
                         _lastFailureLog = long.MinValue;
                     }
 
-                    await Task.Delay(ttl / 3, time, stop).ConfigureAwait(false);
+                    if (critical != !verdict.Passes)
+                    {
+                        critical = !verdict.Passes;
+                        if (critical)
+                        {
+                            LogMarkedCritical(_logger, Service!, InstanceId!);
+                        }
+                        else
+                        {
+                            LogPassingAgain(_logger, Service!, InstanceId!);
+                        }
+                    }
+
+                    State = critical ? RegistrationState.Draining : RegistrationState.Registered;
+                    await RegistrationWaits.SleepAsync(ttl / 3, changed, time, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -209,9 +273,10 @@ internal sealed partial class ConsulRegistration(
             failures++;
             try
             {
-                // Retries start well inside the TTL, then spread out with full jitter up to 30 s.
+                // Retries start well inside the TTL, then spread out with full jitter up to 30 s, or a third of the TTL
+                // once the instance was registered, so a short absence of the agent does not turn its check critical.
                 var first = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 100, (ttl / 10).Ticks));
-                await Task.Delay(Backoff.FullJitter(Math.Min(failures - 1, 16), first, s_backoffCap, random), time, stop).ConfigureAwait(false);
+                await Task.Delay(RegistrationWaits.Backoff(failures, first, s_backoffCap, _everRegistered ? ttl : null, random), time, stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {

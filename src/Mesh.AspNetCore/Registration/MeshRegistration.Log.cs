@@ -34,18 +34,12 @@ internal sealed partial class MeshRegistration
     [LoggerMessage(10, LogLevel.Warning, "The control plane refused the report of {Service} instance {InstanceId}; renewing its lease without it.")]
     private static partial void LogReportRefused(ILogger logger, string service, string instanceId);
 
-    [LoggerMessage(11, LogLevel.Information, "Registration of {Service} waits for its health checks ({Checks}), run every {Seconds} s: it registers once they pass.")]
-    private static partial void LogWaitsForHealth(ILogger logger, string service, string checks, double seconds);
-
-    [LoggerMessage(12, LogLevel.Information, "The health checks of {Service} instance {InstanceId} pass: it registers at its weight.")]
-    private static partial void LogHealthPasses(ILogger logger, string service, string instanceId);
-
-    [LoggerMessage(13, LogLevel.Warning, "The health checks of {Service} instance {InstanceId} fail, so it takes no traffic: {Failing}.")]
-    private static partial void LogHealthFails(ILogger logger, string service, string instanceId, string failing);
-
     [LoggerMessage(14, LogLevel.Warning, "Draining {Service} instance {InstanceId} for failing health checks: weight 0 for {Seconds} s, then deregistering.")]
     private static partial void LogHealthDrain(ILogger logger, string service, string instanceId, double seconds);
 
     [LoggerMessage(15, LogLevel.Information, "Drained {Service} instance {InstanceId} for failing health checks (deregistered: {Deregistered}); it registers again once they pass.")]
     private static partial void LogHealthDrained(ILogger logger, string service, string instanceId, bool deregistered);
+
+    [LoggerMessage(16, LogLevel.Warning, "The control plane asked {Service} instance {InstanceId} to wait {AskedSeconds} s before trying again; trying in {Seconds} s instead, to keep its lease of {TtlSeconds} s.")]
+    private static partial void LogRetryAfterShortened(ILogger logger, string service, string instanceId, double askedSeconds, double seconds, double ttlSeconds);
 }

@@ -1,9 +1,8 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using Mesh.AspNetCore.Identity;
 using Mesh.ControlPlane;
 using Mesh.ControlPlane.Contract;
-using Mesh.Telemetry;
+using Mesh.Utilities;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,7 +17,9 @@ namespace Mesh.AspNetCore.Registration;
 /// a change of mode that changes this registers again at the next renewal. Every renewal carries the instance's report
 /// (<see cref="InstanceReporter"/>). With health checks of the application's own (<see cref="RegistrationHealth"/>), it
 /// registers only once they pass, drains when they fail (weight 0 for the drain time, the lease renewed, then
-/// deregistered), and registers at its weight again when they recover.
+/// deregistered), and registers at its weight again when they recover. Once it holds a lease, no wait between tries
+/// is longer than a third of the lease (<see cref="RegistrationWaits.LeaseBound"/>), a <c>Retry-After</c> from meshd
+/// included, so an instance backing off through an outage renews within one lease of meshd's return.
 /// </summary>
 internal sealed partial class MeshRegistration(
     ServerInstance instance,
@@ -32,13 +33,13 @@ internal sealed partial class MeshRegistration(
     MeshTlsEndpoints endpoints,
     InstanceReporter reporter,
     RegistrationHealth health,
-    IMeterFactory meters) : IHostedLifecycleService, IDisposable
+    RegistrationStates states,
+    MeshRandom random) : IHostedLifecycleService, IDisposable
 {
     public const string LogCategory = "Mesh.Registration";
 
     private static readonly TimeSpan s_defaultTtl = TimeSpan.FromSeconds(10);
-    private static readonly RegistrationState[] s_states = Enum.GetValues<RegistrationState>();
-    private static readonly string[] s_stateNames = ["waiting", "registered", "draining", "deregistered"];
+    private const string Registry = "meshd";
 
     private readonly ILogger _logger = loggers.CreateLogger(LogCategory);
     private readonly CancellationTokenSource _stop = new();
@@ -46,13 +47,9 @@ internal sealed partial class MeshRegistration(
     private Uri? _address;
     private bool _running;
     private Task _loop = Task.CompletedTask;
-    private Task _healthLoop = Task.CompletedTask;
     private volatile bool _everRegistered;
     private volatile bool _outOfRegistry;
-    private volatile HealthVerdict? _verdict;
     private volatile RegistrationState _state = RegistrationState.Waiting;
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Meter? _meter;
     private int _stopping;
     private int _disposed;
 
@@ -75,7 +72,15 @@ internal sealed partial class MeshRegistration(
     public bool Drains => _running && _everRegistered && !_outOfRegistry;
 
     /// <summary>Gets where the instance stands with the control plane's registry.</summary>
-    public RegistrationState State => _state;
+    public RegistrationState State
+    {
+        get => _state;
+        private set
+        {
+            _state = value;
+            states.Set(Registry, value);
+        }
+    }
 
     /// <summary>Completes when the first registration succeeded.</summary>
     public Task Registered => _registered.Task;
@@ -112,18 +117,8 @@ internal sealed partial class MeshRegistration(
         Address = new Uri(first.Address);
         Identity = first.Identity;
         _running = true;
-        _meter = meters.Create(MeshTelemetry.Name);
-        _meter.CreateObservableGauge("mesh.server.registration.state", States, "{state}", "Where this instance stands with the control plane's registry: 1 for the current state, 0 for the others.");
-        if (health.IsGated)
-        {
-            LogWaitsForHealth(_logger, Service, string.Join(", ", health.Selected), health.Interval.TotalSeconds);
-            _healthLoop = Task.Run(() => WatchHealthAsync(_stop.Token), CancellationToken.None);
-        }
-        else
-        {
-            _verdict = HealthVerdict.Pass;
-        }
-
+        State = RegistrationState.Waiting;
+        health.Join(Service, InstanceId);
         _loop = Task.Run(() => RunAsync(settings, _stop.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
@@ -139,7 +134,7 @@ internal sealed partial class MeshRegistration(
         // Deregister first, so callers drop this instance while it still serves them; then drain; then let the server stop.
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await _healthLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await health.LeaveAsync().ConfigureAwait(false);
         if (!_everRegistered || _outOfRegistry)
         {
             // Never registered, or already drained and deregistered for failing health checks: nothing to drain.
@@ -173,7 +168,6 @@ internal sealed partial class MeshRegistration(
 
         _stop.Cancel();
         _stop.Dispose();
-        _meter?.Dispose();
     }
 
     // Health: with checks to wait for, registers once they pass, drains (weight 0 for the drain time, the lease renewed,
@@ -189,16 +183,16 @@ internal sealed partial class MeshRegistration(
         while (!stop.IsCancellationRequested)
         {
             // Taken before the verdict is read, so a change in between wakes the next wait.
-            var changed = Volatile.Read(ref _changed).Task;
+            var changed = health.Changed;
             var address = meshd.Current;
             try
             {
                 int weight;
-                var verdict = _verdict;
+                var verdict = health.Verdict;
                 if (verdict is null)
                 {
                     // The first run of the checks has not answered yet.
-                    await SleepAsync(Timeout.InfiniteTimeSpan, changed, stop).ConfigureAwait(false);
+                    await RegistrationWaits.SleepAsync(Timeout.InfiniteTimeSpan, changed, time, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -212,7 +206,7 @@ internal sealed partial class MeshRegistration(
                     if (drainUntil is null)
                     {
                         drainUntil = time.GetUtcNow() + settings.DrainTime;
-                        _state = RegistrationState.Draining;
+                        State = RegistrationState.Draining;
                         LogHealthDrain(_logger, Service!, InstanceId!, settings.DrainTime.TotalSeconds);
                     }
 
@@ -223,7 +217,7 @@ internal sealed partial class MeshRegistration(
                         drainUntil = null;
                         // Out of the registry unless meshd could not be told; then a shutdown deregisters and drains as usual.
                         _outOfRegistry = deregistered;
-                        _state = RegistrationState.Deregistered;
+                        State = RegistrationState.Deregistered;
                         LogHealthDrained(_logger, Service!, InstanceId!, deregistered);
                         continue;
                     }
@@ -233,7 +227,7 @@ internal sealed partial class MeshRegistration(
                 else
                 {
                     // Not in the registry and not to be: wait for the checks to pass.
-                    await SleepAsync(Timeout.InfiniteTimeSpan, changed, stop).ConfigureAwait(false);
+                    await RegistrationWaits.SleepAsync(Timeout.InfiniteTimeSpan, changed, time, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -273,7 +267,7 @@ internal sealed partial class MeshRegistration(
                         registeredWeight = weight;
                         _everRegistered = true;
                         _outOfRegistry = false;
-                        _state = drainUntil is null ? RegistrationState.Registered : RegistrationState.Draining;
+                        State = drainUntil is null ? RegistrationState.Registered : RegistrationState.Draining;
                         ttl = Ttl(answer, ttl);
                         Address = new Uri(registration.Address);
                         Identity = registration.Identity;
@@ -292,7 +286,7 @@ internal sealed partial class MeshRegistration(
                         next = until - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
                     }
 
-                    await SleepAsync(next, changed, stop).ConfigureAwait(false);
+                    await RegistrationWaits.SleepAsync(next, changed, time, stop).ConfigureAwait(false);
                     continue;
                 }
 
@@ -312,9 +306,7 @@ internal sealed partial class MeshRegistration(
             meshd.Rotate(address);
             try
             {
-                // Retries stay well inside the TTL at first, then spread out with full jitter; at a quota (429) or while
-                // meshd cannot persist (503), at least as long as it asks.
-                await Task.Delay(meshd.Backoff(failures, retryAfter), time, stop).ConfigureAwait(false);
+                await Task.Delay(RetryWait(failures, retryAfter, _everRegistered ? ttl : null), time, stop).ConfigureAwait(false);
                 retryAfter = null;
             }
             catch (OperationCanceledException)
@@ -324,70 +316,26 @@ internal sealed partial class MeshRegistration(
         }
     }
 
-    // Runs the checks every interval; a change between passing and failing is logged and wakes the registration loop.
-    private async Task WatchHealthAsync(CancellationToken stop)
+    // Retries spread out with full jitter up to meshd's cap; at a quota (429) or while meshd cannot persist (503), at
+    // least as long as it asks (a minute at most). Once a lease was granted, never longer than a third of it: a
+    // Retry-After that asks for more is shortened, so the lease survives meshd's outage.
+    private TimeSpan RetryWait(int failures, TimeSpan? retryAfter, TimeSpan? lease)
     {
-        HealthVerdict? last = null;
-        while (!stop.IsCancellationRequested)
+        var wait = RegistrationWaits.Backoff(failures, MeshdClient.BackoffBase, MeshdClient.BackoffCap, lease, random);
+        if (retryAfter is not { } asked || asked <= wait)
         {
-            HealthVerdict verdict;
-            try
-            {
-                verdict = await health.CheckAsync(stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // The checks' own failures become results; this is the health check service itself failing.
-                verdict = new HealthVerdict(false, $"the health check service failed ({ex.GetType().Name})");
-            }
-
-            _verdict = verdict;
-            if (last is null || last.Passes != verdict.Passes)
-            {
-                if (verdict.Passes)
-                {
-                    LogHealthPasses(_logger, Service!, InstanceId!);
-                }
-                else
-                {
-                    LogHealthFails(_logger, Service!, InstanceId!, verdict.Failing ?? "unhealthy");
-                }
-
-                Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-            }
-
-            last = verdict;
-            try
-            {
-                await Task.Delay(health.Interval, time, stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            return wait;
         }
-    }
 
-    // Waits for the delay, or until the health verdict changes.
-    private async Task SleepAsync(TimeSpan delay, Task changed, CancellationToken stop)
-    {
-        using var cut = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        await Task.WhenAny(Task.Delay(delay, time, cut.Token), changed).ConfigureAwait(false);
-        await cut.CancelAsync().ConfigureAwait(false);
-        stop.ThrowIfCancellationRequested();
-    }
-
-    private IEnumerable<Measurement<int>> States()
-    {
-        var current = _state;
-        foreach (var state in s_states)
+        asked = asked < MeshdClient.MaxRetryAfter ? asked : MeshdClient.MaxRetryAfter;
+        if (lease is { } ttl && RegistrationWaits.LeaseBound(ttl) < asked)
         {
-            yield return new Measurement<int>(state == current ? 1 : 0, new KeyValuePair<string, object?>("mesh.registration.state", s_stateNames[(int)state]));
+            var bound = RegistrationWaits.LeaseBound(ttl);
+            LogRetryAfterShortened(_logger, Service!, InstanceId!, Math.Round(asked.TotalSeconds, 3), Math.Round(bound.TotalSeconds, 3), ttl.TotalSeconds);
+            return bound;
         }
+
+        return asked;
     }
 
     private async Task<bool> DeregisterAsync(CancellationToken cancellationToken)
@@ -439,15 +387,18 @@ internal sealed partial class MeshRegistration(
 /// <summary>Where an instance stands with the control plane's registry.</summary>
 internal enum RegistrationState
 {
-    /// <summary>Not registered yet: waiting for its health checks to pass, or for the control plane to answer.</summary>
+    /// <summary>Not registered yet: waiting for its health checks to pass, or for the registry to answer.</summary>
     Waiting,
 
-    /// <summary>Registered at its configured weight.</summary>
+    /// <summary>Registered at its configured weight (with Consul: its check passing).</summary>
     Registered,
 
-    /// <summary>Registered at weight 0 for the drain time, because its health checks fail.</summary>
+    /// <summary>
+    /// In the registry but taking no traffic because its health checks fail: with meshd, at weight 0 for the drain time;
+    /// with Consul, its check marked critical.
+    /// </summary>
     Draining,
 
-    /// <summary>Deregistered after a drain; registers again when its health checks pass.</summary>
+    /// <summary>Out of the registry after failing health checks (drained and deregistered, or removed by the Consul agent); registers again when they pass.</summary>
     Deregistered,
 }

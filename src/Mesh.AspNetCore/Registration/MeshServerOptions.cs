@@ -51,7 +51,9 @@ public sealed class MeshServerOptions
     /// Gets or sets the tag of the ASP.NET Core health checks registration waits for. The instance registers with the
     /// control plane only once they report Healthy or Degraded; when they turn Unhealthy it drains (registers again at
     /// weight 0 for <see cref="DrainTime"/>, then deregisters), and it registers at <see cref="Weight"/> again when they
-    /// recover. Without any such check, the instance registers at once.
+    /// recover. Registration with a Consul agent (<see cref="Consul"/>) follows the same checks: not registered before
+    /// they pass, its check marked critical while they fail, passing again when they recover. Without any such check,
+    /// the instance registers at once.
     /// </summary>
     /// <value>
     /// <see langword="null"/> by default: every registered check except the mesh's own (<c>mesh</c>, tag <c>ready</c>).

@@ -87,6 +87,22 @@ public sealed class ConsulRegistrationTests
     }
 
     [Fact]
+    public async Task A_host_stopped_twice_deregisters_from_consul_and_drains_once()
+    {
+        await using var consul = await StubConsul.StartAsync();
+        using var logs = new LogCollector();
+        var app = await StartServerAsync(consul, register: true, logs, drain: TimeSpan.FromMilliseconds(200));
+        await Eventually.WaitAsync(() => consul.AgentCalls.Any(c => c.Kind == "pass"), "a pass of the TTL check", TimeSpan.FromSeconds(15));
+
+        await app.App.StopAsync();
+
+        // TestApp's disposal stops the host again.
+        await app.DisposeAsync();
+        Assert.Single(consul.AgentCalls, c => c.Kind == "deregister");
+        Assert.Single(logs.Entries, e => e.Category == ConsulRegistration.LogCategory && e.Message.StartsWith("Draining", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Registers_again_when_the_agent_forgets_the_service()
     {
         await using var consul = await StubConsul.StartAsync();

@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
@@ -114,11 +113,11 @@ public sealed class HealthAwareRegistrationTests(ITestOutputHelper output) : IAs
 
         a.Check.Healthy = false;
         await Eventually.WaitAsync(async () => (await InstancesAsync(meshd)).Instances.Count == 0, "inv-a to drain and deregister", TimeSpan.FromSeconds(15));
-        await Eventually.WaitAsync(() => states.Current("deregistered"), "the gauge to show the instance deregistered");
+        await Eventually.WaitAsync(() => states.Current("meshd", "deregistered"), "the gauge to show the instance deregistered");
 
         a.Check.Healthy = true;
         await Eventually.WaitAsync(async () => (await InstancesAsync(meshd)).Instances.SingleOrDefault() is { InstanceId: "inv-a", Weight: 3 }, "inv-a registered again at weight 3", TimeSpan.FromSeconds(15));
-        await Eventually.WaitAsync(() => states.Current("registered"), "the gauge to show the instance registered");
+        await Eventually.WaitAsync(() => states.Current("meshd", "registered"), "the gauge to show the instance registered");
         Assert.True(a.Registration.Drains);
 
         await using var client = CallerHost(meshd);
@@ -283,64 +282,6 @@ public sealed class HealthAwareRegistrationTests(ITestOutputHelper output) : IAs
             {
             }
         }
-    }
-
-    /// <summary>A health check the test flips.</summary>
-    private sealed class FlipCheck : IHealthCheck
-    {
-        private int _runs;
-        private volatile bool _healthy;
-
-        public bool Healthy
-        {
-            get => _healthy;
-            set => _healthy = value;
-        }
-
-        public int Runs => Volatile.Read(ref _runs);
-
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-        {
-            Interlocked.Increment(ref _runs);
-            return Task.FromResult(_healthy ? HealthCheckResult.Healthy("pool ok") : HealthCheckResult.Unhealthy("connection pool exhausted", data: new Dictionary<string, object> { ["secret"] = "s3cr3t" }));
-        }
-    }
-
-    /// <summary>Reads <c>mesh.server.registration.state</c> of every meter in the process.</summary>
-    private sealed class StateListener : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly ConcurrentDictionary<string, int> _values = new(StringComparer.Ordinal);
-
-        public StateListener(IMeterFactory meters)
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Name == "mesh.server.registration.state" && ReferenceEquals(instrument.Meter.Scope, meters))
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<int>((_, value, tags, _) =>
-            {
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "mesh.registration.state")
-                    {
-                        _values[(string)tag.Value!] = value;
-                    }
-                }
-            });
-            _listener.Start();
-        }
-
-        public bool Current(string state)
-        {
-            _listener.RecordObservableInstruments();
-            return _values.GetValueOrDefault(state) == 1 && _values.Count(v => v.Value == 1) == 1;
-        }
-
-        public void Dispose() => _listener.Dispose();
     }
 
     private sealed class Server : IAsyncDisposable

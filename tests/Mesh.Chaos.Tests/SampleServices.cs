@@ -131,7 +131,7 @@ internal sealed class SampleServices : IAsyncDisposable
         };
     }
 
-    /// <summary>Kills meshd (SIGKILL) and records nothing; <see cref="StartMeshdAgainAsync"/> brings it back on its port and data.</summary>
+    /// <summary>Kills meshd's process at once (SIGKILL); <see cref="StartMeshdAgainAsync"/> brings it back on its port and data.</summary>
     public void KillMeshd() => Meshd.Kill();
 
     /// <summary>Starts meshd again on the same port and data (its CA, credentials and registrations).</summary>
@@ -168,7 +168,7 @@ internal sealed class SampleServices : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         // Each killed (SIGKILL) by its pid: nothing of the run survives it.
         lock (_processes)
@@ -184,7 +184,7 @@ internal sealed class SampleServices : IAsyncDisposable
         _identity?.Dispose();
         _credentials.Clear();
         _directory.Dispose();
-        await Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
     private async Task<string> CreateCredentialAsync(string service)

@@ -226,6 +226,11 @@ internal sealed class Traffic
         {
             return ("deadline", 0);
         }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            // The client's own connect timeout (2 s) to the gateway, within the deadline: an explicit failure too.
+            return ("connect timeout", 0);
+        }
         catch (HttpRequestException ex)
         {
             return ("HttpRequestException " + ex.HttpRequestError, 0);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 
 namespace Mesh.Chaos.Tests;
 
@@ -8,10 +7,8 @@ namespace Mesh.Chaos.Tests;
 /// A meshed backend in a child process of its own (this assembly's <c>backend</c> mode), registered with meshd, that a
 /// scenario can <c>kill -9</c>, <c>SIGSTOP</c> and <c>SIGCONT</c>. Only this process, by its pid; disposed, it is killed.
 /// </summary>
-internal sealed partial class BackendProcess : IDisposable
+internal sealed class BackendProcess : IDisposable
 {
-    private const int SigStop = 19;
-    private const int SigCont = 18;
     private readonly Process _process;
     private int _stopped;
 
@@ -56,22 +53,14 @@ internal sealed partial class BackendProcess : IDisposable
     /// <summary>Freezes the child (SIGSTOP): its sockets stay open and nothing answers.</summary>
     public void Freeze()
     {
-        if (NativeKill(_process.Id, SigStop) != 0)
-        {
-            throw new InvalidOperationException($"SIGSTOP to {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-
+        Signals.Stop(_process.Id);
         Volatile.Write(ref _stopped, 1);
     }
 
     /// <summary>Lets a frozen child go on (SIGCONT).</summary>
     public void Thaw()
     {
-        if (NativeKill(_process.Id, SigCont) != 0)
-        {
-            throw new InvalidOperationException($"SIGCONT to {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-
+        Signals.Continue(_process.Id);
         Volatile.Write(ref _stopped, 0);
     }
 
@@ -94,9 +83,6 @@ internal sealed partial class BackendProcess : IDisposable
 
         _process.Dispose();
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int NativeKill(int pid, int signal);
 
     private static async Task<BackendProcess> StartOnAsync(string service, Uri meshd, string cacheDirectory, int port, Func<int, Uri>? advertise, int delayMs, int capacity)
     {

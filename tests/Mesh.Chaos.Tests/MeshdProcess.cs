@@ -11,11 +11,13 @@ namespace Mesh.Chaos.Tests;
 internal sealed class MeshdProcess : IDisposable
 {
     private readonly TempDirectory _directory = new("meshd-process-");
+    private readonly string[] _settings;
     private Process? _process;
 
-    private MeshdProcess(int port)
+    private MeshdProcess(int port, string[] settings)
     {
         Address = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
+        _settings = settings;
     }
 
     /// <summary>Gets meshd's address, the same across restarts.</summary>
@@ -24,10 +26,13 @@ internal sealed class MeshdProcess : IDisposable
     /// <summary>Gets the running child's pid (0 when killed).</summary>
     public int Pid => _process is { HasExited: false } p ? p.Id : 0;
 
-    /// <summary>Starts meshd on a free port and waits until it answers <c>/healthz</c>.</summary>
-    public static Task<MeshdProcess> StartAsync() => LoopbackPorts.StartAsync(1, async ports =>
+    /// <summary>
+    /// Starts meshd on a free port, with <paramref name="settings"/> (<c>--Meshd:Key=value</c>) after the suite's own, and
+    /// waits until it answers <c>/healthz</c>. Every start again uses the same settings.
+    /// </summary>
+    public static Task<MeshdProcess> StartAsync(params string[] settings) => LoopbackPorts.StartAsync(1, async ports =>
     {
-        var meshd = new MeshdProcess(ports[0]);
+        var meshd = new MeshdProcess(ports[0], settings);
         try
         {
             await meshd.StartAgainAsync();
@@ -58,8 +63,8 @@ internal sealed class MeshdProcess : IDisposable
     {
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var start = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[]
-        {
+        foreach (var argument in (string[])
+        [
             Path.Combine(AppContext.BaseDirectory, "Mesh.ControlPlane.dll"),
             $"--Meshd:Urls={Address}",
             $"--Meshd:DataDirectory={_directory.Path}",
@@ -68,7 +73,8 @@ internal sealed class MeshdProcess : IDisposable
             "--Meshd:LeaseTtl=00:00:08",
             "--Meshd:SweepInterval=00:00:00.100",
             "--Logging:LogLevel:Default=Warning",
-        })
+            .. _settings,
+        ])
         {
             start.ArgumentList.Add(argument);
         }

@@ -20,6 +20,7 @@ internal sealed class Traffic
     public static readonly TimeSpan HangBound = TimeSpan.FromSeconds(2);
 
     private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<int, int> _successes = new();
     private readonly ConcurrentBag<(double At, double Ms, bool Ok)> _samples = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _sent;
@@ -46,6 +47,9 @@ internal sealed class Traffic
     /// <summary>Gets the failures by kind.</summary>
     public IReadOnlyDictionary<string, int> Failures => _failures;
 
+    /// <summary>Gets the successes by status code (200, or 202 where a service accepted the request for later).</summary>
+    public IReadOnlyDictionary<int, int> Successes => _successes;
+
     /// <summary>Gets the time since the traffic began.</summary>
     public TimeSpan Elapsed => _clock.Elapsed;
 
@@ -53,16 +57,23 @@ internal sealed class Traffic
     public IReadOnlyCollection<(double At, double Ms, bool Ok)> Samples => _samples;
 
     /// <summary>Runs <paramref name="callers"/> closed-loop callers against <paramref name="gateway"/> for <paramref name="duration"/>.</summary>
-    public static async Task<Traffic> RunAsync(Uri gateway, int callers, TimeSpan duration, Func<Traffic, Task>? during = null, CancellationToken cancellationToken = default)
+    public static Task<Traffic> RunAsync(Uri gateway, int callers, TimeSpan duration, Func<Traffic, Task>? during = null, CancellationToken cancellationToken = default) =>
+        RunAsync(Handler(), () => Get(gateway), callers, duration, during, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="callers"/> closed-loop callers for <paramref name="duration"/>, each request made by
+    /// <paramref name="request"/> and sent through <paramref name="handler"/> (disposed at the end).
+    /// </summary>
+    public static async Task<Traffic> RunAsync(HttpMessageHandler handler, Func<HttpRequestMessage> request, int callers, TimeSpan duration, Func<Traffic, Task>? during = null, CancellationToken cancellationToken = default)
     {
         var traffic = new Traffic();
-        using var client = Client();
+        using var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         var end = traffic._clock.Elapsed + duration;
         var load = Task.WhenAll(Enumerable.Range(0, callers).Select(async _ =>
         {
             while (traffic._clock.Elapsed < end && !cancellationToken.IsCancellationRequested)
             {
-                await traffic.SendAsync(client, gateway).ConfigureAwait(false);
+                await traffic.SendAsync(client, request).ConfigureAwait(false);
             }
         }));
         if (during is not null)
@@ -78,7 +89,7 @@ internal sealed class Traffic
     public static async Task<Traffic> RunOpenAsync(Uri gateway, int perSecond, TimeSpan duration)
     {
         var traffic = new Traffic();
-        using var client = Client();
+        using var client = new HttpClient(Handler()) { Timeout = Timeout.InfiniteTimeSpan };
         var inFlight = new List<Task>();
         var interval = 1.0 / perSecond;
         var start = traffic._clock.Elapsed.TotalSeconds;
@@ -91,7 +102,7 @@ internal sealed class Traffic
                 await Task.Delay(TimeSpan.FromSeconds(wait)).ConfigureAwait(false);
             }
 
-            inFlight.Add(traffic.SendAsync(client, gateway));
+            inFlight.Add(traffic.SendAsync(client, () => Get(gateway)));
         }
 
         await Task.WhenAll(inFlight).ConfigureAwait(false);
@@ -134,6 +145,11 @@ internal sealed class Traffic
     {
         var text = new StringBuilder().Append(CultureInfo.InvariantCulture, $"{scenario}: sent {Sent}, ok {Succeeded}, failed {Failed}, hung {Hung}, ");
         text.Append(CultureInfo.InvariantCulture, $"p50 {Percentile(0.5):F0} ms, p99 {Percentile(0.99):F0} ms, max {Percentile(1):F0} ms, worst overrun {WorstOverrun.TotalMilliseconds:F0} ms, {Elapsed.TotalSeconds:F1} s");
+        if (_successes.Keys.Any(status => status != 200))
+        {
+            text.Append("; successes: ").AppendJoin(", ", _successes.OrderBy(s => s.Key).Select(s => $"{s.Key} ×{s.Value}"));
+        }
+
         if (!_failures.IsEmpty)
         {
             text.Append("; failures: ").AppendJoin(", ", _failures.OrderByDescending(f => f.Value).Select(f => $"{f.Key} ×{f.Value}"));
@@ -142,20 +158,27 @@ internal sealed class Traffic
         return text.ToString();
     }
 
-    private static HttpClient Client() =>
-        new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2), PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }) { Timeout = Timeout.InfiniteTimeSpan };
+    private static SocketsHttpHandler Handler() =>
+        new() { ConnectTimeout = TimeSpan.FromSeconds(2), PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) };
 
-    private async Task SendAsync(HttpClient client, Uri gateway)
+    private static HttpRequestMessage Get(Uri gateway) => new(HttpMethod.Get, new Uri(gateway, "/order"));
+
+    private async Task SendAsync(HttpClient client, Func<HttpRequestMessage> request)
     {
         Interlocked.Increment(ref _sent);
         var started = _clock.Elapsed;
         using var deadline = new CancellationTokenSource(Deadline);
-        var send = SendOneAsync(client, gateway, deadline.Token);
+        var send = SendOneAsync(client, request, deadline.Token);
         var guard = Task.Delay(Deadline + HangBound);
         string? failure;
         if (await Task.WhenAny(send, guard).ConfigureAwait(false) == send)
         {
-            failure = await send.ConfigureAwait(false);
+            int status;
+            (failure, status) = await send.ConfigureAwait(false);
+            if (failure is null)
+            {
+                _successes.AddOrUpdate(status, 1, (_, n) => n + 1);
+            }
         }
         else
         {
@@ -184,28 +207,33 @@ internal sealed class Traffic
         _samples.Add((_clock.Elapsed.TotalSeconds, took.TotalMilliseconds, failure is null));
     }
 
-    private static async Task<string?> SendOneAsync(HttpClient client, Uri gateway, CancellationToken deadline)
+    private static async Task<(string? Failure, int Status)> SendOneAsync(HttpClient client, Func<HttpRequestMessage> make, CancellationToken deadline)
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(gateway, "/order"));
+            using var request = make();
             request.Headers.Add("mesh-timeout", ((long)Deadline.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, deadline).ConfigureAwait(false);
             if (response.IsSuccessStatusCode)
             {
-                return null;
+                return (null, (int)response.StatusCode);
             }
 
             var body = await response.Content.ReadAsStringAsync(CancellationToken.None).ConfigureAwait(false);
-            return $"{(int)response.StatusCode} {(body.Length > 160 ? body[..160] : body)}";
+            return ($"{(int)response.StatusCode} {(body.Length > 160 ? body[..160] : body)}", (int)response.StatusCode);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
         {
-            return "deadline";
+            return ("deadline", 0);
+        }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            // The client's own connect timeout (2 s) to the gateway, within the deadline: an explicit failure too.
+            return ("connect timeout", 0);
         }
         catch (HttpRequestException ex)
         {
-            return "HttpRequestException " + ex.HttpRequestError;
+            return ("HttpRequestException " + ex.HttpRequestError, 0);
         }
     }
 }

@@ -112,8 +112,10 @@ internal sealed class BenchOptions
     public const string Usage = """
         Usage: Mesh.LoadBench [comparison|balancing|mirroring] [--smoke] [--out FILE.json] [options]
 
-          comparison (default)  bare HttpClient, mesh, standard (ServiceDiscovery + standard resilience) and an nginx
-                                sidecar pair over HTTP/1.1, then bare and meshed gRPC unary calls; bare, mesh, sidecar
+          comparison (default)  bare HttpClient, mesh, a plain factory client, mesh with each optional feature
+                                (rate limit, hedging armed, attempt timeout, routes, OpenTelemetry), standard
+                                (ServiceDiscovery + standard resilience) and an nginx sidecar pair over HTTP/1.1,
+                                then bare and meshed gRPC unary calls; bare, mesh, sidecar
                                 and both gRPC clients again over mutual TLS (certificates made for the run, then
                                 deleted); configurations interleaved, each round after a warm-up
             --rounds N          rounds, every configuration once per round (5; smoke 1)

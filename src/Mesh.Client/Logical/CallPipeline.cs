@@ -30,9 +30,31 @@ internal sealed class CallPipeline(ResiliencePipeline<HttpResponseMessage>? inne
     {
         for (var attempt = 0; ; attempt++)
         {
-            var outcome = inner is null
-                ? await callback(context, target).ConfigureAwait(false)
-                : await inner.ExecuteOutcomeAsync(callback, context, target).ConfigureAwait(false);
+            Outcome<HttpResponseMessage> outcome;
+            if (inner is not null)
+            {
+                // The breaker's Polly pipeline turns whatever the attempt throws into its outcome.
+                outcome = await inner.ExecuteOutcomeAsync(callback, context, target).ConfigureAwait(false);
+            }
+            else if (retry is null)
+            {
+                // Neither breaker nor retry: the attempt alone, as an empty Polly pipeline ran it.
+                return await callback(context, target).ConfigureAwait(false);
+            }
+            else
+            {
+                try
+                {
+                    outcome = await callback(context, target).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // As Polly's retry did: every failure of an attempt becomes its outcome, for the retry to judge.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    outcome = Outcome.FromException<HttpResponseMessage>(ex);
+                }
+            }
+
             if (retry is null)
             {
                 return outcome;

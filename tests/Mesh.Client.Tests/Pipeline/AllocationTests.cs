@@ -16,10 +16,11 @@ public sealed class AllocationTests(ITestOutputHelper output)
 {
     /// <summary>
     /// The mesh's own bytes per call over a bare client; a change that allocates more must say why here. A Debug build
-    /// allocates every async state machine (Release keeps them on the stack or in pools), hence its larger figure.
+    /// allocates every async state machine (Release keeps them on the stack or in pools), hence its larger figure; the
+    /// retry loop's, with the exception it may catch as a field, is in it.
     /// </summary>
 #if DEBUG
-    private const long Budget = 1160;
+    private const long Budget = 1168;
 #else
     private const long Budget = 144;
 #endif

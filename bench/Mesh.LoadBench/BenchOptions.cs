@@ -22,6 +22,15 @@ internal sealed class BenchOptions
 
     public int Concurrency { get; private set; } = 32;
 
+    /// <summary>Gets the configurations to run (with the rows their ratios need), or <see langword="null"/> for all.</summary>
+    public IReadOnlyCollection<string>? Rows { get; private set; }
+
+    /// <summary>Gets how many whole comparison runs to make, one after the other, each with its own backends and JSON file.</summary>
+    public int Runs { get; private set; } = 1;
+
+    /// <summary>Gets whether the throughput phases also sample which types are allocated (<c>--alloc-profile</c>).</summary>
+    public bool AllocationProfile { get; private set; }
+
     /// <summary>Gets the requests per second of the balancing run's open-loop client.</summary>
     public int Rate { get; private set; }
 
@@ -63,6 +72,15 @@ internal sealed class BenchOptions
                 case "--concurrency":
                     options.Concurrency = Positive(Value(args, ref i), "--concurrency");
                     break;
+                case "--rows":
+                    options.Rows = Value(args, ref i).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    break;
+                case "--alloc-profile":
+                    options.AllocationProfile = true;
+                    break;
+                case "--runs":
+                    options.Runs = Positive(Value(args, ref i), "--runs");
+                    break;
                 case "--rate":
                     rate = Positive(Value(args, ref i), "--rate");
                     break;
@@ -94,14 +112,20 @@ internal sealed class BenchOptions
     public const string Usage = """
         Usage: Mesh.LoadBench [comparison|balancing|mirroring] [--smoke] [--out FILE.json] [options]
 
-          comparison (default)  bare HttpClient, mesh, standard (ServiceDiscovery + standard resilience) and an nginx
-                                sidecar pair over HTTP/1.1, then bare and meshed gRPC unary calls; bare, mesh, sidecar
+          comparison (default)  bare HttpClient, mesh, a plain factory client, mesh with each optional feature
+                                (rate limit, hedging armed, attempt timeout, routes, OpenTelemetry), standard
+                                (ServiceDiscovery + standard resilience) and an nginx sidecar pair over HTTP/1.1,
+                                then bare and meshed gRPC unary calls; bare, mesh, sidecar
                                 and both gRPC clients again over mutual TLS (certificates made for the run, then
                                 deleted); configurations interleaved, each round after a warm-up
             --rounds N          rounds, every configuration once per round (5; smoke 1)
             --duration S        seconds of each measured phase: latency at concurrency 1, then throughput (2; smoke 0.5)
             --warmup S          seconds of warm-up before each configuration's phases (0.5; smoke 0.3)
             --concurrency N     callers in the throughput phase (32)
+            --rows A,B,...      only these configurations; a ratio whose baseline (bare, factory, mesh...) is not
+                                among them reads 0
+            --runs N            N whole runs one after the other, each with its own backends; with --out F.json
+                                they write F-1.json ... F-N.json; the ratios of every run side by side at the end
           balancing             11 backends with skewed latency, one stalls at 2 s per request in the middle half;
                                 RoundRobin, LeastRequest, PeakEwma and PeakEwma with hedging, each for --duration
             --duration S        seconds of each run (60; smoke 3)
@@ -112,6 +136,7 @@ internal sealed class BenchOptions
             --duration S        seconds of each row (20; smoke 2)
             --rate N            requests per second, open loop (500; smoke 200)
             --warmup S          seconds at that rate before each row, not measured (3; smoke 0.5)
+            --alloc-profile     also sample the types each configuration allocates in its throughput phase
           --smoke               a few seconds in all, to check that everything runs
           --out FILE            also write the figures, the settings and the machine as JSON
         """;

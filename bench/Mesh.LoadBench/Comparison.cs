@@ -20,6 +20,27 @@ internal static class Comparison
 
     public static async Task<int> RunAsync(BenchOptions options, CancellationToken cancellationToken)
     {
+        if (options.Runs == 1)
+        {
+            return await RunOnceAsync(options, options.Out, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Several whole runs, each with its own backend process, JSON file and table, then their ratios side by side.
+        var runs = new List<List<ComparisonRow>>();
+        var status = 0;
+        for (var run = 1; run <= options.Runs; run++)
+        {
+            Console.WriteLine(Report.Invariant($"=== run {run}/{options.Runs}"));
+            var path = options.Out is { } o ? Path.Combine(Path.GetDirectoryName(o) ?? string.Empty, Report.Invariant($"{Path.GetFileNameWithoutExtension(o)}-{run}{Path.GetExtension(o)}")) : null;
+            status = Math.Max(status, await RunOnceAsync(options, path, runs, cancellationToken).ConfigureAwait(false));
+        }
+
+        PrintSpread(runs);
+        return status;
+    }
+
+    private static async Task<int> RunOnceAsync(BenchOptions options, string? outPath, List<List<ComparisonRow>>? runs, CancellationToken cancellationToken)
+    {
         var nginx = Nginx.Find();
         if (nginx is null)
         {
@@ -42,12 +63,13 @@ internal static class Comparison
         {
             Console.WriteLine(Report.Invariant($"Backends (pid {server.Id}): HTTP/1.1 {string.Join(", ", addresses.Http)}; gRPC h2c {string.Join(", ", addresses.Grpc)}"));
             Console.WriteLine(Report.Invariant($"  over mutual TLS: HTTP/1.1 {string.Join(", ", addresses.HttpTls)}; gRPC h2 {string.Join(", ", addresses.GrpcTls)}"));
-            var targets = await CreateTargetsAsync(addresses, nginx, pki, disposables, cancellationToken).ConfigureAwait(false);
+            var targets = Select(await CreateTargetsAsync(addresses, nginx, pki, disposables, cancellationToken).ConfigureAwait(false), options.Rows);
             var serverPid = server.Id;
             var tallies = targets.Select(t => new Tally(t, () => ProcessCpu.Of(serverPid))).ToArray();
 
             foreach (var tally in tallies)
             {
+                using var scope = tally.Target.Scope?.Invoke();
                 await WarmUpAsync(tally, options.Concurrency, options.Warmup * 4, cancellationToken).ConfigureAwait(false);
             }
 
@@ -64,8 +86,14 @@ internal static class Comparison
             var rows = Rows(tallies);
             var goals = Goals(rows);
             Print(rows, goals, options);
+            if (options.AllocationProfile)
+            {
+                PrintAllocationProfile(tallies);
+            }
+
             Console.WriteLine($"Load average after the run: {Report.LoadAverage()}");
-            if (options.Out is { } path)
+            runs?.Add(rows);
+            if (outPath is { } path)
             {
                 await Report.WriteAsync(path, new ComparisonDocument(
                     "comparison",
@@ -99,16 +127,26 @@ internal static class Comparison
         var next = 0;
         targets.Add(new Target("bare", "http", "bare", ct => GetAsync(bare, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
 
-        // mesh: the full pipeline, PeakEwma, default retry, breaker and outlier detection, a rate limit far above the load, telemetry with no listener.
+        // mesh: the default policy, PeakEwma, default retry with its budget, breaker and outlier detection, telemetry with no listener.
         var meshProvider = MeshProvider(addresses.Http, addresses.Grpc, null);
         disposables.Add(meshProvider);
         var meshed = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
         var logical = new Uri("http://backend/items/1");
-        targets.Add(new Target("mesh", "http", "bare", ct => GetAsync(meshed, logical, ct)));
+        targets.Add(new Target("mesh", "http", "bare", ct => GetAsync(meshed, logical, ct), Over: "factory"));
 
         // factory: a plain client from IHttpClientFactory (its logging handlers, no mesh), to tell the factory's cost from the mesh's.
         var factory = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("factory");
         targets.Add(new Target("factory", "http", "bare", ct => GetAsync(factory, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
+
+        // mesh+feature: the same client to a service of its own with one optional feature more, each reported as its cost over 'mesh'.
+        foreach (var (feature, service) in FeatureServices)
+        {
+            var uri = new Uri($"http://{service}/items/1");
+            targets.Add(new Target($"mesh+{feature}", "http", "bare", ct => GetAsync(meshed, uri, ct), Over: "mesh"));
+        }
+
+        // mesh+otel: 'mesh' with the OpenTelemetry SDK collecting the mesh's spans and metrics (no exporter), only while the row runs.
+        targets.Add(new Target("mesh+otel", "http", "bare", ct => GetAsync(meshed, logical, ct), Over: "mesh", Scope: OpenTelemetryScope.Start));
 
         // standard: Microsoft.Extensions.ServiceDiscovery over the same three endpoints, with the standard resilience handler.
         var standardProvider = StandardProvider(addresses);
@@ -142,7 +180,7 @@ internal static class Comparison
         var handshakes = new HandshakeCounter(meshTlsProvider.GetRequiredService<IMeterFactory>());
         disposables.Add(handshakes);
         var meshedTls = meshTlsProvider.GetRequiredService<IHttpClientFactory>().CreateClient("mesh");
-        targets.Add(new Target("mesh-mtls", "http", "bare", ct => GetAsync(meshedTls, logical, ct), TlsBaseline: "bare-tls", Handshakes: () => handshakes.Count));
+        targets.Add(new Target("mesh-mtls", "http", "bare", ct => GetAsync(meshedTls, logical, ct), TlsBaseline: "bare-tls", Handshakes: () => handshakes.Count, Over: "mesh"));
 
         // sidecar-tls: the sidecar pair with mutual TLS between the two nginx; the hops on each side stay plaintext on loopback, as in a pod.
         if (nginx is not null)
@@ -186,15 +224,57 @@ internal static class Comparison
         return targets;
     }
 
-    /// <summary>The meshed clients of 'mesh' and 'grpc-mesh'; with <paramref name="pki"/>, a workload identity from its files and endpoints that must present the backends' SPIFFE ID.</summary>
+    /// <summary>The optional features measured over 'mesh', each on a service of its own over the same backends (OpenTelemetry aside: it listens to every service).</summary>
+    private static readonly (string Feature, string Service)[] FeatureServices =
+    [
+        ("rate-limit", "backend-rate-limit"),
+        ("hedging", "backend-hedging"),
+        ("attempt-timeout", "backend-attempt-timeout"),
+        ("route", "backend-route"),
+    ];
+
+    /// <summary>
+    /// The meshed clients of 'mesh' and 'grpc-mesh' (default policy, PeakEwma), and without <paramref name="pki"/> the
+    /// services of the feature rows; with it, a workload identity from its files and endpoints that must present the
+    /// backends' SPIFFE ID.
+    /// </summary>
     private static ServiceProvider MeshProvider(IReadOnlyList<string> http, IReadOnlyList<string> grpc, BenchPki? pki)
     {
         var config = new Dictionary<string, string?>();
-        foreach (var (service, endpoints) in new[] { ("backend", http), ("inventory", grpc) })
+        var services = new List<(string, IReadOnlyList<string>)> { ("backend", http), ("inventory", grpc) };
+        if (pki is null)
+        {
+            services.AddRange(FeatureServices.Select(f => (f.Service, http)));
+
+            // A rate limit far above the load, so the limiter is on the path and never refuses.
+            config["Mesh:Services:backend-rate-limit:RateLimit:PermitsPerSecond"] = "1000000";
+            config["Mesh:Services:backend-rate-limit:RateLimit:Burst"] = "1000000";
+
+            // Hedging armed, its delay far past any answer here, so no hedge is sent.
+            config["Mesh:Services:backend-hedging:Hedging:Delay"] = "00:00:02";
+            config["Mesh:Services:backend-hedging:Hedging:MaxAttempts"] = "2";
+
+            // An attempt timeout no attempt reaches.
+            config["Mesh:Services:backend-attempt-timeout:AttemptTimeout"] = "00:00:05";
+
+            // Four routes, ranked by the router; the call's path matches the third, a prefix with a header-free match.
+            const string route = "Mesh:Services:backend-route:Routes:";
+            config[route + "0:Name"] = "admin";
+            config[route + "0:Match:Path:Value"] = "/admin";
+            config[route + "1:Name"] = "canary";
+            config[route + "1:Match:Path:Value"] = "/items";
+            config[route + "1:Match:Headers:0:Name"] = "x-canary";
+            config[route + "1:Match:Headers:0:Value"] = "1";
+            config[route + "2:Name"] = "items";
+            config[route + "2:Match:Path:Value"] = "/items";
+            config[route + "3:Name"] = "orders";
+            config[route + "3:Match:Path:Type"] = "Exact";
+            config[route + "3:Match:Path:Value"] = "/orders";
+        }
+
+        foreach (var (service, endpoints) in services)
         {
             config[$"Mesh:Services:{service}:LoadBalancer"] = "PeakEwma";
-            config[$"Mesh:Services:{service}:RateLimit:PermitsPerSecond"] = "1000000";
-            config[$"Mesh:Services:{service}:RateLimit:Burst"] = "1000000";
             for (var i = 0; i < endpoints.Count; i++)
             {
                 if (pki is null)
@@ -218,13 +298,13 @@ internal static class Comparison
             config["Mesh:Identity:BundlePath"] = pki.RootPath;
         }
 
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
-        services.AddMesh();
-        services.AddHttpClient("mesh").AddMesh();
-        services.AddHttpClient("factory");
-        services.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
-        return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+        var collection = new ServiceCollection();
+        collection.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(config).Build());
+        collection.AddMesh();
+        collection.AddHttpClient("mesh").AddMesh();
+        collection.AddHttpClient("factory");
+        collection.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
+        return collection.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }
 
     private static ServiceProvider StandardProvider(Addresses addresses)
@@ -262,8 +342,29 @@ internal static class Comparison
         tally.Handshakes += (tally.Target.Handshakes?.Invoke() ?? 0) - handshakes0;
     }
 
+    /// <summary>
+    /// The configurations <paramref name="names"/> asks for (all without it), in the order they were made. Only those:
+    /// a ratio whose baseline is not among them reads 0, so a profile can run one configuration alone.
+    /// </summary>
+    private static List<Target> Select(List<Target> targets, IReadOnlyCollection<string>? names)
+    {
+        if (names is null)
+        {
+            return targets;
+        }
+
+        var unknown = names.Where(n => targets.All(t => t.Name != n)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new UsageException($"--rows: no configuration named {string.Join(", ", unknown)}; there are {string.Join(", ", targets.Select(t => t.Name))}");
+        }
+
+        return targets.FindAll(t => names.Contains(t.Name));
+    }
+
     private static async Task MeasureAsync(Tally tally, BenchOptions options, CancellationToken cancellationToken)
     {
+        using var scope = tally.Target.Scope?.Invoke();
         var call = tally.Target.Call;
         await WarmUpAsync(tally, options.Concurrency, options.Warmup, cancellationToken).ConfigureAwait(false);
 
@@ -280,8 +381,17 @@ internal static class Comparison
         var backend0 = tally.BackendCpuTime();
         var cpu0 = Environment.CpuUsage.TotalTime;
         var allocated0 = GC.GetTotalAllocatedBytes(precise: true);
+        var profile = options.AllocationProfile ? new AllocationProfile() : null;
         var load = await ClosedLoopAsync(call, options.Concurrency, options.Duration, null, cancellationToken).ConfigureAwait(false);
+        profile?.Dispose();
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated0;
+        if (profile is not null)
+        {
+            foreach (var (type, bytes) in profile.Bytes)
+            {
+                tally.AllocatedByType[type] = tally.AllocatedByType.GetValueOrDefault(type) + bytes;
+            }
+        }
         var cpu = Environment.CpuUsage.TotalTime - cpu0;
         var proxy = (tally.Target.ProxyCpu?.Invoke() ?? TimeSpan.Zero) - proxy0;
         tally.BackendCpu += tally.BackendCpuTime() - backend0;
@@ -345,15 +455,29 @@ internal static class Comparison
                 t.Target.Name, t.Target.Group, t.Target.Baseline, t.LatencyRequests, t.Requests, t.Errors,
                 Math.Round(f.P50, 4), Math.Round(f.P90, 4), Math.Round(f.P99, 4), Math.Round(f.Throughput, 1),
                 Math.Round(f.Cpu, 2), Math.Round(f.ProxyCpu, 2), Math.Round(f.BackendCpu, 2), Math.Round(f.Alloc, 0),
-                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], t.RoundP50, Ratios(f, figures[t.Target.Baseline]))
+                [.. t.RoundThroughput.Select(x => Math.Round(x, 1))], t.RoundP50, Ratios(f, figures.GetValueOrDefault(t.Target.Baseline)))
             {
                 TlsBaseline = tlsBaseline is null ? null : t.Target.TlsBaseline,
+                Over = t.Target.Over is { } over && figures.TryGetValue(over, out var under) ? over : null,
+                Extra = t.Target.Over is { } o && figures.TryGetValue(o, out var u) ? Extra(f, u) : null,
                 TlsRatios = tlsBaseline is { } b ? Ratios(f, b) : null,
                 Handshakes = t.Target.Handshakes is null ? null : t.Handshakes,
                 HandshakesPer1000Requests = t.Target.Handshakes is null ? null : Math.Round(t.Handshakes * 1000.0 / Math.Max(1, t.Calls), 3),
             };
         })];
     }
+
+    /// <summary>What a row costs beyond the row it is measured over: CPU µs and bytes per request added, latency and throughput as ratios.</summary>
+    private static Dictionary<string, double> Extra(
+        (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) f,
+        (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) b) => new()
+    {
+        ["cpuUs"] = Math.Round(f.Cpu - b.Cpu, 2),
+        ["allocBytes"] = Math.Round(f.Alloc - b.Alloc, 0),
+        ["p50"] = Report.Ratio(f.P50, b.P50),
+        ["p99"] = Report.Ratio(f.P99, b.P99),
+        ["throughput"] = Report.Ratio(f.Throughput, b.Throughput),
+    };
 
     private static Dictionary<string, double> Ratios(
         (double P50, double P90, double P99, double Throughput, double Cpu, double ProxyCpu, double BackendCpu, double Alloc) f,
@@ -374,21 +498,42 @@ internal static class Comparison
         var byName = rows.ToDictionary(r => r.Name);
         foreach (var (meshed, bare) in new[] { ("mesh", "bare"), ("grpc-mesh", "grpc-bare"), ("mesh-mtls", "bare-tls"), ("grpc-mesh-mtls", "grpc-bare-tls") })
         {
-            var m = byName[meshed];
+            if (!byName.TryGetValue(meshed, out var m) || !byName.ContainsKey(bare))
+            {
+                continue;
+            }
+
             var ratios = m.Baseline == bare ? m.Ratios : m.TlsRatios!;
             goals.Add(new Goal($"{meshed} p50 <= 1.05x {bare}", ratios["p50"], ratios["p50"] <= 1.05));
             goals.Add(new Goal($"{meshed} throughput >= 0.95x {bare}", ratios["throughput"], ratios["throughput"] >= 0.95));
         }
 
-        if (byName.TryGetValue("sidecar", out var sidecar))
+        // The mesh's own cost: over the plain factory client it is built on, and against the standard stack on every figure.
+        if (byName.TryGetValue("mesh", out var mesh) && mesh.Extra is { } own)
         {
-            SidecarGoals(goals, byName["mesh"], sidecar, withBackends: false);
+            goals.Add(new Goal("mesh CPU/request over factory <= 3 us", own["cpuUs"], own["cpuUs"] <= 3));
+            goals.Add(new Goal("mesh bytes/request over factory <= 512 B", own["allocBytes"], own["allocBytes"] <= 512));
+            goals.Add(new Goal("mesh throughput >= 0.95x factory", own["throughput"], own["throughput"] >= 0.95));
         }
 
-        if (byName.TryGetValue("sidecar-tls", out var sidecarTls))
+        if (mesh is not null && byName.TryGetValue("standard", out var standard))
+        {
+            goals.Add(new Goal("mesh p50 below standard (ratio mesh/standard)", Report.Ratio(mesh.P50Ms, standard.P50Ms), mesh.P50Ms < standard.P50Ms));
+            goals.Add(new Goal("mesh p99 below standard (ratio mesh/standard)", Report.Ratio(mesh.P99Ms, standard.P99Ms), mesh.P99Ms < standard.P99Ms));
+            goals.Add(new Goal("mesh throughput above standard (ratio mesh/standard)", Report.Ratio(mesh.ThroughputRps, standard.ThroughputRps), mesh.ThroughputRps > standard.ThroughputRps));
+            goals.Add(new Goal("mesh CPU/request below standard (ratio mesh/standard)", Report.Ratio(mesh.CpuUsPerRequest, standard.CpuUsPerRequest), mesh.CpuUsPerRequest < standard.CpuUsPerRequest));
+            goals.Add(new Goal("mesh bytes/request below standard (ratio mesh/standard)", Report.Ratio(mesh.AllocBytesPerRequest, standard.AllocBytesPerRequest), mesh.AllocBytesPerRequest < standard.AllocBytesPerRequest));
+        }
+
+        if (mesh is not null && byName.TryGetValue("sidecar", out var sidecar))
+        {
+            SidecarGoals(goals, mesh, sidecar, withBackends: false);
+        }
+
+        if (byName.TryGetValue("mesh-mtls", out var meshTls) && byName.TryGetValue("sidecar-tls", out var sidecarTls))
         {
             // With TLS the mesh's backends decrypt where the sidecar's server-side nginx does, so CPU counts the backends on both sides.
-            SidecarGoals(goals, byName["mesh-mtls"], sidecarTls, withBackends: true);
+            SidecarGoals(goals, meshTls, sidecarTls, withBackends: true);
         }
 
         return goals;
@@ -455,6 +600,21 @@ internal static class Comparison
                 r.HandshakesPer1000Requests is { } per1000 ? Report.Number(per1000, "0.000") : "-",
             })));
         Console.WriteLine();
+        Console.WriteLine("Extra cost of a row over the row it builds on (mesh over factory, each optional feature over mesh; mesh-mtls also pays TLS itself):");
+        Console.WriteLine();
+        Console.Write(Report.Table(
+            ["configuration", "over", "+CPU us/req", "+alloc B/req", "p50", "p99", "req/s"],
+            rows.Where(r => r.Extra is not null).Select(r => new[]
+            {
+                r.Name,
+                r.Over!,
+                Report.Number(r.Extra!["cpuUs"], "0.0"),
+                Report.Number(r.Extra["allocBytes"], "0"),
+                Report.Number(r.Extra["p50"], "0.00") + "x",
+                Report.Number(r.Extra["p99"], "0.00") + "x",
+                Report.Number(r.Extra["throughput"], "0.00") + "x",
+            })));
+        Console.WriteLine();
         Console.WriteLine("Goals:");
         foreach (var goal in goals)
         {
@@ -462,12 +622,54 @@ internal static class Comparison
         }
     }
 
+    /// <summary>Per configuration, the types that took most of its bytes, scaled to bytes per request (a sample: ticks about every 100 KB).</summary>
+    private static void PrintAllocationProfile(Tally[] tallies)
+    {
+        foreach (var tally in tallies)
+        {
+            var sampled = Math.Max(1, tally.AllocatedByType.Values.Sum());
+            var perRequest = tally.Allocated / (double)Math.Max(1, tally.Requests);
+            Console.WriteLine();
+            Console.WriteLine(Report.Invariant($"Allocation profile of {tally.Target.Name} at concurrency 32 ({perRequest:0} B/req exact; by type from {sampled / 1024 / 1024} MiB of ticks):"));
+            foreach (var (type, bytes) in tally.AllocatedByType.OrderByDescending(p => p.Value).Take(25))
+            {
+                Console.WriteLine(Report.Invariant($"  {perRequest * bytes / sampled,7:0} B/req  {100.0 * bytes / sampled,5:0.0}%  {type}"));
+            }
+        }
+    }
+
+    /// <summary>The ratios of every run side by side, one column per run, to show their spread.</summary>
+    private static void PrintSpread(List<List<ComparisonRow>> runs)
+    {
+        Console.WriteLine();
+        Console.WriteLine(Report.Invariant($"Ratios to the bare client of the same protocol in each of the {runs.Count} runs (run 1 / run 2 / ...); extra over the row built on:"));
+        Console.WriteLine();
+        var names = runs[0].Select(r => r.Name).ToList();
+        string Each(string name, Func<ComparisonRow, double> figure, string format) =>
+            string.Join(" / ", runs.Select(run => run.Find(r => r.Name == name) is { } row ? Report.Number(figure(row), format) : "-"));
+        Console.Write(Report.Table(
+            ["configuration", "p50", "p99", "req/s", "CPU/req", "alloc/req", "+CPU us/req", "+alloc B/req"],
+            names.Select(name => new[]
+            {
+                name,
+                Each(name, r => r.Ratios["p50"], "0.00"),
+                Each(name, r => r.Ratios["p99"], "0.00"),
+                Each(name, r => r.Ratios["throughput"], "0.00"),
+                Each(name, r => r.Ratios["cpu"], "0.00"),
+                Each(name, r => r.Ratios["alloc"], "0.00"),
+                runs[0].Find(r => r.Name == name)?.Extra is null ? "-" : Each(name, r => r.Extra?["cpuUs"] ?? double.NaN, "0.0"),
+                runs[0].Find(r => r.Name == name)?.Extra is null ? "-" : Each(name, r => r.Extra?["allocBytes"] ?? double.NaN, "0"),
+            })));
+    }
+
     /// <summary>
     /// One configuration: how to make one call, which row is its baseline (and over mutual TLS, which its TLS baseline),
-    /// (sidecar) the CPU of its proxies, and (meshed over mutual TLS) the handshakes made so far.
+    /// (sidecar) the CPU of its proxies, (meshed over mutual TLS) the handshakes made so far, the row its extra cost is
+    /// measured over, and what must be in force while it runs (a listener), disposed after.
     /// </summary>
     private sealed record Target(
-        string Name, string Group, string Baseline, Func<CancellationToken, Task> Call, Func<TimeSpan>? ProxyCpu = null, string? TlsBaseline = null, Func<long>? Handshakes = null);
+        string Name, string Group, string Baseline, Func<CancellationToken, Task> Call, Func<TimeSpan>? ProxyCpu = null, string? TlsBaseline = null, Func<long>? Handshakes = null,
+        string? Over = null, Func<IDisposable>? Scope = null);
 
     private sealed class Tally(Target target, Func<TimeSpan> backendCpuTime)
     {
@@ -496,6 +698,9 @@ internal static class Comparison
         public TimeSpan ProxyCpu { get; set; }
 
         public long Allocated { get; set; }
+
+        /// <summary>Gets the bytes the allocation ticks stood for, by type, with <c>--alloc-profile</c>.</summary>
+        public Dictionary<string, long> AllocatedByType { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Gets or sets every call made, warm-ups included: what the handshakes are counted against.</summary>
         public long Calls { get; set; }
@@ -548,6 +753,14 @@ internal sealed record ComparisonRow(
     /// <summary>Gets <see cref="Handshakes"/> per 1000 of every call the row made, warm-ups included.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? HandshakesPer1000Requests { get; init; }
+
+    /// <summary>Gets the row this one builds on: <c>factory</c> for <c>mesh</c>, <c>mesh</c> for a row with one optional feature more.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Over { get; init; }
+
+    /// <summary>Gets the cost beyond <see cref="Over"/>: <c>cpuUs</c> and <c>allocBytes</c> added per request, <c>p50</c>, <c>p99</c> and <c>throughput</c> as ratios.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, double>? Extra { get; init; }
 }
 
 internal sealed record Goal(string Name, double Value, bool Met);

@@ -16,12 +16,28 @@ public sealed partial class LoadBenchTests : IDisposable
     public void Dispose() => File.Delete(_out);
 
     [Fact]
+    public async Task The_rows_option_runs_only_the_configurations_named()
+    {
+        var (code, text) = await RunAsync("--smoke", "--rows", "factory,mesh", "--out", _out);
+
+        Assert.True(code == 0, $"exit code {code}\n{text}");
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(_out));
+        var names = json.RootElement.GetProperty("configurations").EnumerateArray().Select(r => r.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["mesh", "factory"], names);
+        Assert.True(json.RootElement.GetProperty("configurations")[0].GetProperty("extra").GetProperty("throughput").GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task The_comparison_smoke_run_measures_every_configuration_and_stops_its_processes()
     {
         var (code, text) = await RunAsync("--smoke", "--out", _out);
 
         Assert.True(code == 0, $"exit code {code}\n{text}");
-        string[] configurations = ["bare", "mesh", "factory", "standard", "sidecar", "bare-tls", "mesh-mtls", "sidecar-tls", "grpc-bare", "grpc-mesh", "grpc-bare-tls", "grpc-mesh-mtls"];
+        string[] configurations =
+        [
+            "bare", "mesh", "factory", "mesh+rate-limit", "mesh+hedging", "mesh+attempt-timeout", "mesh+route", "mesh+otel", "standard", "sidecar",
+            "bare-tls", "mesh-mtls", "sidecar-tls", "grpc-bare", "grpc-mesh", "grpc-bare-tls", "grpc-mesh-mtls",
+        ];
         foreach (var name in configurations)
         {
             Assert.Matches(new Regex($@"^{Regex.Escape(name)}\s+\d+\.\d+ \(\d+\.\d+x\)", RegexOptions.Multiline), text);
@@ -55,6 +71,16 @@ public sealed partial class LoadBenchTests : IDisposable
         }
 
         Assert.False(rows["mesh"].TryGetProperty("tlsRatios", out _));
+
+        // The mesh's own share is measured over the factory client, each optional feature's over the mesh.
+        Assert.Equal("factory", rows["mesh"].GetProperty("over").GetString());
+        foreach (var name in new[] { "mesh+rate-limit", "mesh+hedging", "mesh+attempt-timeout", "mesh+route", "mesh+otel", "mesh-mtls" })
+        {
+            Assert.Equal("mesh", rows[name].GetProperty("over").GetString());
+            Assert.True(rows[name].GetProperty("extra").TryGetProperty("allocBytes", out _), name);
+        }
+
+        Assert.Contains(json.RootElement.GetProperty("goals").EnumerateArray(), g => g.GetProperty("name").GetString() == "mesh bytes/request over factory <= 512 B");
 
         // The meshed rows really went through the mesh's mutual TLS, over pooled connections: fewer handshakes than calls.
         foreach (var name in new[] { "mesh-mtls", "grpc-mesh-mtls" })

@@ -14,9 +14,6 @@ namespace Mesh.Endpoint;
 /// </summary>
 internal sealed class EndpointStage(string service, TimeSpan? attemptTimeout, OutlierDetector detector, CallTelemetry telemetry)
 {
-    // The path and query come from a parsed Uri, so they are already canonical: parsing them again is wasted work.
-    private static readonly UriCreationOptions s_canonical = new() { DangerousDisablePathAndQueryCanonicalization = true };
-
     /// <summary>Gets the outlier detector of the service.</summary>
     public OutlierDetector Detector => detector;
 
@@ -30,7 +27,7 @@ internal sealed class EndpointStage(string service, TimeSpan? attemptTimeout, Ou
         var protocol = call.Protocol;
         var time = telemetry.Time;
         var address = target.Endpoint.Address;
-        request.RequestUri = new Uri(target.Authority + call.LogicalUri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped), in s_canonical);
+        request.RequestUri = target.AddressFor(call.LogicalUri);
         var (number, reason) = call.BeginAttempt();
         protocol.OnAttempt(request, number);
         Explanation.Began(call, target.Load, number, reason);

@@ -174,7 +174,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
                 context.Properties.Set(s_transport, transport);
                 // No local for the pipeline: every local of this method is a field of its state machine.
-                outcome = await PipelineFor(call, target).ExecuteOutcomeAsync(
+                outcome = await PipelineFor(call, target).ExecuteAsync(
                     static (context, destination) => destination.SendAsync(
                         context.Properties.GetValue(CallProperties.Request, null!),
                         CallProperties.CallOf(context),
@@ -259,7 +259,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     /// The strategies a call follows: hedging for a call that may be hedged, when its owner has it; else the route's own
     /// retry over the service breaker (for this service's destinations); else its owner's retry.
     /// </summary>
-    private ResiliencePipeline<HttpResponseMessage> PipelineFor(MeshCall call, IAttemptTarget target)
+    private CallPipeline PipelineFor(MeshCall call, IAttemptTarget target)
     {
         var owner = OwnerOf(target);
         if (call.Idempotent && call.Replayable && owner.Policy.HedgingPipeline is { } hedging)

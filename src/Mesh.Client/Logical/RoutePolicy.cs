@@ -17,7 +17,7 @@ internal sealed class RoutePolicy
     private readonly RouteFault? _fault;
     private Target[] _targets;
 
-    public RoutePolicy(string name, ResiliencePipeline<HttpResponseMessage>? pipeline, RequestHeaderChanges? headers, RouteFault? fault, Destination[] subsets)
+    public RoutePolicy(string name, CallPipeline? pipeline, RequestHeaderChanges? headers, RouteFault? fault, Destination[] subsets)
     {
         Name = name;
         Pipeline = pipeline;
@@ -30,7 +30,7 @@ internal sealed class RoutePolicy
     public string Name { get; }
 
     /// <summary>Gets the route's retry over the service breaker, or <see langword="null"/> for the service's pipeline.</summary>
-    public ResiliencePipeline<HttpResponseMessage>? Pipeline { get; }
+    public CallPipeline? Pipeline { get; }
 
     /// <summary>Gets the route's header changes, or <see langword="null"/> for none.</summary>
     public RequestHeaderChanges? Headers { get; }

@@ -28,7 +28,7 @@ internal sealed class ServicePolicy : IDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _budgetWindow;
     private readonly Lock _routeLock = new();
-    private Dictionary<string, ResiliencePipeline<HttpResponseMessage>> _routePipelines = new(StringComparer.Ordinal);
+    private Dictionary<string, CallPipeline> _routePipelines = new(StringComparer.Ordinal);
 
     public ServicePolicy(string service, MeshServiceOptions options, ServiceCounters counters, TimeProvider time, MeshRandom random, ILogger logger)
     {
@@ -49,8 +49,8 @@ internal sealed class ServicePolicy : IDisposable
         // One breaker pipeline, one breaker state: the service's retry, its hedging and every route's retry go through it.
         BreakerPipeline = Breaker is null ? null : new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }.AddCircuitBreaker(Breaker.CreateOptions()).Build();
 
-        Pipeline = Compose(time, Retry.Rules.MaxAttempts > 1 ? builder => builder.AddRetry(Retry.CreateOptions()) : null);
-        HedgingPipeline = Hedging is null ? null : Compose(time, builder => builder.AddHedging(Hedging.CreateOptions()));
+        Pipeline = new CallPipeline(BreakerPipeline, Retry.Rules.MaxAttempts > 1 ? Retry : null, time);
+        HedgingPipeline = Hedging is null ? null : new CallPipeline(Compose(time, builder => builder.AddHedging(Hedging.CreateOptions())), null, time);
     }
 
     public string Service { get; }
@@ -77,10 +77,10 @@ internal sealed class ServicePolicy : IDisposable
     public string BreakerState => Breaker?.State ?? "disabled";
 
     /// <summary>Gets retries (when enabled) over the breaker (when enabled).</summary>
-    public ResiliencePipeline<HttpResponseMessage> Pipeline { get; }
+    public CallPipeline Pipeline { get; }
 
     /// <summary>Gets hedging over the breaker, when hedging is configured.</summary>
-    public ResiliencePipeline<HttpResponseMessage>? HedgingPipeline { get; }
+    public CallPipeline? HedgingPipeline { get; }
 
     /// <summary>Gets the service breaker alone, which <see cref="Pipeline"/>, <see cref="HedgingPipeline"/> and every route's retry share.</summary>
     public ResiliencePipeline<HttpResponseMessage>? BreakerPipeline { get; }
@@ -89,7 +89,7 @@ internal sealed class ServicePolicy : IDisposable
     /// The pipeline of a route with a retry of its own: that retry over the service breaker, drawing on the service's
     /// retry budget. Made once per distinct retry and kept with the policy, so a reload that leaves it as it was keeps it.
     /// </summary>
-    public ResiliencePipeline<HttpResponseMessage> ForRoute(RetryOptions retry)
+    public CallPipeline ForRoute(RetryOptions retry)
     {
         var key = JsonSerializer.Serialize(retry);
         lock (_routeLock)
@@ -106,7 +106,7 @@ internal sealed class ServicePolicy : IDisposable
             }
 
             var strategy = new RetryStrategy(Service, retry, Counters, _time, _random, _logger, (Retry.Budget, _budgetWindow));
-            pipeline = Compose(_time, strategy.Rules.MaxAttempts > 1 ? builder => builder.AddRetry(strategy.CreateOptions()) : null);
+            pipeline = new CallPipeline(BreakerPipeline, strategy.Rules.MaxAttempts > 1 ? strategy : null, _time);
             _routePipelines[key] = pipeline;
             return pipeline;
         }
@@ -124,10 +124,11 @@ internal sealed class ServicePolicy : IDisposable
     public void Dispose() => RateLimit?.Dispose();
 
     // Retry or hedging outside, the breaker inside: every attempt counts for the breaker, and an open breaker stops retries.
-    private ResiliencePipeline<HttpResponseMessage> Compose(TimeProvider time, Action<ResiliencePipelineBuilder<HttpResponseMessage>>? outer)
+    // Hedging is Polly's; the retry is CallPipeline's own loop around the breaker pipeline.
+    private ResiliencePipeline<HttpResponseMessage> Compose(TimeProvider time, Action<ResiliencePipelineBuilder<HttpResponseMessage>> outer)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
-        outer?.Invoke(builder);
+        outer(builder);
         if (BreakerPipeline is not null)
         {
             builder.AddPipeline(BreakerPipeline);

@@ -88,6 +88,13 @@ internal sealed partial class OutlierDetector : IDisposable
             return;
         }
 
+        Eject(endpoint);
+    }
+
+    // Apart from Record: the return timer's callback captures the endpoint, and a captured parameter makes the method
+    // that has it allocate the closure on entry, on every attempt's outcome, ejection or not.
+    private void Eject(EjectionState endpoint)
+    {
         lock (_lock)
         {
             var now = _time.GetTimestamp();

@@ -4,7 +4,6 @@ using Mesh.Telemetry;
 using Mesh.Utilities;
 using Microsoft.Extensions.Logging;
 using Polly;
-using Polly.Retry;
 
 namespace Mesh.Retry;
 
@@ -38,19 +37,12 @@ internal sealed partial class RetryStrategy
 
     public RetryBudget Budget { get; }
 
-    /// <summary>The Polly strategy: at most <see cref="RetryRules.MaxAttempts"/> attempts, each retry decided by <see cref="ShouldRetry"/>.</summary>
-    public RetryStrategyOptions<HttpResponseMessage> CreateOptions() => new()
+    /// <summary>Counts and logs the retry of <paramref name="call"/> after its attempt <paramref name="attempt"/> (0 for the first), to be made after <paramref name="delay"/>.</summary>
+    internal void OnRetry(Outcome<HttpResponseMessage> outcome, MeshCall call, int attempt, TimeSpan delay)
     {
-        MaxRetryAttempts = Rules.MaxAttempts - 1,
-        ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, CallProperties.CallOf(args.Context), args.AttemptNumber, hedge: false)),
-        DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(CallProperties.CallOf(args.Context).NextDelay),
-        OnRetry = args =>
-        {
-            _counters.Retry();
-            LogRetry(_logger, _service, args.AttemptNumber + 2, Describe(args.Outcome, CallProperties.CallOf(args.Context).Protocol), args.RetryDelay.TotalMilliseconds);
-            return default;
-        },
-    };
+        _counters.Retry();
+        LogRetry(_logger, _service, attempt + 2, Describe(outcome, call.Protocol), delay.TotalMilliseconds);
+    }
 
     /// <summary>
     /// Decides whether a failed attempt is tried again, and after how long. Applies, in order: the failure classes of

@@ -36,6 +36,34 @@ internal sealed class CallTelemetry(MeshMetrics metrics, MeshStats stats, TimePr
     public void EndCall(Activity? activity, string service, string method, long started, int? status, string outcome, Exception? exception, string? route = null)
     {
         var elapsed = time.GetElapsedTime(started);
+
+        // The tags are made only when someone listens to the duration.
+        if (metrics.RequestDuration.Enabled)
+        {
+            RecordDuration(elapsed, service, method, status, outcome, exception, route);
+        }
+
+        metrics.ActiveRequests.Add(-1, new KeyValuePair<string, object?>(MeshTags.Service, service));
+        stats.Record(service, elapsed, status is < 500);
+
+        if (activity is not null)
+        {
+            activity.SetTag(MeshTags.Outcome, outcome);
+            if (status is { } code)
+            {
+                activity.SetTag(MeshTags.StatusCode, code);
+            }
+
+            if (status is null or >= 500)
+            {
+                activity.SetTag(MeshTags.ErrorType, status?.ToString(CultureInfo.InvariantCulture) ?? exception!.GetType().FullName);
+                activity.SetStatus(ActivityStatusCode.Error, exception?.Message);
+            }
+        }
+    }
+
+    private void RecordDuration(TimeSpan elapsed, string service, string method, int? status, string outcome, Exception? exception, string? route)
+    {
         var tags = new TagList
         {
             { MeshTags.Service, service },
@@ -57,23 +85,6 @@ internal sealed class CallTelemetry(MeshMetrics metrics, MeshStats stats, TimePr
         }
 
         metrics.RequestDuration.Record(elapsed.TotalSeconds, tags);
-        metrics.ActiveRequests.Add(-1, new KeyValuePair<string, object?>(MeshTags.Service, service));
-        stats.Record(service, elapsed, status is < 500);
-
-        if (activity is not null)
-        {
-            activity.SetTag(MeshTags.Outcome, outcome);
-            if (status is { } code)
-            {
-                activity.SetTag(MeshTags.StatusCode, code);
-            }
-
-            if (status is null or >= 500)
-            {
-                activity.SetTag(MeshTags.ErrorType, status?.ToString(CultureInfo.InvariantCulture) ?? exception!.GetType().FullName);
-                activity.SetStatus(ActivityStatusCode.Error, exception?.Message);
-            }
-        }
     }
 
     /// <summary>Starts the client span of one attempt on one endpoint, if anyone listens.</summary>
@@ -107,11 +118,14 @@ internal sealed class CallTelemetry(MeshMetrics metrics, MeshStats stats, TimePr
     /// <summary>Ends one attempt: its duration by endpoint and outcome, and its span.</summary>
     public void EndAttempt(Activity? activity, string service, string authority, string outcome, bool failed, long started)
     {
-        metrics.AttemptDuration.Record(
-            time.GetElapsedTime(started).TotalSeconds,
-            new KeyValuePair<string, object?>(MeshTags.Service, service),
-            new KeyValuePair<string, object?>(MeshTags.ServerAddress, authority),
-            new KeyValuePair<string, object?>(MeshTags.Outcome, outcome));
+        if (metrics.AttemptDuration.Enabled)
+        {
+            metrics.AttemptDuration.Record(
+                time.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>(MeshTags.Service, service),
+                new KeyValuePair<string, object?>(MeshTags.ServerAddress, authority),
+                new KeyValuePair<string, object?>(MeshTags.Outcome, outcome));
+        }
         if (activity is not null)
         {
             activity.SetTag(MeshTags.Outcome, outcome);

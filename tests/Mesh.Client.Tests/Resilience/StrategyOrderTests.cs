@@ -1,14 +1,14 @@
 using Mesh.Balancing;
 using Polly.CircuitBreaker;
 using Polly.Hedging;
-using Polly.Retry;
 using Polly.Testing;
 
 namespace Mesh.Client.Tests.Resilience;
 
 /// <summary>
 /// The one order: rate limit → total timeout → retry (or hedging) → breaker → endpoint pick → attempt timeout.
-/// Rate limit and total timeout run in the logical layer before its Polly pipeline; pick and attempt timeout in the
+/// Rate limit and total timeout run in the logical layer before its call pipeline (the mesh's retry loop around the
+/// breaker's Polly pipeline, or Polly's hedging over the breaker); pick and attempt timeout in the
 /// concrete and endpoint layers after it (which the architecture test keeps below the logical one).
 /// </summary>
 public sealed class StrategyOrderTests
@@ -24,14 +24,15 @@ public sealed class StrategyOrderTests
         using var host = MeshTestHost.Create(config);
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
 
-        var retry = service.Policy.Pipeline.GetPipelineDescriptor().Strategies.Select(s => s.StrategyInstance.GetType()).ToList();
-        var hedging = service.Policy.HedgingPipeline!.GetPipelineDescriptor().Strategies.Select(s => s.Options!.GetType()).ToList();
+        // The retry is the mesh's own loop around the breaker's Polly pipeline; hedging is Polly's, over the same breaker.
+        Assert.NotNull(service.Policy.Pipeline.Retry);
+        var inner = service.Policy.Pipeline.Inner!.GetPipelineDescriptor().Strategies.Select(s => s.Options!.GetType()).ToList();
+        Assert.Equal([typeof(CircuitBreakerStrategyOptions<HttpResponseMessage>)], inner);
+        Assert.Same(service.Policy.BreakerPipeline, service.Policy.Pipeline.Inner);
 
-        Assert.Equal(2, retry.Count);
-        Assert.Contains("Retry", retry[0].Name, StringComparison.Ordinal);
-        Assert.Contains("CircuitBreaker", retry[1].Name, StringComparison.Ordinal);
+        Assert.Null(service.Policy.HedgingPipeline!.Retry);
+        var hedging = service.Policy.HedgingPipeline.Inner!.GetPipelineDescriptor().Strategies.Select(s => s.Options!.GetType()).ToList();
         Assert.Equal([typeof(HedgingStrategyOptions<HttpResponseMessage>), typeof(CircuitBreakerStrategyOptions<HttpResponseMessage>)], hedging);
-        Assert.IsType<RetryStrategyOptions<HttpResponseMessage>>(service.Policy.Pipeline.GetPipelineDescriptor().Strategies[0].Options);
     }
 
     [Fact]
@@ -47,7 +48,8 @@ public sealed class StrategyOrderTests
         using var host = MeshTestHost.Create(config);
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
 
-        Assert.Empty(service.Policy.Pipeline.GetPipelineDescriptor().Strategies);
+        Assert.Null(service.Policy.Pipeline.Retry);
+        Assert.Null(service.Policy.Pipeline.Inner);
         Assert.Null(service.Policy.HedgingPipeline);
     }
 }

@@ -64,8 +64,12 @@ public sealed class DnsDiscoveryTests
         // The first answer may come after the first build's bounded wait on a busy machine: the split is counted once both are known.
         await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual(new[] { a.Address.Port, b.Address.Port }.Order()), "both priority-1 records to be known");
         await SendAsync(host, 20);
-        Assert.Equal(10, a.Requests);
-        Assert.Equal(10, b.Requests);
+
+        // Both records of the first group share the calls (exactly half each unless the balancer was rebuilt meanwhile,
+        // which starts its turn afresh); the backup gets none.
+        Assert.Equal(20, a.Requests + b.Requests);
+        Assert.InRange(a.Requests, 8, 12);
+        Assert.Equal(0, backup.Requests);
 
         await dns.RestartAsync([TestDnsServer.Srv(SrvName, "a.mesh.test", a.Address.Port, priority: 1), backupRecord, .. hosts]);
         await Eventually.WaitAsync(() => Endpoints(host).SequenceEqual([a.Address.Port]), "b's record to be gone after its TTL of 1 s");

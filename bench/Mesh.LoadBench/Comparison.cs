@@ -138,6 +138,13 @@ internal static class Comparison
         var factory = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient("factory");
         targets.Add(new Target("factory", "http", "bare", ct => GetAsync(factory, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct)));
 
+        // factory+Nus: 'factory' with a handler that spins N microseconds per call, allocating nothing: what a known cost per call shows up as.
+        foreach (var us in CalibrationMicroseconds)
+        {
+            var spun = meshProvider.GetRequiredService<IHttpClientFactory>().CreateClient($"factory+{us}us");
+            targets.Add(new Target($"factory+{us}us", "http", "bare", ct => GetAsync(spun, http[(int)((uint)Interlocked.Increment(ref next) % http.Length)], ct), Over: "factory"));
+        }
+
         // mesh+feature: the same client to a service of its own with one optional feature more, each reported as its cost over 'mesh'.
         foreach (var (feature, service) in FeatureServices)
         {
@@ -224,6 +231,9 @@ internal static class Comparison
         return targets;
     }
 
+    /// <summary>The spins of the calibration rows, in microseconds per call.</summary>
+    private static readonly int[] CalibrationMicroseconds = [2, 4];
+
     /// <summary>The optional features measured over 'mesh', each on a service of its own over the same backends (OpenTelemetry aside: it listens to every service).</summary>
     private static readonly (string Feature, string Service)[] FeatureServices =
     [
@@ -303,6 +313,10 @@ internal static class Comparison
         collection.AddMesh();
         collection.AddHttpClient("mesh").AddMesh();
         collection.AddHttpClient("factory");
+        foreach (var us in CalibrationMicroseconds)
+        {
+            collection.AddHttpClient($"factory+{us}us").AddHttpMessageHandler(() => new SpinHandler(TimeSpan.FromMicroseconds(us)));
+        }
         collection.AddGrpcClient<Inventory.InventoryClient>(o => o.Address = new Uri("http://inventory")).AddMesh();
         return collection.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
     }
@@ -764,3 +778,19 @@ internal sealed record ComparisonRow(
 }
 
 internal sealed record Goal(string Name, double Value, bool Met);
+
+/// <summary>Spins for a fixed time on every call before passing it on, allocating nothing.</summary>
+internal sealed class SpinHandler(TimeSpan spin) : DelegatingHandler
+{
+    private readonly long _ticks = (long)(spin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var until = System.Diagnostics.Stopwatch.GetTimestamp() + _ticks;
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+        {
+        }
+
+        return base.SendAsync(request, cancellationToken);
+    }
+}

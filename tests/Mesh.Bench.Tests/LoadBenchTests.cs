@@ -35,7 +35,7 @@ public sealed partial class LoadBenchTests : IDisposable
         Assert.True(code == 0, $"exit code {code}\n{text}");
         string[] configurations =
         [
-            "bare", "mesh", "factory", "mesh+rate-limit", "mesh+hedging", "mesh+attempt-timeout", "mesh+route", "mesh+otel", "standard", "sidecar",
+            "bare", "mesh", "factory", "factory+2us", "factory+4us", "mesh+rate-limit", "mesh+hedging", "mesh+attempt-timeout", "mesh+route", "mesh+otel", "standard", "sidecar",
             "bare-tls", "mesh-mtls", "sidecar-tls", "grpc-bare", "grpc-mesh", "grpc-bare-tls", "grpc-mesh-mtls",
         ];
         foreach (var name in configurations)
@@ -78,6 +78,13 @@ public sealed partial class LoadBenchTests : IDisposable
         {
             Assert.Equal("mesh", rows[name].GetProperty("over").GetString());
             Assert.True(rows[name].GetProperty("extra").TryGetProperty("allocBytes", out _), name);
+        }
+
+        // The calibration rows spin a known time per call over the factory client and allocate nothing more.
+        foreach (var name in new[] { "factory+2us", "factory+4us" })
+        {
+            Assert.Equal("factory", rows[name].GetProperty("over").GetString());
+            Assert.InRange(rows[name].GetProperty("extra").GetProperty("allocBytes").GetDouble(), -64, 64);
         }
 
         Assert.Contains(json.RootElement.GetProperty("goals").EnumerateArray(), g => g.GetProperty("name").GetString() == "mesh bytes/request over factory <= 512 B");

@@ -12,7 +12,6 @@ using Mesh.Resilience;
 using Mesh.Routing;
 using Mesh.Telemetry;
 using Mesh.Utilities;
-using Polly;
 using Polly.CircuitBreaker;
 
 namespace Mesh.Logical;
@@ -34,8 +33,6 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     // Set by Link before the snapshot is published, read-only after: per subset, the other service that owns it.
     private LogicalService?[]? _forwards;
     private RouteMirror?[]? _mirrors;
-
-    private static readonly ResiliencePropertyKey<ITransport> s_transport = new("Mesh.Transport");
 
     public string Name => name;
 
@@ -164,30 +161,8 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
-            var context = ResilienceContextPool.Shared.Get(linked.Token);
-            Outcome<HttpResponseMessage> outcome;
-            try
-            {
-                context.Properties.Set(CallProperties.Call, call);
-                context.Properties.Set(CallProperties.Request, request);
-
-                // The state is one reference: Polly's own state machines carry it, so a wider one costs bytes on every call that waits.
-                context.Properties.Set(s_transport, transport);
-                // No local for the pipeline: every local of this method is a field of its state machine.
-                outcome = await PipelineFor(call, target).ExecuteAsync(
-                    static (context, destination) => destination.SendAsync(
-                        context.Properties.GetValue(CallProperties.Request, null!),
-                        CallProperties.CallOf(context),
-                        context.Properties.GetValue(s_transport, null!),
-                        context.CancellationToken),
-                    context,
-                    target).ConfigureAwait(false);
-            }
-            finally
-            {
-                ResilienceContextPool.Shared.Return(context);
-            }
-
+            // No local for the pipeline: every local of this method is a field of its state machine.
+            var outcome = await PipelineFor(call, target).ExecuteAsync(request, call, transport, target, linked.Token).ConfigureAwait(false);
             CallTelemetry.TagAttempts(call.Attempts);
             response = outcome.Exception is null
                 ? outcome.Result!

@@ -40,17 +40,19 @@ internal sealed class ServicePolicy : IDisposable
         RateLimit = options.RateLimit is { } limit ? new RateLimitStrategy(service, limit, counters, logger) : null;
         Retry = new RetryStrategy(service, options.Retry, counters, time, random, logger);
         Hedging = options.Hedging is { } hedging ? new HedgingStrategy(service, hedging, Retry, counters, logger) : null;
-        Breaker = options.CircuitBreaker.Enabled ? new BreakerStrategy(service, options.CircuitBreaker, counters, logger) : null;
+        Breaker = options.CircuitBreaker.Enabled ? new BreakerStrategy(service, options.CircuitBreaker, counters, time, logger) : null;
         _time = time;
         _random = random;
         _logger = logger;
         _budgetWindow = options.Retry.Budget.Window;
 
         // One breaker pipeline, one breaker state: the service's retry, its hedging and every route's retry go through it.
-        BreakerPipeline = Breaker is null ? null : new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }.AddCircuitBreaker(Breaker.CreateOptions()).Build();
+        // The retry loop asks the breaker itself; inside Polly's hedging it is a Polly strategy over the same state.
+        BreakerPipeline = Breaker is null ? null : new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
+            .AddStrategy(_ => Breaker.AsPollyStrategy(), new BreakerStrategy.PollyOptions()).Build();
 
-        Pipeline = new CallPipeline(BreakerPipeline, Retry.Rules.MaxAttempts > 1 ? Retry : null, time);
-        HedgingPipeline = Hedging is null ? null : new CallPipeline(Compose(time, builder => builder.AddHedging(Hedging.CreateOptions())), null, time);
+        Pipeline = new CallPipeline(Breaker, Retry.Rules.MaxAttempts > 1 ? Retry : null, time);
+        HedgingPipeline = Hedging is null ? null : new CallPipeline(Compose(time, builder => builder.AddHedging(Hedging.CreateOptions())), time);
     }
 
     public string Service { get; }
@@ -82,7 +84,7 @@ internal sealed class ServicePolicy : IDisposable
     /// <summary>Gets hedging over the breaker, when hedging is configured.</summary>
     public CallPipeline? HedgingPipeline { get; }
 
-    /// <summary>Gets the service breaker alone, which <see cref="Pipeline"/>, <see cref="HedgingPipeline"/> and every route's retry share.</summary>
+    /// <summary>Gets the service breaker as a Polly pipeline, which <see cref="HedgingPipeline"/> holds; <see cref="Pipeline"/> and every route's retry ask <see cref="Breaker"/> itself.</summary>
     public ResiliencePipeline<HttpResponseMessage>? BreakerPipeline { get; }
 
     /// <summary>
@@ -106,7 +108,7 @@ internal sealed class ServicePolicy : IDisposable
             }
 
             var strategy = new RetryStrategy(Service, retry, Counters, _time, _random, _logger, (Retry.Budget, _budgetWindow));
-            pipeline = new CallPipeline(BreakerPipeline, strategy.Rules.MaxAttempts > 1 ? strategy : null, _time);
+            pipeline = new CallPipeline(Breaker, strategy.Rules.MaxAttempts > 1 ? strategy : null, _time);
             _routePipelines[key] = pipeline;
             return pipeline;
         }
@@ -124,7 +126,7 @@ internal sealed class ServicePolicy : IDisposable
     public void Dispose() => RateLimit?.Dispose();
 
     // Retry or hedging outside, the breaker inside: every attempt counts for the breaker, and an open breaker stops retries.
-    // Hedging is Polly's; the retry is CallPipeline's own loop around the breaker pipeline.
+    // Hedging is Polly's, over the breaker as a Polly strategy; the retry is CallPipeline's own loop around the breaker.
     private ResiliencePipeline<HttpResponseMessage> Compose(TimeProvider time, Action<ResiliencePipelineBuilder<HttpResponseMessage>> outer)
     {
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };

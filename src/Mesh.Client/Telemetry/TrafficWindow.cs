@@ -102,8 +102,17 @@ internal sealed class TrafficWindow
 
         public void Record(long second, TimeSpan duration, bool success)
         {
-            Interlocked.CompareExchange(ref _firstSecond, second, -1);
-            Interlocked.Exchange(ref _lastSecond, second);
+            // Read before written: every call of every thread passes here, and a write would take the line from the other cores.
+            if (Volatile.Read(ref _firstSecond) == -1)
+            {
+                Interlocked.CompareExchange(ref _firstSecond, second, -1);
+            }
+
+            if (Volatile.Read(ref _lastSecond) < second)
+            {
+                Interlocked.Exchange(ref _lastSecond, second);
+            }
+
             var slot = _slots[second % WindowSeconds];
             lock (slot)
             {

@@ -1,5 +1,5 @@
 using Mesh.Balancing;
-using Polly.CircuitBreaker;
+using Mesh.CircuitBreaking;
 using Polly.Hedging;
 using Polly.Testing;
 
@@ -8,7 +8,7 @@ namespace Mesh.Client.Tests.Resilience;
 /// <summary>
 /// The one order: rate limit → total timeout → retry (or hedging) → breaker → endpoint pick → attempt timeout.
 /// Rate limit and total timeout run in the logical layer before its call pipeline (the mesh's retry loop around the
-/// breaker's Polly pipeline, or Polly's hedging over the breaker); pick and attempt timeout in the
+/// service breaker, or Polly's hedging over the breaker); pick and attempt timeout in the
 /// concrete and endpoint layers after it (which the architecture test keeps below the logical one).
 /// </summary>
 public sealed class StrategyOrderTests
@@ -24,15 +24,15 @@ public sealed class StrategyOrderTests
         using var host = MeshTestHost.Create(config);
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
 
-        // The retry is the mesh's own loop around the breaker's Polly pipeline; hedging is Polly's, over the same breaker.
+        // The retry is the mesh's own loop around the service breaker; hedging is Polly's, over the same breaker.
         Assert.NotNull(service.Policy.Pipeline.Retry);
-        var inner = service.Policy.Pipeline.Inner!.GetPipelineDescriptor().Strategies.Select(s => s.Options!.GetType()).ToList();
-        Assert.Equal([typeof(CircuitBreakerStrategyOptions<HttpResponseMessage>)], inner);
-        Assert.Same(service.Policy.BreakerPipeline, service.Policy.Pipeline.Inner);
+        Assert.Same(service.Policy.Breaker, service.Policy.Pipeline.Breaker);
+        Assert.Null(service.Policy.Pipeline.Hedging);
 
         Assert.Null(service.Policy.HedgingPipeline!.Retry);
-        var hedging = service.Policy.HedgingPipeline.Inner!.GetPipelineDescriptor().Strategies.Select(s => s.Options!.GetType()).ToList();
-        Assert.Equal([typeof(HedgingStrategyOptions<HttpResponseMessage>), typeof(CircuitBreakerStrategyOptions<HttpResponseMessage>)], hedging);
+        Assert.Null(service.Policy.HedgingPipeline.Breaker);
+        var hedging = service.Policy.HedgingPipeline.Hedging!.GetPipelineDescriptor().Strategies.Select(s => s.Options!.GetType()).ToList();
+        Assert.Equal([typeof(HedgingStrategyOptions<HttpResponseMessage>), typeof(BreakerStrategy.PollyOptions)], hedging);
     }
 
     [Fact]
@@ -49,7 +49,8 @@ public sealed class StrategyOrderTests
         Assert.True(host.Catalog.TryGetService("inventory", out var service));
 
         Assert.Null(service.Policy.Pipeline.Retry);
-        Assert.Null(service.Policy.Pipeline.Inner);
+        Assert.Null(service.Policy.Pipeline.Breaker);
+        Assert.Null(service.Policy.Pipeline.Hedging);
         Assert.Null(service.Policy.HedgingPipeline);
     }
 }

@@ -124,14 +124,24 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<HttpResponseMessage> SendAsync(HttpRequestMessage request, ITransport transport, CancellationToken cancellationToken)
     {
+        // A request without headers (as most calls made in code are) has none of the mesh's to take off: no lookup by name.
+        var headers = request.Headers.NonValidated.Count > 0;
+
         // The callee learns which service calls it, for its own metrics.
-        request.Headers.Remove(MeshHeaders.Caller);
+        if (headers)
+        {
+            request.Headers.Remove(MeshHeaders.Caller);
+            Explanation.Detect(request);
+        }
+        else
+        {
+            Explanation.DetectFromOptions(request);
+        }
+
         if (caller is not null)
         {
             request.Headers.TryAddWithoutValidation(MeshHeaders.Caller, caller);
         }
-
-        Explanation.Detect(request);
 
         var protocol = Protocols.Of(request);
         using var activity = telemetry.StartCall(name, request.Method.Method, request.RequestUri!);
@@ -157,7 +167,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
                 await limit.AcquireAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var call = OwnerOf(target).Begin(request, protocol, configured, routed: routes is not null, out var timeout);
+            var call = OwnerOf(target).Begin(request, protocol, configured, routed: routes is not null, headers, out var timeout);
 
             // One source for the caller's token and the deadline; it fired for the deadline when the caller's did not.
             using var linked = CallCancellation.Start(timeout, telemetry.Time, reusable: protocol.MayPoolCancellation(call.Replayable), cancellationToken);
@@ -261,7 +271,7 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
     };
 
     /// <summary>The call's deadline (its timeout, cut to what an enclosing deadline leaves) and the headers that carry it.</summary>
-    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, TimeSpan configured, bool routed, out TimeSpan timeout)
+    private MeshCall Begin(HttpRequestMessage request, IProtocol protocol, TimeSpan configured, bool routed, bool headers, out TimeSpan timeout)
     {
         var now = telemetry.Time.GetUtcNow();
         timeout = configured;
@@ -276,7 +286,11 @@ internal sealed class LogicalService(string name, MeshServiceOptions options, st
         }
 
         // The server learns how long this caller will wait, so the calls it makes in turn can inherit the deadline.
-        request.Headers.Remove(MeshHeaders.Timeout);
+        if (headers)
+        {
+            request.Headers.Remove(MeshHeaders.Timeout);
+        }
+
         request.Headers.TryAddWithoutValidation(
             MeshHeaders.Timeout,
             timeout == policy.Timeout ? policy.TimeoutHeader : ((long)Math.Ceiling(timeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture));

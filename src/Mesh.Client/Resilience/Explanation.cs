@@ -56,7 +56,20 @@ internal sealed class Explanation
             request.Headers.Remove(MeshExplanation.RequestHeader);
         }
 
-        if (asked || (OptionsOf(request) is { } options && options.TryGetValue(MeshRequestOptions.Explain, out var on) && on))
+        if (asked)
+        {
+            request.Options.Set(s_key, new Explanation());
+        }
+        else
+        {
+            DetectFromOptions(request);
+        }
+    }
+
+    /// <summary>Makes the call of <paramref name="request"/> explained when its options ask for it (for a request without headers).</summary>
+    public static void DetectFromOptions(HttpRequestMessage request)
+    {
+        if (OptionsOf(request) is { } options && options.TryGetValue(MeshRequestOptions.Explain, out var on) && on)
         {
             request.Options.Set(s_key, new Explanation());
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -10,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 using Xunit.Abstractions;
+using Mesh.Client.Tests.Telemetry;
 
 namespace Mesh.Client.Tests.Explain;
 
@@ -319,16 +319,21 @@ public sealed partial class ExplanationTests(ITestOutputHelper output) : IAsyncL
     [Fact]
     public async Task The_explanation_is_on_the_call_span()
     {
-        var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddMeshInstrumentation().AddInMemoryExporter(spans).Build();
+        using var spans = new SpanCollector();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddMeshInstrumentation().AddProcessor(spans).Build();
         using var host = MeshTestHost.Create(MeshTestHost.ServiceConfig("inventory", LoadBalancerNames.RoundRobin, _backends));
         using var request = Explained("http://inventory/traced");
 
-        using var response = await host.Client.SendAsync(request);
+        HttpResponseMessage response;
+        using (spans.StartTrace())
+        {
+            response = await host.Client.SendAsync(request);
+        }
 
+        using var answered = response;
         tracing.ForceFlush();
         var text = ExplanationOf(response);
-        Assert.Contains(spans, s => s.GetTagItem("mesh.explanation") as string == text);
+        Assert.Contains(spans.Snapshot(), s => s.GetTagItem("mesh.explanation") as string == text);
     }
 
     [Fact]

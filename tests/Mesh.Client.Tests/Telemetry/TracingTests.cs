@@ -9,9 +9,9 @@ using OpenTelemetry.Trace;
 namespace Mesh.Client.Tests.Telemetry;
 
 /// <summary>Spans of meshed calls, collected by the OpenTelemetry SDK with its in-memory exporter.</summary>
-public sealed class TracingTests : IAsyncLifetime
+public sealed class TracingTests : IAsyncLifetime, IDisposable
 {
-    private readonly List<Activity> _spans = [];
+    private readonly SpanCollector _spans = new();
     private TestBackend[] _backends = [];
     private TracerProvider _tracing = null!;
 
@@ -22,9 +22,11 @@ public sealed class TracingTests : IAsyncLifetime
             .AddMeshInstrumentation()
             .AddSource("Microsoft.AspNetCore")
             .AddSource("System.Net.Http")
-            .AddInMemoryExporter(_spans)
+            .AddProcessor(_spans)
             .Build();
     }
+
+    public void Dispose() => _spans.Dispose();
 
     public async Task DisposeAsync()
     {
@@ -40,6 +42,7 @@ public sealed class TracingTests : IAsyncLifetime
         var client = host.Client;
         var counter = host.Catalog.TryGetService("inventory", out var service) ? service : null;
         Assert.NotNull(counter);
+        using var trace = _spans.StartTrace();
 
         // Round robin may start on either backend; send until the scripted 503 has been met and retried.
         for (var i = 0; i < 2 && _backends[0].Requests == 0; i++)
@@ -49,13 +52,14 @@ public sealed class TracingTests : IAsyncLifetime
         }
 
         _tracing.ForceFlush();
-        var call = _spans.Single(s => s.Kind == ActivityKind.Internal && s.GetTagItem("mesh.attempts") is 2);
+        var spans = _spans.Snapshot();
+        var call = spans.Single(s => s.Kind == ActivityKind.Internal && s.GetTagItem("mesh.attempts") is 2);
         Assert.Equal("GET inventory", call.DisplayName);
         Assert.Equal("inventory", call.GetTagItem("mesh.service"));
         Assert.Equal(200, call.GetTagItem("http.response.status_code"));
         Assert.Equal("success", call.GetTagItem("mesh.outcome"));
 
-        var attempts = _spans.Where(s => s.ParentSpanId == call.SpanId).OrderBy(s => s.GetTagItem("mesh.attempt")).ToList();
+        var attempts = spans.Where(s => s.ParentSpanId == call.SpanId).OrderBy(s => s.GetTagItem("mesh.attempt")).ToList();
         Assert.Equal(2, attempts.Count);
         Assert.All(attempts, a => Assert.Equal(ActivityKind.Client, a.Kind));
         Assert.All(attempts, a => Assert.Equal(call.TraceId, a.TraceId));
@@ -100,26 +104,29 @@ public sealed class TracingTests : IAsyncLifetime
         services.AddHttpClient("b").AddMesh();
         await using var provider = services.BuildServiceProvider();
 
+        using var trace = _spans.StartTrace();
         var seenByC = await provider.GetRequiredService<IHttpClientFactory>().CreateClient("b").GetStringAsync("http://b/b");
 
         _tracing.ForceFlush();
+        var spans = _spans.Snapshot();
         // A: call to b → attempt → (HttpClient's span) → B: server span → call to c → attempt → (HttpClient's span) → C.
-        var callToB = _spans.Single(s => s.DisplayName == "GET b");
-        var attemptToB = _spans.Single(s => s.Source.Name == "Mesh" && s.ParentSpanId == callToB.SpanId);
-        var serverB = _spans.Where(s => s.Kind == ActivityKind.Server && IsBelow(s, attemptToB)).MinBy(s => s.StartTimeUtc)!;
-        var callToC = _spans.Single(s => s.DisplayName == "GET c");
-        var attemptToC = _spans.Single(s => s.Source.Name == "Mesh" && s.ParentSpanId == callToC.SpanId);
-        var serverC = _spans.Single(s => s.Kind == ActivityKind.Server && IsBelow(s, attemptToC));
+        var callToB = spans.Single(s => s.DisplayName == "GET b");
+        var attemptToB = spans.Single(s => s.Source.Name == "Mesh" && s.ParentSpanId == callToB.SpanId);
+        var serverB = spans.Where(s => s.Kind == ActivityKind.Server && IsBelow(spans, s, attemptToB)).MinBy(s => s.StartTimeUtc)!;
+        var callToC = spans.Single(s => s.DisplayName == "GET c");
+        var attemptToC = spans.Single(s => s.Source.Name == "Mesh" && s.ParentSpanId == callToC.SpanId);
+        var serverC = spans.Single(s => s.Kind == ActivityKind.Server && IsBelow(spans, s, attemptToC));
         Assert.Equal(serverB.SpanId, callToC.ParentSpanId);
         Assert.Equal([ActivityKind.Client, ActivityKind.Client], new[] { attemptToB.Kind, attemptToC.Kind });
-        Assert.All(_spans, s => Assert.Equal(callToB.TraceId, s.TraceId));
+        // Only the test's own trace is collected, so every hop found above continued it.
+        Assert.Equal(trace.SpanId, callToB.ParentSpanId);
         Assert.StartsWith($"00-{callToB.TraceId}-", seenByC, StringComparison.Ordinal);
         Assert.NotSame(serverB, serverC);
     }
 
-    private bool IsBelow(Activity span, Activity ancestor)
+    private static bool IsBelow(List<Activity> spans, Activity span, Activity ancestor)
     {
-        for (var current = span; current is not null; current = _spans.FirstOrDefault(s => s.SpanId == current.ParentSpanId))
+        for (var current = span; current is not null; current = spans.FirstOrDefault(s => s.SpanId == current.ParentSpanId))
         {
             if (current.ParentSpanId == ancestor.SpanId)
             {
